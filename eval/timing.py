@@ -1,0 +1,95 @@
+"""Dialogue timing statistics of stereo audio or VAD annotations, optionally against a reference set.
+
+    python -m eval.timing --input=dialogues/                       # a stereo file or a folder (recursive)
+    python -m eval.timing --input=generated/ --reference=real/ --json=timing.json
+    python -m eval.timing --vad_json=annotations.json [--reference_vad_json=ref.json]
+
+Prints a table (DESIGN.md "Timing definitions" keys, backchannels, event counts); with a reference, both sets
+side by side plus the distances. ``--json`` writes ``{"input": {...}}`` (and ``"reference"``, ``"distance"``).
+The measuring itself lives in ``wavebabble.measure`` / ``wavebabble.timing``.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from absl import app, flags
+
+from wavebabble import measure, timing
+from wavebabble.errors import WavebabbleError
+from wavebabble.vad import FRAME_HZ
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("input", None, "Stereo audio file, or folder searched recursively for audio files, to measure.")
+flags.DEFINE_string("vad_json", None, "Instead of --input: JSON timing annotations "
+                    '{"duration": s, "vad": [[[start, end], ...], [[start, end], ...]]} or a list of them.')
+flags.DEFINE_string("reference", None, "Optional reference stereo audio file or folder (e.g. real dialogues).")
+flags.DEFINE_string("reference_vad_json", None, "Optional reference as JSON timing annotations (see --vad_json).")
+flags.DEFINE_string("json", None, "Write the statistics (and distances) to this JSON file.")
+flags.DEFINE_integer("sample_rate", None, "Resample audio to this rate before the VAD (default: each file's rate).")
+flags.DEFINE_integer("frame_hz", FRAME_HZ, "VAD frames per second.")
+flags.DEFINE_bool("skip_bad", False, "Skip (and count) unreadable or non-stereo audio files instead of failing.")
+flags.DEFINE_enum("mono", "reject", ["reject", "duplicate"],
+                  "Mono files: reject them, or copy the channel to both speakers.")
+flags.DEFINE_float("dialogue_range_db", None, "Hard VAD: if set, a channel's threshold is at least the loudest "
+                   "channel's speech level minus this many dB (ignores faint crosstalk or generator hiss on a "
+                   "silent channel). Default: each channel adapts to its own level only.")
+
+
+def _measure(audio_path: str | None, vad_json: str | None, what: str) -> timing.TimingStats | None:
+    if audio_path and vad_json:
+        raise app.UsageError(f"give either --{what} or --{'vad_json' if what == 'input' else what + '_vad_json'}, "
+                             "not both")
+    if vad_json:
+        return measure.measure_vad_json(vad_json, FLAGS.frame_hz)
+    if audio_path:
+        return measure.measure_path(audio_path, sample_rate=FLAGS.sample_rate, frame_hz=FLAGS.frame_hz,
+                                    mono=FLAGS.mono, skip_bad=FLAGS.skip_bad,
+                                    vad_kwargs={"dialogue_range_db": FLAGS.dialogue_range_db})
+    return None
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    try:
+        stats = _measure(FLAGS.input, FLAGS.vad_json, "input")
+        if stats is None:
+            raise app.UsageError("give --input (audio file or folder) or --vad_json (annotations)")
+        ref = _measure(FLAGS.reference, FLAGS.reference_vad_json, "reference")
+    except WavebabbleError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    named = {"input": stats}
+    distance = None
+    if ref is not None:
+        named["reference"] = ref
+        distance = timing.timing_distance(stats, ref)
+    print(timing.stats_table(named, distance))
+    for name, s in named.items():
+        if s.skipped:
+            print(f"{name}: skipped {len(s.skipped)} bad file(s):", file=sys.stderr)
+            for path, why in s.skipped:
+                print(f"  {why}", file=sys.stderr)
+    if FLAGS.json:
+        out = {name: s.to_json() for name, s in named.items()}
+        for name, s in named.items():
+            out[name]["num_dialogues"] = s.num_dialogues
+            out[name]["num_skipped"] = len(s.skipped)
+        if distance is not None:
+            out["distance"] = distance
+        path = Path(FLAGS.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
+def run():
+    """Console-script entry point (``wavebabble-timing``)."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,64 @@
+"""Config presets, validation and JSON round trip."""
+import dataclasses
+
+import pytest
+
+from wavebabble.config import PRESETS, SUPPORTED_SLICE_LENS, Config, get_config
+from wavebabble.errors import ConfigError
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_are_valid(name):
+    cfg = get_config(name)
+    assert cfg.name == name
+    assert cfg.slice_len in SUPPORTED_SLICE_LENS
+    assert cfg.num_frames == cfg.slice_len // (cfg.sample_rate // cfg.frame_hz)
+
+
+def test_paper_preset_matches_wavegan():
+    cfg = get_config("paper")
+    assert (cfg.model_dim, cfg.latent_dim, cfg.kernel_len, cfg.sample_rate, cfg.slice_len) == (64, 100, 25, 16000, 16384)
+    assert (cfg.loss, cfg.gp_weight, cfg.d_updates, cfg.batch_size) == ("wgan-gp", 10.0, 5, 64)
+    assert (cfg.g_lr, cfg.d_lr, cfg.beta1, cfg.beta2) == (1e-4, 1e-4, 0.5, 0.9)
+
+
+def test_dialogue8k_holds_several_seconds():
+    cfg = get_config("dialogue8k")
+    assert cfg.sample_rate == 8000 and cfg.slice_len == 65536
+    assert cfg.clip_seconds > 8
+
+
+@pytest.mark.parametrize("field,value", [
+    ("slice_len", 20000), ("loss", "wgan"), ("upsample", "cubic"), ("model_dim", 0), ("model_dim", 2.5),
+    ("kernel_len", 24), ("frame_hz", 33), ("timing_weight", -1.0), ("beta1", 1.0), ("g_lr", 0.0),
+    ("ms_groups", 3), ("nch", 3),
+])
+def test_invalid_values_name_the_field(field, value):
+    with pytest.raises(ConfigError, match=field):
+        get_config("demo", **{field: value})
+
+
+def test_all_discriminators_off_is_refused():
+    with pytest.raises(ConfigError, match="weight"):
+        get_config("demo", wave_weight=0.0, ms_weight=0.0, timing_weight=0.0)
+
+
+def test_unknown_field_and_preset():
+    with pytest.raises(ConfigError, match="no_such_field"):
+        get_config("demo", no_such_field=1)
+    with pytest.raises(ConfigError, match="nope"):
+        get_config("nope")
+
+
+def test_json_round_trip(tmp_path):
+    cfg = get_config("demo", timing_weight=0.0, batch_size=4)
+    cfg.to_json(tmp_path / "c.json")
+    assert Config.from_json(tmp_path / "c.json") == cfg
+    assert dataclasses.asdict(cfg) == cfg.to_dict()
+
+
+def test_bad_json_file(tmp_path):
+    p = tmp_path / "c.json"
+    p.write_text("{not json")
+    with pytest.raises(ConfigError, match="c.json"):
+        Config.from_json(p)
