@@ -152,9 +152,12 @@ PRESETS = {
     # Telephone-rate dialogue: 65536 samples at 8 kHz (~8.2 s) so one clip holds several turns.
     "dialogue8k": Config(name="dialogue8k", sample_rate=8000, slice_len=65536, model_dim=64, ms_weight=1.0,
                          batch_size=64),
-    # Small enough to show turn structure within ~20-30 minutes on 2 CPU cores.
+    # Small enough to show turn structure within ~20-30 minutes on 2 CPU cores: 8.2 s clips (several
+    # turns), d=8, hinge loss (no gradient-penalty double backward) with one D update per G update.
+    # A full step (wave D + timing D + G, batch 8) measured 0.35-0.66 s on the shared 2-core machine
+    # (eval/bench_models.py), i.e. a few thousand G steps in 30 minutes.
     "demo": Config(name="demo", sample_rate=8000, slice_len=65536, model_dim=8, ms_dim=8, ms_groups=4,
-                   timing_dim=16, loss="wgan-gp", d_updates=2, batch_size=8, g_lr=2e-4, d_lr=2e-4),
+                   timing_dim=16, loss="hinge", d_updates=1, batch_size=8, g_lr=2e-4, d_lr=2e-4),
 }
 
 

@@ -1,0 +1,296 @@
+"""Benchmark the wavebabble models on this machine (CPU): throughput and fraction of matmul peak.
+
+    python -m eval.bench_models                       # all presets, default levers
+    python -m eval.bench_models --presets=paper --levers=all --g_batch=16
+
+For each preset:
+  * generator forward: clips/s, seconds of stereo audio generated per second of compute, achieved
+    GFLOP/s (analytic: 2 * MACs counted from layer shapes, see `model_macs`) and that divided by the
+    fp32 matmul peak (a 2048^3 tf.matmul) measured in the same run: a matmul probe (median of 3) runs
+    right before every timed run and each run is divided by its own probe (`paired_time`), because
+    other processes on the shared cores change the load from second to second;
+  * one full training step (cfg.d_updates discriminator updates + one generator update, with every
+    discriminator whose weight is > 0, WGAN-GP penalty when cfg.loss == "wgan-gp"), time and the same
+    ratio. Train-step FLOPs are estimated as 3x forward for differentiated model calls (forward +
+    two backward products), 1x for the no-grad generator call inside the D updates, and 3x for the
+    gradient-penalty critic call (its double backward is not counted: the ratio is a lower bound).
+Levers (--levers): rows for the generator forward with keras Conv1DTranspose vs the polyphase form,
+nearest+conv upsampling, XLA jit_compile, mixed bfloat16 (only if /proc/cpuinfo has avx512_bf16/amx).
+All timings are medians of --repeats runs after one warm-up.
+"""
+from __future__ import annotations
+
+import functools
+import statistics
+import time
+from pathlib import Path
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("presets", ["paper", "dialogue8k", "demo"], "Presets to benchmark.")
+flags.DEFINE_integer("g_batch", 16, "Batch size for the generator-forward rows.")
+flags.DEFINE_integer("train_batch", 1, "Batch size for the paper/dialogue8k train-step rows (demo uses its "
+                     "own cfg.batch_size).")
+flags.DEFINE_integer("repeats", 5, "Timed runs per row (median reported).")
+flags.DEFINE_integer("train_repeats", 2, "Timed runs of the paper/dialogue8k train step (demo uses --repeats).")
+flags.DEFINE_integer("lever_batch", 64, "Batch of the extra large-batch generator lever row (0 skips it).")
+flags.DEFINE_integer("matmul_n", 2048, "Size n of the n x n x n fp32 matmul used as the peak.")
+flags.DEFINE_enum("levers", "paper", ["none", "paper", "all"],
+                  "Generator-forward lever rows: none, for the paper preset only, or for every preset.")
+flags.DEFINE_float("row_budget_s", 20.0, "Stop repeating a row once its timed runs exceed this many seconds "
+                   "(slow rows, e.g. XLA on CPU, then report fewer runs).")
+flags.DEFINE_bool("train", True, "Also time one full training step per preset.")
+flags.DEFINE_bool("train_jit", False, "Compile the training step with XLA (jit_compile=True).")
+
+MATMUL_PROBE = 3           # matmul runs before each timed run (median = that run's peak)
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+FWD_GRAD_FACTOR = 3          # forward + backward wrt inputs + backward wrt weights
+
+
+def model_macs(model) -> int:
+    """Multiply-accumulates of one example through `model`, from its layers' static shapes."""
+    import keras
+    from wavebabble.models.layers import PolyphaseConv1DTranspose
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += model_macs(layer)
+            continue
+        if not layer.weights:
+            continue
+        inp, out = layer.input.shape, layer.output.shape
+        if isinstance(layer, keras.layers.Dense):
+            total += int(inp[-1]) * int(out[-1])
+        elif isinstance(layer, keras.layers.DepthwiseConv1D):
+            total += int(out[1]) * layer.kernel_size[0] * int(out[-1])
+        elif isinstance(layer, (keras.layers.Conv1DTranspose, PolyphaseConv1DTranspose)):
+            k = layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[0]
+            total += int(inp[1]) * k * int(inp[-1]) * int(out[-1])
+        elif isinstance(layer, keras.layers.Conv1D):
+            total += int(out[1]) * layer.kernel_size[0] * (int(inp[-1]) // layer.groups) * int(out[-1])
+    return total
+
+
+def median_time(fn, repeats: int, budget_s: float = float("inf")) -> float:
+    """Median wall time of fn() over `repeats` runs after one warm-up; stops early past budget_s."""
+    fn()                                          # warm-up / trace
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if sum(times) > budget_s:
+            break
+    return statistics.median(times)
+
+
+def make_matmul(n: int):
+    """A callable running one fp32 n^3 tf.matmul (2 n^3 FLOPs) to completion."""
+    import tensorflow as tf
+    a = tf.random.normal([n, n])
+    b = tf.random.normal([n, n])
+    mm = tf.function(lambda: tf.matmul(a, b))
+    mm()
+    return lambda: mm().numpy()
+
+
+def paired_time(fn, flop: float, n: int, repeats: int, budget_s: float) -> dict:
+    """Alternate one matmul-peak probe (median of MATMUL_PROBE runs) and one fn() run, `repeats` times.
+
+    The shared cores' load changes from second to second, so each run's GFLOP/s is divided by the peak
+    measured just before it; returns medians of time, GFLOP/s, peak and of the per-pair ratios.
+    """
+    mm = make_matmul(n)
+    mm_flop = 2 * n ** 3
+    fn()                                          # warm-up / trace
+    secs, peaks, ratios = [], [], []
+    for _ in range(repeats):
+        probe = []
+        for _ in range(MATMUL_PROBE):
+            t0 = time.perf_counter()
+            mm()
+            probe.append(time.perf_counter() - t0)
+        peak = mm_flop / statistics.median(probe) / 1e9
+        t0 = time.perf_counter()
+        fn()
+        sec = time.perf_counter() - t0
+        secs.append(sec)
+        peaks.append(peak)
+        ratios.append(flop / sec / 1e9 / peak)
+        if sum(secs) > budget_s:
+            break
+    sec = statistics.median(secs)
+    return {"sec": sec, "gflops": flop / sec / 1e9, "peak": statistics.median(peaks),
+            "ratio": statistics.median(ratios), "runs": len(secs)}
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags_text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags_text.split() for f in BF16_CPU_FLAGS)
+
+
+def bench_generator(cfg, batch, repeats, n, transpose_impl="keras", jit=False, bf16=False) -> dict:
+    import keras
+    import tensorflow as tf
+    from wavebabble.models import build_generator
+
+    if bf16:
+        keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        gen = build_generator(cfg, transpose_impl=transpose_impl)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    z = tf.random.uniform([batch, cfg.latent_dim], -1.0, 1.0)
+    fwd = tf.function(lambda z: gen(z, training=False), jit_compile=jit)
+    r = paired_time(lambda: fwd(z).numpy(), 2 * model_macs(gen) * batch, n, repeats, FLAGS.row_budget_s)
+    return {**r, "clips_s": batch / r["sec"], "audio_s_per_s": batch * cfg.clip_seconds / r["sec"]}
+
+
+def make_train_step(cfg, jit=False):
+    """A minimal full GAN step (cfg.d_updates D updates + 1 G update). Returns (step_fn, macs_per_example)."""
+    import keras
+    import tensorflow as tf
+    from wavebabble import losses
+    from wavebabble.models import (build_generator, build_multiscale_discriminator,
+                                   build_timing_discriminator, build_wave_discriminator, split_outputs)
+    from wavebabble.vad import soft_vad
+
+    gen = build_generator(cfg)
+    d_wave = build_wave_discriminator(cfg) if cfg.wave_weight else None
+    d_ms = build_multiscale_discriminator(cfg) if cfg.ms_weight else None
+    d_time = build_timing_discriminator(cfg) if cfg.timing_weight else None
+    discs = [d for d in (d_wave, d_ms, d_time) if d is not None]
+    d_vars = [v for d in discs for v in d.trainable_variables]
+    g_opt = keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
+    d_opt = keras.optimizers.Adam(cfg.d_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
+    g_opt.build(gen.trainable_variables)
+    d_opt.build(d_vars)
+    wgan = cfg.loss == "wgan-gp"
+
+    def vad(x):
+        return soft_vad(x, cfg.sample_rate, cfg.frame_hz, cfg.vad_threshold_db, cfg.vad_temperature_db)
+
+    def ms_scores(x):
+        return split_outputs(d_ms(x, training=True))
+
+    def d_step(real):
+        z = tf.random.uniform([tf.shape(real)[0], cfg.latent_dim], -1.0, 1.0)
+        fake = gen(z, training=True)
+        with tf.GradientTape() as tape:
+            terms = []
+            if d_wave is not None:
+                loss = losses.d_loss(d_wave(real, training=True), d_wave(fake, training=True), cfg.loss)
+                if wgan:
+                    loss += cfg.gp_weight * losses.gradient_penalty(functools.partial(d_wave, training=True), real, fake)
+                terms.append((cfg.wave_weight, loss))
+            if d_ms is not None:
+                loss = losses.d_loss(ms_scores(real)[1], ms_scores(fake)[1], cfg.loss)
+                if wgan:
+                    loss += cfg.gp_weight * losses.gradient_penalty(functools.partial(d_ms, training=True), real, fake)
+                terms.append((cfg.ms_weight, loss))
+            if d_time is not None:
+                v_real, v_fake = vad(real), vad(fake)
+                loss = losses.d_loss(d_time(v_real, training=True), d_time(v_fake, training=True), cfg.loss)
+                if wgan:
+                    loss += cfg.gp_weight * losses.gradient_penalty(functools.partial(d_time, training=True),
+                                                                    v_real, v_fake)
+                terms.append((cfg.timing_weight, loss))
+            total = tf.reduce_mean(losses.weighted_sum(terms))
+        d_opt.apply_gradients(zip(tape.gradient(total, d_vars), d_vars))
+        return total
+
+    def g_step(real):
+        z = tf.random.uniform([tf.shape(real)[0], cfg.latent_dim], -1.0, 1.0)
+        with tf.GradientTape() as tape:
+            fake = gen(z, training=True)
+            terms = []
+            if d_wave is not None:
+                terms.append((cfg.wave_weight, losses.g_loss(d_wave(fake, training=True), cfg.loss)))
+            if d_ms is not None:
+                f_feats, f_scores = ms_scores(fake)
+                terms.append((cfg.ms_weight, losses.g_loss(f_scores, cfg.loss)))
+                if cfg.fm_weight:
+                    terms.append((cfg.fm_weight, losses.feature_matching(ms_scores(real)[0], f_feats)))
+            if d_time is not None:
+                terms.append((cfg.timing_weight, losses.g_loss(d_time(vad(fake), training=True), cfg.loss)))
+            total = tf.reduce_mean(losses.weighted_sum(terms))
+        g_opt.apply_gradients(zip(tape.gradient(total, gen.trainable_variables), gen.trainable_variables))
+        return total
+
+    @tf.function(jit_compile=jit)
+    def step(real):
+        d_total = tf.constant(0.0)
+        for _ in range(cfg.d_updates):
+            d_total = d_step(real)
+        return d_total, g_step(real)
+
+    g_macs = model_macs(gen)
+    d_macs = sum(model_macs(d) for d in discs)
+    gp_macs = d_macs if wgan else 0
+    fm_macs = model_macs(d_ms) if (d_ms is not None and cfg.fm_weight) else 0
+    per_d_update = g_macs + FWD_GRAD_FACTOR * (2 * d_macs + gp_macs)
+    per_g_update = FWD_GRAD_FACTOR * (g_macs + d_macs) + fm_macs
+    return step, cfg.d_updates * per_d_update + per_g_update
+
+
+def bench_train(cfg, batch, repeats, n, jit=False) -> dict:
+    import tensorflow as tf
+    step, macs = make_train_step(cfg, jit=jit)
+    real = tf.random.uniform([batch, cfg.slice_len, cfg.nch], -0.5, 0.5)
+    r = paired_time(lambda: [t.numpy() for t in step(real)], 2 * macs * batch, n, repeats, FLAGS.row_budget_s)
+    return {**r, "clips_s": batch / r["sec"], "audio_s_per_s": batch * cfg.clip_seconds / r["sec"]}
+
+
+def _row(name, what, batch, r) -> str:
+    return (f"{name:<11} {what:<34} {batch:>5} {r['sec'] * 1e3:>10.1f} {r['clips_s']:>8.2f} "
+            f"{r['audio_s_per_s']:>9.1f} {r['gflops']:>8.1f} {r['peak']:>8.1f} {100 * r['ratio']:>6.0f}% {r['runs']:>4}")
+
+
+def main(argv):
+    del argv
+    import os
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from wavebabble.config import get_config
+
+    n, reps = FLAGS.matmul_n, FLAGS.repeats
+    bf16 = cpu_has_bf16()
+    print(f"# peak: fp32 {n}^3 tf.matmul GFLOP/s probed before every timed run; %peak = median over runs of "
+          f"(run GFLOP/s / its probe); ms, GFLOP/s, peak: medians. CPU bf16: {bf16}", flush=True)
+    header = (f"{'preset':<11} {'what':<34} {'batch':>5} {'ms':>10} {'clips/s':>8} {'audio s/s':>9} "
+              f"{'GFLOP/s':>8} {'peak':>8} {'%peak':>7} {'runs':>4}")
+    print(header)
+    print("-" * len(header), flush=True)
+    for preset in FLAGS.presets:
+        cfg = get_config(preset)
+        rows = [("G fwd keras-transpose", dict())]
+        lever_rows = FLAGS.levers == "all" or (FLAGS.levers == "paper" and preset == "paper")
+        if lever_rows and FLAGS.lever_batch:
+            rows.append(("G fwd keras-transpose (batch)", dict(batch=FLAGS.lever_batch)))
+        if lever_rows:
+            rows += [("G fwd polyphase-transpose", dict(transpose_impl="polyphase")),
+                     ("G fwd keras-transpose XLA", dict(jit=True)),
+                     ("G fwd polyphase XLA", dict(transpose_impl="polyphase", jit=True)),
+                     ("G fwd nearest+conv", dict(cfg=cfg.replace(upsample="nearest")))]
+            if bf16:
+                rows += [("G fwd keras-transpose bf16", dict(bf16=True)),
+                         ("G fwd polyphase bf16", dict(transpose_impl="polyphase", bf16=True))]
+        for what, kw in rows:
+            c = kw.pop("cfg", cfg)
+            batch = kw.pop("batch", FLAGS.g_batch)
+            r = bench_generator(c, batch, reps, n, **kw)
+            print(_row(preset, what, batch, r), flush=True)
+        if FLAGS.train:
+            batch = cfg.batch_size if preset == "demo" else FLAGS.train_batch
+            what = (f"train step ({cfg.loss}, {cfg.d_updates}D+G"
+                    + (", XLA" if FLAGS.train_jit else "") + ")")
+            r = bench_train(cfg, batch, reps if preset == "demo" else FLAGS.train_repeats, n, jit=FLAGS.train_jit)
+            print(_row(preset, what, batch, r), flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

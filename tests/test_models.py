@@ -1,0 +1,176 @@
+"""Models: shapes for every preset and slice length, exact WaveGAN parameter counts, phase shuffle,
+multi-scale outputs, turn-timing D (VAD-only input, gradients reach G through soft_vad)."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from wavebabble.config import PRESETS, SUPPORTED_SLICE_LENS, get_config
+from wavebabble.errors import ConfigError
+from wavebabble.losses import g_loss
+from wavebabble.models import (build_generator, build_multiscale_discriminator, build_timing_discriminator,
+                               build_wave_discriminator, split_outputs)
+from wavebabble.models.layers import PolyphaseConv1DTranspose
+from wavebabble.models.phase_shuffle import PhaseShuffle
+from wavebabble.models.timing_discriminator import timing_dilations, timing_receptive_field
+from wavebabble.vad import soft_vad
+
+TINY = dict(model_dim=4, ms_dim=4, ms_groups=2, timing_dim=8)
+WAVEGAN_G_PARAMS = 19_065_345
+WAVEGAN_D_PARAMS = 17_427_969
+
+
+def _z(cfg, batch=1, seed=0):
+    return tf.random.stateless_uniform([batch, cfg.latent_dim], [seed, 1], -1.0, 1.0)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_shapes(preset):
+    cfg = get_config(preset, **TINY)
+    audio = build_generator(cfg)(_z(cfg))
+    assert audio.shape == (1, cfg.slice_len, 2)
+    assert float(tf.reduce_max(tf.abs(audio))) <= 1.0
+    assert build_wave_discriminator(cfg)(audio).shape == (1, 1)
+    ms = build_multiscale_discriminator(cfg)(audio)
+    assert len(ms) == cfg.ms_scales
+    vad = soft_vad(audio, cfg.sample_rate, cfg.frame_hz, cfg.vad_threshold_db, cfg.vad_temperature_db)
+    assert vad.shape == (1, cfg.num_frames, 2)
+    assert build_timing_discriminator(cfg)(vad).shape == (1, 1)
+
+
+@pytest.mark.parametrize("slice_len", SUPPORTED_SLICE_LENS)
+@pytest.mark.parametrize("upsample", ["transpose", "nearest"])
+@pytest.mark.parametrize("post_proc", [0, 9])
+def test_generator_and_wave_d_shapes(slice_len, upsample, post_proc):
+    cfg = get_config("demo", slice_len=slice_len, upsample=upsample, post_proc_filt_len=post_proc, model_dim=2)
+    audio = build_generator(cfg)(_z(cfg))
+    assert audio.shape == (1, slice_len, 2)
+    assert np.all(np.isfinite(audio.numpy())) and float(tf.reduce_max(tf.abs(audio))) <= 1.0
+    assert build_wave_discriminator(cfg)(audio).shape == (1, 1)
+
+
+def test_timing_d_all_slice_lengths():
+    for slice_len in SUPPORTED_SLICE_LENS:
+        cfg = get_config("demo", slice_len=slice_len, timing_dim=4)
+        dil = timing_dilations(cfg.num_frames)
+        assert timing_receptive_field(dil) >= cfg.num_frames
+        assert build_timing_discriminator(cfg)(tf.zeros([2, cfg.num_frames, 2])).shape == (2, 1)
+
+
+def test_exact_wavegan_parameter_counts():
+    cfg = get_config("paper", nch=1, model_dim=64, slice_len=16384, post_proc_filt_len=0)
+    assert build_generator(cfg).count_params() == WAVEGAN_G_PARAMS
+    assert build_generator(cfg, transpose_impl="keras").count_params() == WAVEGAN_G_PARAMS
+    assert build_generator(cfg.replace(upsample="nearest")).count_params() == WAVEGAN_G_PARAMS
+    assert build_wave_discriminator(cfg).count_params() == WAVEGAN_D_PARAMS
+
+
+def test_polyphase_transpose_matches_keras():
+    cfg = get_config("demo", model_dim=2, slice_len=16384)
+    g_poly, g_keras = build_generator(cfg, "polyphase"), build_generator(cfg, "keras")
+    g_keras.set_weights(g_poly.get_weights())      # identical variable layout
+    z = _z(cfg, batch=2)
+    np.testing.assert_allclose(g_poly(z).numpy(), g_keras(z).numpy(), atol=1e-5)
+    x = tf.random.normal([2, 7, 3])
+    for kernel, stride in [(25, 4), (25, 2), (5, 4), (4, 2)]:
+        ref = keras.layers.Conv1DTranspose(5, kernel, strides=stride, padding="same")
+        ref.build(x.shape)
+        ref.bias.assign(tf.random.normal([5]))
+        poly = PolyphaseConv1DTranspose(5, kernel, stride)
+        poly.build(x.shape)
+        poly.set_weights(ref.get_weights())
+        np.testing.assert_allclose(poly(x).numpy(), ref(x).numpy(), atol=1e-5)
+
+
+def test_post_proc_filter_is_per_channel():
+    cfg = get_config("demo", model_dim=2, post_proc_filt_len=9)
+    layer = build_generator(cfg).get_layer("post_proc")
+    assert tuple(layer.kernel.shape) == (9, 2, 1)          # one FIR per channel, depthwise
+    x = np.zeros([1, 64, 2], np.float32)
+    x[0, 32, 0] = 1.0                                      # impulse in speaker A only
+    layer.bias.assign([0.0, 0.0])
+    y = layer(x).numpy()
+    assert np.all(y[..., 1] == 0.0) and np.any(y[..., 0] != 0.0)
+
+
+def _reflect_shift(x, k):
+    """x [B, T, C] shifted right by k with reflect padding: y[:, t] = x[:, t - k]."""
+    t = x.shape[1]
+    pad = np.pad(x, [(0, 0), (max(k, 0), max(-k, 0)), (0, 0)], mode="reflect")
+    return pad[:, max(-k, 0):max(-k, 0) + t]
+
+
+def test_phase_shuffle_only_shifts():
+    radius = 2
+    layer = PhaseShuffle(radius)
+    x = np.random.default_rng(0).normal(size=[3, 20, 4]).astype(np.float32)
+    for k in range(-radius, radius + 1):
+        np.testing.assert_array_equal(layer(x, shift=k).numpy(), _reflect_shift(x, k))
+    seen = set()
+    for _ in range(40):
+        y = layer(x, training=True).numpy()
+        assert y.shape == x.shape
+        matches = [k for k in range(-radius, radius + 1) if np.array_equal(y, _reflect_shift(x, k))]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert len(seen) > 1                                   # it really is random
+    np.testing.assert_array_equal(layer(x, training=False).numpy(), x)
+
+
+def test_wave_d_uses_phase_shuffle_by_default():
+    cfg = get_config("demo", model_dim=2, slice_len=16384)
+    d = build_wave_discriminator(cfg)
+    x = tf.random.normal([1, cfg.slice_len, 2])
+    assert float(tf.reduce_max(tf.abs(d(x, training=False) - d(x, training=False)))) == 0.0
+    outs = {round(float(d(x)[0, 0]), 6) for _ in range(12)}
+    assert len(outs) > 1
+
+
+def test_multiscale_returns_features_and_score_maps():
+    cfg = get_config("demo", **TINY)
+    ms = build_multiscale_discriminator(cfg)(tf.random.normal([2, cfg.slice_len, 2]))
+    assert len(ms) == cfg.ms_scales == 3
+    feats, scores = split_outputs(ms)
+    assert len(scores) == 3 and len(feats) == 3 * (len(ms[0]) - 1) and len(ms[0]) >= 3
+    lengths = [s.shape[1] for s in scores]
+    assert all(s.shape[0] == 2 and s.shape[-1] == 1 for s in scores)
+    assert lengths[0] == 2 * lengths[1] == 4 * lengths[2]    # 1x, 1/2x, 1/4x
+
+
+def test_timing_d_sees_only_vad():
+    cfg = get_config("demo", timing_dim=4)
+    d = build_timing_discriminator(cfg)
+    assert len(d.inputs) == 1 and tuple(d.inputs[0].shape) == (None, cfg.num_frames, 2)
+    with pytest.raises(Exception):
+        d(tf.zeros([1, cfg.slice_len, 2]))
+    with pytest.raises(ConfigError, match="nch"):
+        build_timing_discriminator(cfg.replace(nch=1))
+
+
+def test_timing_loss_gradients_reach_generator():
+    """G -> soft_vad -> timing D -> g_loss only: every G variable gets a finite, non-zero gradient."""
+    cfg = get_config("demo", model_dim=4, timing_dim=8)
+    gen, dis = build_generator(cfg), build_timing_discriminator(cfg)
+    z = _z(cfg, batch=2)
+    with tf.GradientTape() as tape:
+        audio = gen(z, training=True)
+        vad = soft_vad(audio, cfg.sample_rate, cfg.frame_hz, cfg.vad_threshold_db, cfg.vad_temperature_db)
+        loss = tf.reduce_mean(g_loss(dis(vad, training=True), "wgan-gp"))
+    grads = tape.gradient(loss, gen.trainable_variables)
+    for var, g in zip(gen.trainable_variables, grads):
+        assert g is not None, var.path
+        g = g.numpy()
+        assert np.all(np.isfinite(g)), var.path
+        assert np.any(g != 0.0), var.path
+
+
+def test_grouped_conv_matches_keras():
+    from wavebabble.models.layers import GroupedConv1D
+    x = tf.random.normal([2, 50, 8])
+    ref = keras.layers.Conv1D(12, 41, strides=4, padding="same", groups=4)
+    ref.build(x.shape)
+    ref.bias.assign(tf.random.normal([12]))
+    mine = GroupedConv1D(12, 41, strides=4, groups=4)
+    mine.build(x.shape)
+    mine.set_weights(ref.get_weights())
+    np.testing.assert_allclose(mine(x).numpy(), ref(x).numpy(), atol=1e-5)

@@ -1,0 +1,146 @@
+"""Small shared layers of the wavebabble models.
+
+- `TimingFeatures`: soft VAD [batch, frames, 2] -> [batch, frames, 4] = (a, b, a*b, (1-a)(1-b)).
+- `PolyphaseConv1DTranspose`: drop-in for keras Conv1DTranspose(padding="same") with the same kernel
+  shape [kernel, out_ch, in_ch] and the same output, computed as one stride-1 Conv1D with
+  stride*out_ch filters followed by a reshape (sub-pixel / polyphase form). It is the generator's
+  XLA lever (see eval/bench_models.py): without XLA it is ~10% slower than Conv1DTranspose (28/25
+  more MACs), but under XLA on CPU it keeps its speed while Conv1DTranspose becomes ~40x slower.
+- `GroupedConv1D`: keras Conv1D(groups=g) weights and output, computed as g ordinary convolutions
+  (TF's CPU backward of grouped convs is ~60x slower than ungrouped).
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class TimingFeatures(keras.layers.Layer):
+    """[batch, frames, 2] VAD probabilities (a, b) -> [batch, frames, 4]: a, b, overlap a*b, silence (1-a)(1-b)."""
+
+    def call(self, vad):
+        a = vad[..., 0:1]
+        b = vad[..., 1:2]
+        return tf.concat([a, b, a * b, (1.0 - a) * (1.0 - b)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 4)
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class PolyphaseConv1DTranspose(keras.layers.Layer):
+    """Conv1DTranspose(filters, kernel_size, strides, padding="same") in polyphase form.
+
+    x [batch, time, in_ch] -> [batch, time * strides, filters]. Weights: `kernel` [kernel_size, filters,
+    in_ch] (exactly keras Conv1DTranspose's layout, so parameter counts and checkpoints match) and `bias`
+    [filters].
+
+    Derivation: TF's "same" transposed conv is the gradient of a "same" strided conv, whose left pad is
+    p = max(kernel - strides, 0) // 2, so y[o] = sum_{i, j: i*s + j - p = o} x[i] w[j]. Writing o = q*s + r
+    and i = q + m gives y[q*s + r] = sum_m x[q + m] w[r + p - m*s]: for each phase r a stride-1
+    correlation over input offsets m in [m_min, m_max]; stacking the s phases as output channels makes it
+    one Conv1D with (m_max - m_min + 1) taps and s*filters outputs, then a reshape interleaves the phases.
+    """
+
+    def __init__(self, filters: int, kernel_size: int, strides: int, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.strides = int(strides)
+        self.activation = keras.activations.get(activation)
+        s, k = self.strides, self.kernel_size
+        # TF "SAME" conv-transpose == gradient of a SAME strided conv: total pad = max(k - s, 0),
+        # left pad of the forward conv = total // 2.
+        pad_total = max(k - s, 0)
+        self._pad = pad_total // 2
+        self._m_min = -((k - 1 - self._pad) // s)
+        self._m_max = (s - 1 + self._pad) // s
+        self._taps = self._m_max - self._m_min + 1
+
+    def build(self, input_shape):
+        in_ch = int(input_shape[-1])
+        self.kernel = self.add_weight(name="kernel", shape=(self.kernel_size, self.filters, in_ch),
+                                      initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        # Static gather table: tap t is input offset m = m_min + t; for phase r it uses kernel index
+        # j = r + p - m*s, or zeros when j falls outside [0, kernel).
+        self._table = [[r + self._pad - (self._m_min + t) * self.strides for r in range(self.strides)]
+                       for t in range(self._taps)]
+
+    def _poly_kernel(self):
+        """[taps, in_ch, strides*filters] stride-1 kernel built from `kernel`."""
+        k, s = self.kernel_size, self.strides
+        w = tf.transpose(self.kernel, [0, 2, 1])                 # [k, in, out]
+        zero = tf.zeros_like(w[0])
+        rows = []
+        for t in range(self._taps):
+            phases = [w[j] if 0 <= j < k else zero for j in self._table[t]]
+            rows.append(tf.concat(phases, axis=-1))             # [in, s*out]
+        return tf.stack(rows, axis=0)
+
+    def call(self, x):
+        batch, length = tf.shape(x)[0], tf.shape(x)[1]
+        # tf.nn.conv1d correlates: out[q] = sum_t xp[q + t] K[t] with xp[q + t] = x[q + m_min + t].
+        left, right = -self._m_min, self._m_max
+        xp = tf.pad(x, [[0, 0], [left, right], [0, 0]])
+        y = tf.nn.conv1d(xp, self._poly_kernel(), stride=1, padding="VALID")  # [B, length, s*out]
+        y = tf.reshape(y, [batch, length * self.strides, self.filters]) + self.bias
+        if x.shape[1] is not None:
+            y.set_shape([x.shape[0], x.shape[1] * self.strides, self.filters])
+        return self.activation(y) if self.activation is not None else y
+
+    def compute_output_shape(self, input_shape):
+        t = None if input_shape[1] is None else input_shape[1] * self.strides
+        return (input_shape[0], t, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "activation": keras.activations.serialize(self.activation)}
+
+
+def polyphase_taps(kernel_size: int, strides: int) -> int:
+    """Stride-1 taps per phase of PolyphaseConv1DTranspose (for FLOP counts)."""
+    return PolyphaseConv1DTranspose(1, kernel_size, strides)._taps
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class GroupedConv1D(keras.layers.Layer):
+    """keras Conv1D(filters, kernel_size, strides, padding="same", groups=groups), computed group by group.
+
+    x [batch, time, in_ch] -> [batch, ceil(time / strides), filters]. Same weights as keras Conv1D with
+    groups (`kernel` [kernel_size, in_ch // groups, filters], `bias` [filters]) and the same output.
+    Why: TF's CPU gradient of a grouped convolution is ~60x slower than an ungrouped one (measured
+    1 vs 65 GFLOP/s, see eval/bench_models.py notes), so the multi-scale D splits the channels and runs
+    `groups` ordinary convolutions, whose forward and backward use oneDNN.
+    """
+
+    def __init__(self, filters: int, kernel_size: int, strides: int = 1, groups: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.strides, self.groups = int(filters), int(kernel_size), int(strides), int(groups)
+        if self.filters % self.groups:
+            raise ValueError(f"GroupedConv1D: groups={groups} must divide filters={filters}")
+
+    def build(self, input_shape):
+        in_ch = int(input_shape[-1])
+        if in_ch % self.groups:
+            raise ValueError(f"GroupedConv1D: groups={self.groups} must divide input channels={in_ch}")
+        self.kernel = self.add_weight(name="kernel", shape=(self.kernel_size, in_ch // self.groups, self.filters),
+                                      initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+
+    def call(self, x):
+        xs = tf.split(x, self.groups, axis=-1)
+        ks = tf.split(self.kernel, self.groups, axis=-1)
+        ys = [tf.nn.conv1d(xi, ki, stride=self.strides, padding="SAME") for xi, ki in zip(xs, ks)]
+        return tf.concat(ys, axis=-1) + self.bias
+
+    def compute_output_shape(self, input_shape):
+        t = None if input_shape[1] is None else math.ceil(input_shape[1] / self.strides)
+        return (input_shape[0], t, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "groups": self.groups}
