@@ -1,0 +1,214 @@
+"""Ablation: does the turn-timing discriminator make generated turn-taking realistic?
+
+    python -m eval.ablation_timing --corpus=babble --train_steps=1500
+    python -m eval.ablation_timing --corpus=fsdd --train_steps=1500
+
+For one corpus, trains the same preset twice with the same seed, data and step budget (`python -m train.train`,
+the job users run): once with the turn-timing discriminator (`--timing_weight` = the preset's, > 0) and once
+with `--timing_weight=0`. Each run's exported SavedModel generates the same number of clips (same latents).
+Both sets and the training corpus are measured the same way (hard VAD -> DESIGN.md timing statistics, as
+`eval.timing` does). The corpus is measured on real clips of the model's slice length drawn by the input
+pipeline (`data.load_clips`), so clip-edge effects (edge silences are not gaps, IPUs cut at the edges) are the
+same for both sides. Results: `<out>.md` and `<out>.json` (one section per corpus, merged into existing files),
+with the exact command, step budget, wall time and core count.
+
+Corpora: `babble` = the embedded default corpus; `fsdd` = dialogues assembled from the Free Spoken Digit Dataset
+(real voices, placed by the turn-taking model; built once into --work_dir); or `--data_dir` for any folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags
+
+from wavebabble import timing
+from wavebabble.config import PRESETS, get_config
+from wavebabble.errors import DataError
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "eval" / "results" / "ablation_timing"
+DEFAULT_FSDD = REPO.parent / "shared" / "data" / "fsdd" / "recordings"
+ARMS = ("with_timing_d", "without_timing_d")
+FSDD_DIALOGUES = 40          # assembled FSDD corpus: dialogues x seconds (40 min of real-voice dialogue)
+FSDD_SECONDS = 60
+GOAL_MRE = 0.15              # issue 7: mean relative error with the timing D <= 15 % ...
+GOAL_RATIO = 0.5             # ... and at most half of the error without it
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("corpus", "babble", ["babble", "fsdd", "custom"], "Training corpus: the embedded babble "
+                  "corpus, FSDD-assembled dialogues, or --data_dir.")
+flags.DEFINE_string("data_dir", None, "Folder of stereo dialogues for --corpus=custom.")
+flags.DEFINE_string("fsdd_dir", str(DEFAULT_FSDD), "FSDD recordings folder for --corpus=fsdd.")
+flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Config preset both arms train.")
+flags.DEFINE_integer("train_steps", 1500, "Generator steps per arm (the step budget).", lower_bound=1)
+flags.DEFINE_integer("num_clips", 200, "Clips generated per arm (and real clips measured).", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed shared by both arms (weights, data order, latents).")
+flags.DEFINE_float("timing_weight", None, "Timing-D weight of the 'with' arm. Default: the preset's.")
+flags.DEFINE_multi_string("train_flag", [], "Extra flags for both training runs, e.g. --train_flag=--g_lr=1e-4.")
+flags.DEFINE_string("work_dir", str(REPO / "runs" / "ablation"), "Where run dirs and assembled corpora go.")
+flags.DEFINE_string("out", str(DEFAULT_OUT), "Results path without extension (.md and .json are written).")
+flags.DEFINE_boolean("resume", True, "Reuse finished runs in --work_dir (a run dir with an export) instead of "
+                     "retraining; unfinished runs resume from their last checkpoint.")
+
+
+def sh(cmd: list[str]) -> None:
+    print("+", shlex.join(cmd), flush=True)
+    subprocess.run(cmd, cwd=REPO, check=True)
+
+
+def corpus_dir(work_dir: Path) -> Path | None:
+    """The training folder for --corpus (None = the embedded default corpus)."""
+    if FLAGS.corpus == "babble":
+        return None
+    if FLAGS.corpus == "custom":
+        if not FLAGS.data_dir:
+            raise DataError("--corpus=custom needs --data_dir")
+        return Path(FLAGS.data_dir)
+    fsdd = Path(FLAGS.fsdd_dir)
+    if not fsdd.is_dir():
+        raise DataError(f"--fsdd_dir={fsdd} does not exist (needs ../shared/data/fsdd/recordings)")
+    out = work_dir / f"fsdd_corpus_{FSDD_DIALOGUES}x{FSDD_SECONDS}s_seed{FLAGS.seed}"
+    if not (out / "manifest.jsonl").is_file():
+        sh([sys.executable, "-m", "wavebabble.corpus", "--kind=assemble", f"--utterances_dir={fsdd}",
+            f"--out_dir={out}", f"--num_dialogues={FSDD_DIALOGUES}", f"--seconds_each={FSDD_SECONDS}",
+            "--sample_rate=8000", f"--seed={FLAGS.seed}", "--overwrite"])
+    return out
+
+
+def train_arm(logdir: Path, data_dir: Path | None, timing_weight: float) -> float:
+    """Train one arm (resuming/reusing when allowed); return the wall time spent now in seconds."""
+    if (logdir / "export" / "saved_model.pb").is_file() and FLAGS.resume:
+        print(f"reusing finished run {logdir}", flush=True)
+        return 0.0
+    if logdir.exists() and not FLAGS.resume:
+        raise DataError(f"{logdir} exists; pass --resume or remove it")
+    cmd = [sys.executable, "-m", "train.train", f"--preset={FLAGS.preset}", f"--logdir={logdir}",
+           f"--train_steps={FLAGS.train_steps}", f"--seed={FLAGS.seed}", f"--timing_weight={timing_weight}",
+           f"--save_every={max(1, FLAGS.train_steps // 4)}", f"--summary_every={max(1, FLAGS.train_steps // 4)}",
+           "--log_every=50", *FLAGS.train_flag]
+    if data_dir is not None:
+        cmd.append(f"--data_dir={data_dir}")
+    t0 = time.time()
+    sh(cmd)
+    return time.time() - t0
+
+
+def generated_clips(export_dir: Path, num: int, seed: int) -> tuple[np.ndarray, dict]:
+    """[num, slice_len, 2] clips from an exported model (same latents for every arm) and its metadata."""
+    from wavebabble.generate import DEFAULT_BATCH, generate_clips, load_model
+
+    loaded, meta = load_model(export_dir)
+    clips = np.stack([a for _, a in generate_clips(loaded, meta, num, seed, DEFAULT_BATCH)])
+    return clips, meta
+
+
+def stats_row(stats: timing.TimingStats, dist: dict | None) -> dict:
+    row = {k: stats.summary.get(k) for k in timing.SUMMARY_KEYS}
+    if dist is not None:
+        row.update(mean_relative_error=dist["mean_relative_error"], fto_wasserstein_s=dist["fto_wasserstein_s"],
+                   ipu_wasserstein_s=dist["ipu_wasserstein_s"], pause_wasserstein_s=dist["pause_wasserstein_s"])
+    return row
+
+
+def fmt(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, (list, tuple)):
+        return "/".join(fmt(x) for x in v)
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def markdown(results: dict) -> str:
+    lines = ["# Turn-timing discriminator ablation", "",
+             "Generated by `eval/ablation_timing.py`; each section is one corpus. Statistics follow DESIGN.md "
+             "(hard VAD, 0.2 s bridging); the corpus column is real clips of the model's slice length. "
+             "`mean_relative_error` is over the four per-minute rates, both speech ratios and the overlap ratio "
+             "(generated vs corpus).", ""]
+    for name, r in results.items():
+        lines += [f"## Corpus: {name}", "", f"- command: `{r['command']}`",
+                  f"- preset `{r['preset']}`, step budget {r['train_steps']} generator steps per arm, seed "
+                  f"{r['seed']}, {r['num_clips']} clips per arm of {r['clip_seconds']:.2f} s",
+                  f"- wall time: {r['wall_time_s'] / 60:.1f} min in total ("
+                  + ", ".join(f"{a}: {r['train_wall_s'][a] / 60:.1f} min training" for a in ARMS)
+                  + f"); machine: {r['cpu_count']} CPU cores, {r['machine']}", ""]
+        keys = [k for k in r["rows"]["corpus"]]
+        extra = ["mean_relative_error", "fto_wasserstein_s", "ipu_wasserstein_s", "pause_wasserstein_s"]
+        lines.append("| statistic | corpus | " + " | ".join(ARMS) + " |")
+        lines.append("|---|---|" + "---|" * len(ARMS))
+        for k in keys + extra:
+            lines.append(f"| {k} | {fmt(r['rows']['corpus'].get(k))} | "
+                         + " | ".join(fmt(r["rows"][a].get(k)) for a in ARMS) + " |")
+        g = r["goal"]
+        lines += ["", f"Goal (MRE with timing D <= {GOAL_MRE:.0%} and <= {GOAL_RATIO:.0%} of the MRE without): "
+                  f"with {fmt(g['mre_with'])}, without {fmt(g['mre_without'])}, ratio {fmt(g['ratio'])} -> "
+                  f"**{'met' if g['met'] else 'not met'}**", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv) -> None:
+    del argv
+    t_start = time.time()
+    work_dir = Path(FLAGS.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cfg = get_config(FLAGS.preset)
+    with_weight = FLAGS.timing_weight if FLAGS.timing_weight is not None else cfg.timing_weight
+    if with_weight <= 0:
+        raise DataError("--timing_weight must be > 0 for the 'with' arm (the preset's weight is 0)")
+    data_dir = corpus_dir(work_dir)
+
+    from wavebabble.data import load_clips
+    from wavebabble.measure import measure_audio
+
+    real = load_clips(str(data_dir) if data_dir else None, sample_rate=cfg.sample_rate, slice_len=cfg.slice_len,
+                      num_clips=FLAGS.num_clips, seed=FLAGS.seed)
+    ref = measure_audio(real, cfg.sample_rate, cfg.frame_hz)
+    rows = {"corpus": stats_row(ref, None)}
+    train_wall, dists = {}, {}
+    for arm, weight in zip(ARMS, (with_weight, 0.0)):
+        logdir = work_dir / f"{FLAGS.corpus}_{arm}_steps{FLAGS.train_steps}_seed{FLAGS.seed}"
+        train_wall[arm] = train_arm(logdir, data_dir, weight)
+        clips, meta = generated_clips(logdir / "export", FLAGS.num_clips, FLAGS.seed)
+        stats = measure_audio(clips, meta["sample_rate"], meta["frame_hz"])
+        dists[arm] = timing.timing_distance(stats, ref)
+        rows[arm] = stats_row(stats, dists[arm])
+        print(timing.stats_table({"corpus": ref, arm: stats}, dists[arm]), flush=True)
+    mre_with = dists[ARMS[0]]["mean_relative_error"]
+    mre_without = dists[ARMS[1]]["mean_relative_error"]
+    ratio = mre_with / mre_without if mre_without else None
+    result = {
+        "command": shlex.join([sys.executable.split("/")[-1], "-m", "eval.ablation_timing", *sys.argv[1:]]),
+        "corpus": FLAGS.corpus, "data_dir": str(data_dir) if data_dir else "embedded default corpus",
+        "preset": FLAGS.preset, "train_steps": FLAGS.train_steps, "seed": FLAGS.seed, "num_clips": FLAGS.num_clips,
+        "timing_weight_with": with_weight, "train_flags": FLAGS.train_flag, "clip_seconds": cfg.clip_seconds,
+        "wall_time_s": time.time() - t_start, "train_wall_s": train_wall, "cpu_count": os.cpu_count(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "rows": rows,
+        "distances": dists,
+        "goal": {"mre_with": mre_with, "mre_without": mre_without, "ratio": ratio,
+                 "met": bool(mre_with <= GOAL_MRE and ratio is not None and ratio <= GOAL_RATIO)},
+    }
+    out = Path(FLAGS.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    json_path = out.with_suffix(".json")
+    results = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    results[FLAGS.corpus] = result
+    json_path.write_text(json.dumps(results, indent=2, allow_nan=False, default=float) + "\n")
+    out.with_suffix(".md").write_text(markdown(results))
+    print(f"wrote {json_path} and {out.with_suffix('.md')}", flush=True)
+    print(f"goal {'met' if result['goal']['met'] else 'NOT met'}: MRE with timing D {mre_with:.3f}, "
+          f"without {mre_without:.3f}", flush=True)
+
+
+def run() -> None:
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

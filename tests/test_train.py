@@ -1,0 +1,129 @@
+"""Training job: flag validation (fails before any work, naming the flag), a few steps on one device,
+automatic resume, refusal of an incompatible run dir, and the non-finite-loss guard."""
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import train_helpers
+from train.train import TrainOptions, train
+from wavebabble import trainer as trainer_lib
+from wavebabble.config import Config, get_config
+from wavebabble.errors import ConfigError
+
+FLAG_CHECK_TIMEOUT_S = 60
+MAX_FLAG_CHECK_S = 20        # bad flags fail before TensorFlow starts: no model, no data
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return train_helpers.write_dialogues(tmp_path_factory.mktemp("dialogues"))
+
+
+@pytest.mark.parametrize("flag, named", [
+    ("--g_lr=-1", "--g_lr"),
+    ("--d_lr=0", "--d_lr"),
+    ("--train_steps=0", "--train_steps"),
+    ("--batch_size=0", "--batch_size"),
+    ("--loss=l1", "--loss"),
+    ("--strategy=gpu_cluster", "--strategy"),
+    ("--timing_weight=-0.5", "--timing_weight"),
+    ("--data_dir=/no/such/folder", "--data_dir"),
+    ("--set=model_dim=abc", "--set"),
+    ("--set=no_such_field=1", "--set"),
+    ("--mixed_precision=float16", "--mixed_precision"),
+])
+def test_bad_flag_fails_fast_naming_the_flag(tmp_path, data_dir, flag, named):
+    cmd = train_helpers.train_cmd(tmp_path / "run", data_dir) + [flag]
+    t0 = time.time()
+    done = subprocess.run(cmd, cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True,
+                          timeout=FLAG_CHECK_TIMEOUT_S)
+    assert done.returncode != 0
+    assert named in done.stderr + done.stdout, done.stderr[-2000:]
+    assert time.time() - t0 < MAX_FLAG_CHECK_S
+    assert not (tmp_path / "run").exists()          # no work done
+
+
+def test_all_weights_zero_names_a_weight_flag(tmp_path, data_dir):
+    done = subprocess.run(train_helpers.train_cmd(tmp_path / "run", data_dir) +
+                          ["--wave_weight=0", "--timing_weight=0", "--ms_weight=0"], cwd=train_helpers.REPO,
+                          env=train_helpers.env(), capture_output=True, text=True, timeout=FLAG_CHECK_TIMEOUT_S)
+    assert done.returncode != 0 and "--wave_weight" in done.stderr
+
+
+def test_flagfile_works(tmp_path, data_dir):
+    flagfile = tmp_path / "flags.txt"
+    flagfile.write_text("--g_lr=-3\n")
+    done = subprocess.run(train_helpers.train_cmd(tmp_path / "run", data_dir) + [f"--flagfile={flagfile}"],
+                          cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True,
+                          timeout=FLAG_CHECK_TIMEOUT_S)
+    assert done.returncode != 0 and "--g_lr=-3" in done.stderr
+
+
+def test_incompatible_run_dir_is_refused_naming_fields(tmp_path, data_dir):
+    logdir = tmp_path / "run"
+    logdir.mkdir()
+    get_config("demo", **{**train_helpers.TINY, "model_dim": 8, "timing_weight": 0.0}).to_json(logdir / "config.json")
+    done = subprocess.run(train_helpers.train_cmd(logdir, data_dir), cwd=train_helpers.REPO,
+                          env=train_helpers.env(), capture_output=True, text=True, timeout=FLAG_CHECK_TIMEOUT_S)
+    assert done.returncode != 0
+    assert "model_dim: 8 -> 2" in done.stderr and "active discriminators" in done.stderr, done.stderr[-2000:]
+
+
+def test_check_resume_compatible_allows_training_fields():
+    old = get_config("demo")
+    trainer_lib.check_resume_compatible(old, old.replace(g_lr=1e-3, d_updates=3, batch_size=4, loss="lsgan",
+                                                         timing_weight=0.5))
+    with pytest.raises(ConfigError, match="slice_len"):
+        trainer_lib.check_resume_compatible(old, old.replace(slice_len=16384))
+
+
+def test_auto_strategy_without_gpus_or_cluster_is_one_device(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has GPUs")
+    assert isinstance(trainer_lib.make_strategy("auto"), tf.distribute.OneDeviceStrategy)
+
+
+def _opts(logdir, data_dir, **kw):
+    base = dict(logdir=str(logdir), data_dir=str(data_dir), strategy="one_device", log_every=1, summary_every=100,
+                save_every=2, num_summary_clips=1, num_timing_clips=2, export=False)
+    return TrainOptions(**{**base, **kw})
+
+
+@pytest.mark.slow
+def test_few_steps_one_device_then_resume(tmp_path, data_dir, capsys):
+    cfg = get_config("demo", **train_helpers.TINY)
+    logdir = tmp_path / "run"
+    assert train(cfg, _opts(logdir, data_dir, train_steps=3)) == 0
+    out = capsys.readouterr().out
+    assert "step 3/3 |" in out and "steps/s" in out and "clips/s" in out and "ETA" in out
+    assert Config.from_json(logdir / "config.json") == cfg
+    assert tf.train.latest_checkpoint(str(logdir / "ckpt")).endswith("ckpt-3")
+
+    # same logdir, more steps, a training-only change: resumes at 3 and continues to 5
+    # ... and exports the generator at the end (wavebabble.export.export_from_logdir)
+    cfg2 = cfg.replace(g_lr=1e-3)
+    assert train(cfg2, _opts(logdir, data_dir, train_steps=5, export=True)) == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "at step 3" in out and "g_lr: 0.0002 -> 0.001" in out
+    assert "step 4/5" in out and "step 5/5" in out and "step 1/" not in out
+    assert tf.train.latest_checkpoint(str(logdir / "ckpt")).endswith("ckpt-5")
+    assert (logdir / "export" / "saved_model.pb").is_file()
+    assert Config.from_json(logdir / "config.json").g_lr == 1e-3
+
+
+@pytest.mark.slow
+def test_non_finite_loss_stops_naming_step_and_keeps_last_good_checkpoint(tmp_path, data_dir):
+    cfg = get_config("demo", **train_helpers.TINY)
+    logdir = tmp_path / "run"
+    with pytest.raises(trainer_lib.NonFiniteLossError, match=r"non-finite loss at step 3: \w+ = nan") as info:
+        train(cfg, _opts(logdir, data_dir, train_steps=10, debug_nan_at_step=3))
+    assert "ckpt-2" in str(info.value)
+    assert tf.train.latest_checkpoint(str(logdir / "ckpt")).endswith("ckpt-2")      # nothing saved after it
+    # the kept checkpoint restores and is finite
+    fresh = trainer_lib.GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"))
+    assert trainer_lib.RunCheckpoints(fresh, logdir).restore_latest() == 2
+    assert all(np.isfinite(w).all() for w in fresh.model_weights().values())

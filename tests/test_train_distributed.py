@@ -1,0 +1,112 @@
+"""Data parallelism: MirroredStrategy over 2 logical CPU devices takes the same step as one device with the same
+global batch; MultiWorkerMirroredStrategy with 2 worker processes on 127.0.0.1 keeps the workers identical.
+
+Both run in subprocesses: logical devices and TF_CONFIG must be set before TensorFlow initialises.
+"""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import train_helpers
+
+# One step with the same global batch on 1 device and on 2 mirrored replicas agrees to float32 rounding:
+# the only difference is the order of the gradient sums (whole batch vs. two halves all-reduced).
+MIRRORED_ATOL = 1e-6
+MIRRORED_RTOL = 1e-4
+SUBPROCESS_TIMEOUT_S = 420
+
+MIRRORED_SCRIPT = r"""
+import sys, numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from wavebabble.config import get_config
+from wavebabble.trainer import GANTrainer, make_strategy
+data_dir, out = sys.argv[1], sys.argv[2]
+# wgan-gp (GP interpolation weights drawn per global batch), every discriminator, no phase shuffle (own RNG)
+cfg = get_config("demo", slice_len=16384, model_dim=2, timing_dim=4, ms_dim=4, ms_groups=1, ms_scales=2, ms_weight=1.0,
+                 fm_weight=1.0, batch_size=4, d_updates=1, loss="wgan-gp", phase_shuffle=0)
+one = GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=3)
+mirrored = GANTrainer(cfg, make_strategy("mirrored"), seed=3)
+assert mirrored.num_replicas == 2, mirrored.num_replicas
+start = one.model_weights()
+for model_one, model_m in [(one.generator, mirrored.generator)] + [
+        (one.discriminators[k], mirrored.discriminators[k]) for k in one.discriminators]:
+    model_m.set_weights(model_one.get_weights())
+results = {}
+for name, t in (("one", one), ("mirrored", mirrored)):
+    it = t.make_iterator(data_dir, shuffle=False, channel_swap=False, seed=0)
+    results[name] = t.train_step(it)[0]
+# every replica of every mirrored variable holds the same value
+for model in [mirrored.generator] + list(mirrored.discriminators.values()):
+    for v in model.weights:
+        copies = [np.asarray(c) for c in v.value.values]
+        assert len(copies) == 2 and np.array_equal(copies[0], copies[1]), v.path
+np.savez(out, **{"one/" + k: v for k, v in one.model_weights().items()},
+         **{"mirrored/" + k: v for k, v in mirrored.model_weights().items()},
+         **{"start/" + k: v for k, v in start.items()})
+print("LOSSES", __import__("json").dumps(results))
+"""
+
+
+@pytest.mark.slow
+def test_mirrored_two_cpus_matches_one_device(tmp_path):
+    folder = train_helpers.write_dialogues(tmp_path / "data", num_files=4)
+    out = tmp_path / "weights.npz"
+    done = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, str(folder), str(out)], cwd=train_helpers.REPO,
+                          env=train_helpers.env(), capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-4000:]
+    losses = json.loads(done.stdout.split("LOSSES", 1)[1])
+    for key, value in losses["one"].items():
+        assert losses["mirrored"][key] == pytest.approx(value, rel=MIRRORED_RTOL, abs=MIRRORED_ATOL), key
+    w = np.load(out)
+    names = [k[len("one/"):] for k in w.files if k.startswith("one/")]
+    assert len(names) > 10
+    moved = 0
+    for name in names:
+        np.testing.assert_allclose(w["mirrored/" + name], w["one/" + name], rtol=MIRRORED_RTOL,
+                                   atol=MIRRORED_ATOL, err_msg=name)
+        moved += not np.array_equal(w["one/" + name], w["start/" + name])
+    assert moved >= len(names) // 2          # the step really changed the weights
+
+
+@pytest.mark.slow
+def test_multi_worker_two_processes_stay_identical(tmp_path):
+    folder = train_helpers.write_dialogues(tmp_path / "data")
+    logdir = tmp_path / "run"
+    ports = [train_helpers.free_port(), train_helpers.free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    steps = 3
+    procs = []
+    for i in range(2):
+        cmd = train_helpers.train_cmd(logdir, folder, "--strategy=multi_worker", f"--train_steps={steps}",
+                                      "--save_every=2", "--log_every=1", "--summary_every=2",
+                                      f"--debug_dump_weights={tmp_path / f'worker{i}.npz'}")
+        cmd = [c for c in cmd if c != "--strategy=one_device"]
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+        procs.append(subprocess.Popen(cmd, cwd=train_helpers.REPO, env=train_helpers.env(TF_CONFIG=tf_config),
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outs = []
+    try:
+        for p in procs:
+            outs.append(p.communicate(timeout=SUBPROCESS_TIMEOUT_S))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-4000:]
+    chief_out, worker_out = outs[0][0], outs[1][0]
+    assert "with 2 replica(s)" in chief_out and "with 2 replica(s)" in worker_out
+    assert f"step {steps}/{steps}" in chief_out and f"step {steps}/{steps}" not in worker_out   # chief logs
+    a, b = np.load(tmp_path / "worker0.npz"), np.load(tmp_path / "worker1.npz")
+    assert int(a["step"]) == int(b["step"]) == steps
+    assert sorted(a.files) == sorted(b.files)
+    for name in a.files:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    # only the chief wrote the run dir; its checkpoints are at the chief's steps
+    import tensorflow as tf
+    assert tf.train.latest_checkpoint(str(logdir / "ckpt")).endswith(f"ckpt-{steps}")
+    assert not list(logdir.glob("**/workertemp*"))

@@ -1,0 +1,141 @@
+"""TensorBoard listening panels for a training run (written with `tf.summary` to the default writer).
+
+    panels = ListeningPanels(cfg, real_clips)            # real_clips: np.float32 [N, slice_len, 2]
+    with writer.as_default():
+        write_scalars({"loss/d_total": 1.2, ...}, step)  # any scalars
+        panels.write(step, generated)                    # generated: np.float32 [M, slice_len, 2]
+
+Tags written by `ListeningPanels.write` (all at the given step):
+    audio/generated        the first `num_audio_clips` generated stereo clips (fixed latents: one clip evolves)
+    audio/real             the first `num_audio_clips` real clips (first call of the process only; they never change)
+    vad/generated          VAD strips of the same generated clips: speaker A's soft-VAD envelope drawn upward
+    vad/real               (blue), speaker B's downward (orange) from a midline; overlap shows as both at once
+    timing/table           text table: timing statistics (timing.timing_stats on hard_vad) of every generated
+                           clip vs the real clips, plus their distances
+    timing/<key>           scalars: timing_distance entries (mean_relative_error, fto/ipu/pause Wasserstein)
+    timing/fto_s/{generated,real}, timing/ipu_s/{generated,real}   histograms of FTO and IPU durations (s)
+
+Audio is written at `cfg.sample_rate`; `tf.summary.audio` takes [k, time, channels].
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from wavebabble import timing, vad
+from wavebabble.config import Config
+
+STRIP_HALF_HEIGHT = 48          # pixels per speaker (A above the midline, B below)
+MIN_STRIP_WIDTH = 600           # frames are repeated horizontally until the strip is at least this wide
+BACKGROUND_RGB = (255, 255, 255)
+MIDLINE_RGB = (160, 160, 160)
+SPEAKER_A_RGB = (31, 119, 180)  # matplotlib's default blue
+SPEAKER_B_RGB = (255, 127, 14)  # matplotlib's default orange
+SECOND_TICK_RGB = (210, 210, 210)
+SECOND_TICK_PIXELS = 4          # length of the one-second tick marks on the midline
+DEFAULT_AUDIO_CLIPS = 4
+CODE_BLOCK_INDENT = "    "      # markdown code block: TensorBoard's text plugin keeps the table aligned
+HISTOGRAM_BUCKETS = 30
+
+
+def vad_strip(envelope: np.ndarray, frame_hz: int = vad.FRAME_HZ, half_height: int = STRIP_HALF_HEIGHT,
+              min_width: int = MIN_STRIP_WIDTH) -> np.ndarray:
+    """Draw a two-speaker VAD envelope as an image.
+
+    envelope: [frames, 2] in [0, 1] (soft VAD or 0/1 hard VAD). -> np.uint8 [2 * half_height + 1, W, 3]:
+    speaker A filled upward from the midline, B downward, each column's height proportional to the envelope,
+    grey tick marks every second on the midline. W = frames * repeat, repeat = ceil(min_width / frames).
+    """
+    env = np.clip(np.nan_to_num(np.asarray(envelope, np.float32)), 0.0, 1.0)
+    if env.ndim != 2 or env.shape[1] != 2:
+        raise ValueError(f"vad_strip: envelope must be [frames, 2], got {env.shape}")
+    frames = max(env.shape[0], 1)
+    repeat = max(1, -(-min_width // frames))
+    env = np.repeat(env, repeat, axis=0)
+    width = env.shape[0]
+    height = 2 * half_height + 1
+    img = np.empty([height, width, 3], np.uint8)
+    img[:] = BACKGROUND_RGB
+    rows = np.arange(half_height)[:, None]                               # distance from the midline - 1
+    a_len = np.round(env[:, 0] * half_height)[None, :]
+    b_len = np.round(env[:, 1] * half_height)[None, :]
+    a_mask = rows < a_len                                                 # [half_height, width]
+    b_mask = rows < b_len
+    top = img[:half_height][::-1]                                         # row 0 = just above the midline
+    top[a_mask] = SPEAKER_A_RGB
+    img[half_height + 1:][b_mask] = SPEAKER_B_RGB
+    img[half_height] = MIDLINE_RGB
+    for x in range(0, width, frame_hz * repeat):
+        img[half_height - SECOND_TICK_PIXELS:half_height + SECOND_TICK_PIXELS + 1, x] = SECOND_TICK_RGB
+    return img
+
+
+def write_scalars(scalars: dict, step: int) -> None:
+    """Each {tag: number} as a scalar summary at `step` (non-numbers and None are skipped)."""
+    for tag, value in scalars.items():
+        if value is None:
+            continue
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            continue
+        tf.summary.scalar(tag, value, step=step)
+
+
+def _hard_vads(clips: np.ndarray, cfg: Config) -> list:
+    return [vad.hard_vad(np.asarray(c), cfg.sample_rate, frame_hz=cfg.frame_hz) for c in clips]
+
+
+def _soft_vad_np(clips: np.ndarray, cfg: Config) -> np.ndarray:
+    return vad.soft_vad(tf.convert_to_tensor(clips, tf.float32), cfg.sample_rate, frame_hz=cfg.frame_hz,
+                        threshold_db=cfg.vad_threshold_db, temperature_db=cfg.vad_temperature_db).numpy()
+
+
+def _histogram(tag: str, values, step: int) -> None:
+    values = np.asarray(values, np.float64).ravel()
+    if values.size:
+        tf.summary.histogram(tag, values, step=step, buckets=HISTOGRAM_BUCKETS)
+
+
+class ListeningPanels:
+    """Audio, VAD strips, timing table and histograms of generated vs real clips (see module docstring).
+
+    cfg: the run's Config. real_clips: np.float32 [N, slice_len, 2], N >= 1 (the reference for the timing
+    statistics; the first `num_audio_clips` are also written as audio and VAD strips).
+    """
+
+    def __init__(self, cfg: Config, real_clips: np.ndarray, num_audio_clips: int = DEFAULT_AUDIO_CLIPS):
+        self.cfg = cfg
+        self.real = np.asarray(real_clips, np.float32)
+        if self.real.ndim != 3 or self.real.shape[0] < 1:
+            raise ValueError(f"ListeningPanels: real_clips must be [N >= 1, time, channels], got {self.real.shape}")
+        self.num_audio_clips = int(num_audio_clips)
+        self.real_stats = timing.timing_stats(_hard_vads(self.real, cfg), frame_hz=cfg.frame_hz)
+        self._real_written = False
+
+    def write(self, step: int, generated: np.ndarray) -> dict:
+        """Write every panel at `step` for `generated` np.float32 [M, slice_len, 2]; -> timing distance dict."""
+        cfg, k = self.cfg, self.num_audio_clips
+        generated = np.asarray(generated, np.float32)
+        if k > 0:
+            gen_k = generated[:k]
+            tf.summary.audio("audio/generated", gen_k, cfg.sample_rate, step=step, max_outputs=k)
+            strips = np.stack([vad_strip(e, cfg.frame_hz) for e in _soft_vad_np(gen_k, cfg)])
+            tf.summary.image("vad/generated", strips, step=step, max_outputs=k)
+            if not self._real_written:
+                real_k = self.real[:k]
+                tf.summary.audio("audio/real", real_k, cfg.sample_rate, step=step, max_outputs=k)
+                strips = np.stack([vad_strip(e, cfg.frame_hz) for e in _soft_vad_np(real_k, cfg)])
+                tf.summary.image("vad/real", strips, step=step, max_outputs=k)
+                self._real_written = True
+
+        gen_stats = timing.timing_stats(_hard_vads(generated, cfg), frame_hz=cfg.frame_hz)
+        distance = timing.timing_distance(gen_stats, self.real_stats)
+        table = timing.stats_table({"generated": gen_stats, "real": self.real_stats}, distance)
+        text = "\n".join(CODE_BLOCK_INDENT + line for line in table.splitlines())
+        tf.summary.text("timing/table", text, step=step)
+        write_scalars({f"timing/{key}": v for key, v in distance.items() if not isinstance(v, dict)}, step)
+        for name in ("fto_s", "ipu_s"):
+            _histogram(f"timing/{name}/generated", getattr(gen_stats, name), step)
+            _histogram(f"timing/{name}/real", getattr(self.real_stats, name), step)
+        return distance
