@@ -90,8 +90,7 @@ flags.DEFINE_enum("mixed_precision", "off", MIXED_PRECISION, "Mixed precision: b
                   "variables (TPUs, Ampere+ GPUs, CPUs with AMX/AVX512-BF16). float16 is not offered: it needs "
                   "loss scaling, which Keras 3's LossScaleOptimizer does not support inside strategy.run.")
 flags.DEFINE_boolean("jit_compile", False, "XLA-compile the loss/gradient graphs (slower on CPU: 0.57 vs 1.8 "
-                     "demo steps/s on 2 cores; for GPUs). Needs --set=phase_shuffle=0 while PhaseShuffle pads by a "
-                     "random amount, which XLA cannot compile.")
+                     "demo steps/s on 2 cores; for GPUs).")
 flags.DEFINE_integer("num_summary_clips", 4, "Generated (fixed latents) and real clips written as audio and VAD "
                      "strips to TensorBoard.", lower_bound=0)
 flags.DEFINE_integer("num_timing_clips", 16, "Generated and real clips whose timing statistics are compared in "

@@ -33,11 +33,11 @@ class PhaseShuffle(keras.layers.Layer):
         if shift is None:
             shift = tf.random.uniform([], minval=-self.radius, maxval=self.radius + 1, dtype=tf.int32)
         shift = tf.convert_to_tensor(shift, tf.int32)
-        pad_l = tf.maximum(shift, 0)
-        pad_r = tf.maximum(-shift, 0)
-        length = tf.shape(x)[1]
-        padded = tf.pad(x, [[0, 0], [pad_l, pad_r], [0, 0]], mode="REFLECT")
-        out = padded[:, pad_r:pad_r + length]
+        # Fixed-size reflect pad by the radius on both sides, then a fixed-length slice with a random start:
+        # y[:, t] = padded[:, radius - k + t] = x[:, t - k]. Static shapes keep it XLA/TPU compilable.
+        r = self.radius
+        padded = tf.pad(x, [[0, 0], [r, r], [0, 0]], mode="REFLECT")
+        out = tf.slice(padded, tf.stack([0, r - shift, 0]), tf.shape(x))
         out.set_shape(x.shape)
         return out
 
