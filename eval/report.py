@@ -1,0 +1,282 @@
+"""Evaluation report: generated dialogues vs reference dialogues (timing, sound quality, memorisation).
+
+    python -m eval.report --generated=runs/demo/generated --reference=DIR --out=runs/demo/report \
+        [--train_dir=DIR] [--overwrite]
+
+Writes into --out:
+    report.md            the readable report (tables + the plots below)
+    report.json          every number in it (JSON-safe, no NaN)
+    hist_fto.png, hist_ipu.png, hist_pause.png   FTO / IPU / pause durations, generated vs reference overlaid
+    vad_strips.png       who talks when in a few generated and reference dialogues
+    logmel_spectrum.png  mean log-mel profile of each set
+    nn_distances.png     memorisation check: generated -> nearest training clip vs training -> nearest training
+
+Timing: both sets are measured the same way (hard_vad on the audio -> wavebabble.timing statistics, pooled), side
+by side with timing_distance (as `python -m eval.timing`). Sound quality: log-mel Fréchet distance between the
+per-frame log-mel vectors of generated and reference audio, and between two halves of the reference (the floor a
+perfect generator would reach with this many frames). Memorisation: see wavebabble.quality. --train_dir defaults
+to --reference. Reference and training files are resampled to the generated clips' rate.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags
+
+from wavebabble import plots, quality, timing
+from wavebabble.audio import find_audio_files, read_stereo
+from wavebabble.errors import AudioError, ConfigError, DataError, WavebabbleError
+from wavebabble.vad import FRAME_HZ, hard_vad
+
+REPORT_MD = "report.md"
+REPORT_JSON = "report.json"
+PLOTS = {"fto": "hist_fto.png", "ipu": "hist_ipu.png", "pause": "hist_pause.png", "strips": "vad_strips.png",
+         "spectrum": "logmel_spectrum.png", "nn": "nn_distances.png"}
+DEFAULT_MAX_FILES = 200           # files read per set (a deterministic random subset beyond this)
+DEFAULT_NUM_STRIPS = 4            # dialogues per set in vad_strips.png
+PROGRESS_EVERY_S = 5.0
+
+log = logging.getLogger(__name__)
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def load_set(folder, flag: str, sample_rate: int | None, max_files: int, rng: np.random.Generator):
+    """Read up to max_files stereo files under folder -> (paths, [audio float32 [T, 2]], skipped, sample_rate)."""
+    folder = Path(folder)
+    try:
+        files = find_audio_files(folder)
+    except AudioError as e:
+        raise DataError(f"--{flag}={folder}: {e}") from e
+    if not files:
+        raise DataError(f"--{flag}={folder}: no audio files found")
+    if len(files) > max_files:
+        files = sorted(files[i] for i in rng.choice(len(files), max_files, replace=False))
+    paths, clips, skipped = [], [], []
+    last = time.monotonic()
+    for i, path in enumerate(files):
+        try:
+            audio, sr = read_stereo(path, sample_rate, mono="reject")
+        except AudioError as e:
+            log.warning("skipping %s", e)
+            skipped.append([str(path), str(e)])
+            continue
+        sample_rate = sample_rate or sr
+        paths.append(path)
+        clips.append(audio)
+        if time.monotonic() - last > PROGRESS_EVERY_S:
+            last = time.monotonic()
+            _say(f"  --{flag}: read {i + 1} / {len(files)} files")
+    if not clips:
+        raise DataError(f"--{flag}={folder}: none of the {len(files)} audio files is usable stereo "
+                        f"(first problem: {skipped[0][1]})")
+    return paths, clips, skipped, sample_rate
+
+
+def _set_info(folder, paths, clips, skipped, sr) -> dict:
+    seconds = [c.shape[0] / sr for c in clips]
+    return {"folder": str(folder), "num_files": len(clips), "minutes": sum(seconds) / 60.0,
+            "clip_seconds_median": float(np.median(seconds)), "skipped": skipped}
+
+
+def timing_section(gen_vads, ref_vads, frame_hz: int) -> tuple[dict, str, dict]:
+    g = timing.timing_stats(gen_vads, frame_hz)
+    r = timing.timing_stats(ref_vads, frame_hz)
+    distance = timing.timing_distance(g, r)
+    table = timing.stats_table({"generated": g, "reference": r}, distance)
+    section = {"generated": {**g.to_json(), "counts": g.counts()},
+               "reference": {**r.to_json(), "counts": r.counts()}, "distance": distance}
+    return section, table, {"generated": g, "reference": r}
+
+
+def frechet_section(gen_feats, ref_feats, rng) -> dict:
+    """Log-mel Fréchet distance generated vs reference, and reference half vs half (the floor)."""
+    fd = quality.frechet_distance(quality.frame_vectors(gen_feats), quality.frame_vectors(ref_feats))
+    if len(ref_feats) >= 2:
+        half_a, half_b = quality.split_halves(ref_feats, rng)
+        floor_how = "reference files split into two random halves"
+    else:  # one long reference file: its first and second half in time
+        f = ref_feats[0]
+        half_a, half_b = [f[: len(f) // 2]], [f[len(f) // 2:]]
+        floor_how = "the single reference file's first vs second half"
+    floor = quality.frechet_distance(quality.frame_vectors(half_a), quality.frame_vectors(half_b))
+    return {"generated_vs_reference": fd, "reference_vs_reference": floor, "floor_method": floor_how,
+            "ratio_to_floor": fd / floor if floor > 0 else None, "n_mels": quality.N_MELS,
+            "frames_generated": int(sum(len(f) for f in gen_feats)),
+            "frames_reference": int(sum(len(f) for f in ref_feats))}
+
+
+def _fmt(x, digits=3):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def write_markdown(path: Path, r: dict, timing_table: str) -> None:
+    g, ref, tr = r["inputs"]["generated"], r["inputs"]["reference"], r["inputs"]["train"]
+    fd, mem = r["frechet"], r["memorisation"]
+    verdict = ("no sign of memorisation" if not mem["flagged"] else
+               f"{len(mem['flagged'])} generated clip(s) are suspiciously close to a training clip: {mem['flagged']}")
+    lines = [
+        "# wavebabble evaluation report", "",
+        f"- generated: `{g['folder']}` — {g['num_files']} clips, {g['minutes']:.2f} min "
+        f"({g['clip_seconds_median']:.2f} s each)",
+        f"- reference: `{ref['folder']}` — {ref['num_files']} files, {ref['minutes']:.2f} min",
+        f"- training (memorisation check): `{tr['folder']}` — {tr['num_files']} files",
+        f"- sample rate {r['sample_rate']} Hz, VAD {r['frame_hz']} frames/s (hard_vad on both sets)",
+        "",
+        "## Turn-taking timing", "",
+        "Both sets measured the same way (hard VAD -> IPUs, pauses, gaps, overlaps, FTOs; DESIGN.md definitions). "
+        "`mean_relative_error` compares the four per-minute rates, both speech ratios and the overlap ratio; "
+        "the Wasserstein distances compare duration distributions (seconds).", "",
+        "```", timing_table, "```", "",
+        f"![FTO]({PLOTS['fto']})", "", f"![IPU]({PLOTS['ipu']})", "", f"![pause]({PLOTS['pause']})", "",
+        "### Who talks when", "", f"![VAD strips]({PLOTS['strips']})", "",
+        "## Sound quality: log-mel Fréchet distance", "",
+        f"Per-frame {fd['n_mels']}-band log-mel vectors (both channels pooled) -> Gaussian fit -> Fréchet distance. "
+        "The floor is what two samples of real data score against each other; lower is better.", "",
+        "| comparison | Fréchet distance |", "|---|---|",
+        f"| generated vs reference | {_fmt(fd['generated_vs_reference'], 2)} |",
+        f"| reference vs reference (floor: {fd['floor_method']}) | {_fmt(fd['reference_vs_reference'], 2)} |",
+        f"| ratio to floor | {_fmt(fd['ratio_to_floor'], 2)} |", "",
+        f"![mean log-mel spectrum]({PLOTS['spectrum']})", "",
+        "## Memorisation check", "",
+        f"Each generated clip vs every {mem['window_seconds']:.2f} s window of the training audio "
+        f"({mem['num_train_files']} files, every {mem['step_seconds'] * 1000:.0f} ms offset, channels as is or "
+        "swapped): RMS log-mel difference (dB) to the nearest one, compared with how close "
+        f"{mem['num_baseline_windows']} random training windows are to their nearest non-overlapping neighbour.", "",
+        "| | median nearest-neighbour distance (dB) |", "|---|---|",
+        f"| generated -> nearest training window | {_fmt(mem['generated_nn_median_db'], 2)} |",
+        f"| training -> nearest other training window | {_fmt(mem['train_nn_median_db'], 2)} |",
+        f"| ratio (generated / training) | {_fmt(mem['ratio'], 2)} |", "",
+        f"Verdict (flag below {mem['fraction']} x the training median): **{verdict}**.", "",
+        f"![nearest-neighbour distances]({PLOTS['nn']})", "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def prepare_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out={out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"--out={out} is not empty; pass --overwrite to replace the report")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def build_report(generated, reference, out, train_dir=None, overwrite: bool = False, *,
+                 sample_rate: int | None = None, frame_hz: int = FRAME_HZ, num_strips: int = DEFAULT_NUM_STRIPS,
+                 max_files: int = DEFAULT_MAX_FILES, num_baseline: int = quality.NUM_BASELINE_WINDOWS,
+                 seed: int = 0) -> dict:
+    """Write report.md, report.json and the PNGs into out; return the report.json dict."""
+    out = Path(out)
+    prepare_out(out, overwrite)
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    _say(f"reading generated clips from {generated} ...")
+    g_paths, g_clips, g_skip, sr = load_set(generated, "generated", sample_rate, max_files, rng)
+    _say(f"reading reference dialogues from {reference} (at {sr} Hz) ...")
+    r_paths, r_clips, r_skip, _ = load_set(reference, "reference", sr, max_files, rng)
+    same_train = train_dir is None or Path(train_dir).resolve() == Path(reference).resolve()
+    if same_train:
+        t_paths, t_clips, t_skip = r_paths, r_clips, r_skip
+        train_dir = reference
+    else:
+        _say(f"reading training dialogues from {train_dir} ...")
+        t_paths, t_clips, t_skip, _ = load_set(train_dir, "train_dir", sr, max_files, rng)
+
+    _say("timing (hard VAD) ...")
+    gen_vads = [hard_vad(c, sr, frame_hz) for c in g_clips]
+    ref_vads = [hard_vad(c, sr, frame_hz) for c in r_clips]
+    timing_json, table, stats = timing_section(gen_vads, ref_vads, frame_hz)
+    g_stats, r_stats = stats["generated"], stats["reference"]
+    for key, label in (("fto", "floor-transfer offset (s; negative = overlap)"), ("ipu", "IPU duration (s)"),
+                       ("pause", "within-speaker pause (s)")):
+        plots.overlaid_histogram(out / PLOTS[key],
+                                 {"generated": getattr(g_stats, f"{key}_s"), "reference": getattr(r_stats, f"{key}_s")},
+                                 title=f"{key.upper() if key != 'pause' else 'pause'} distribution", xlabel=label)
+    clip_frames = int(np.median([v.shape[0] for v in gen_vads]))
+    strips = [(f"gen {p.stem}", v) for p, v in zip(g_paths[:num_strips], gen_vads[:num_strips])]
+    strips += [(f"ref {p.stem}", v[:clip_frames]) for p, v in zip(r_paths[:num_strips], ref_vads[:num_strips])]
+    plots.vad_strips(out / PLOTS["strips"], strips, frame_hz)
+
+    _say("log-mel Fréchet distance ...")
+    gen_feats = [quality.logmel(c, sr) for c in g_clips]
+    ref_feats = [quality.logmel(c, sr) for c in r_clips]
+    frechet = frechet_section(gen_feats, ref_feats, rng)
+    plots.mean_spectrum(out / PLOTS["spectrum"],
+                        {"generated": quality.frame_vectors(gen_feats).mean(0),
+                         "reference": quality.frame_vectors(ref_feats).mean(0)})
+
+    _say("memorisation check (nearest neighbours) ...")
+    train_feats = ref_feats if same_train else [quality.logmel(c, sr) for c in t_clips]
+    window_frames = int(np.median([f.shape[0] for f in gen_feats]))
+    memo = quality.memorisation_check(gen_feats, train_feats, window_frames, num_baseline, rng)
+    plots.overlaid_histogram(out / PLOTS["nn"],
+                             {"generated -> nearest training": memo["generated_nn_db"],
+                              "training -> nearest other training": memo["train_nn_db"]},
+                             title="nearest-neighbour log-mel distance", xlabel="RMS difference (dB)")
+
+    report = {
+        "inputs": {"generated": _set_info(generated, g_paths, g_clips, g_skip, sr),
+                   "reference": _set_info(reference, r_paths, r_clips, r_skip, sr),
+                   "train": _set_info(train_dir, t_paths, t_clips, t_skip, sr)},
+        "sample_rate": sr, "frame_hz": frame_hz, "seed": seed,
+        "timing": timing_json, "frechet": frechet, "memorisation": memo,
+        "files": {"markdown": REPORT_MD, "plots": PLOTS},
+    }
+    (out / REPORT_JSON).write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+    write_markdown(out / REPORT_MD, report, table)
+    _say(f"report written to {out / REPORT_MD} ({time.perf_counter() - t0:.1f} s)")
+    return report
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Define this CLI's flags (only when it runs: library users such as the trainer import this module)."""
+    flags.DEFINE_string("generated", None, "Folder of generated stereo clips (python -m wavebabble.generate) (required).")
+    flags.DEFINE_string("reference", None, "Folder of real/reference stereo dialogues (required).")
+    flags.DEFINE_string("out", None, "Report folder (report.md, report.json, PNGs) (required).")
+    flags.DEFINE_string("train_dir", None, "Training dialogues for the memorisation check; default: --reference.")
+    flags.DEFINE_boolean("overwrite", False, "Write into a non-empty --out.")
+    flags.DEFINE_integer("sample_rate", None, "Analysis sample rate; default: the generated clips' rate.")
+    flags.DEFINE_integer("num_strips", DEFAULT_NUM_STRIPS, "Dialogues per set shown in vad_strips.png.")
+    flags.DEFINE_integer("max_files", DEFAULT_MAX_FILES, "Most files read per folder (random subset beyond).")
+    flags.DEFINE_integer("num_baseline", quality.NUM_BASELINE_WINDOWS,
+                         "Training windows whose nearest other training window forms the memorisation baseline.")
+    flags.DEFINE_integer("seed", 0, "Seed of the file subsets and the reference split.")
+
+
+def main(argv) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not (FLAGS.generated and FLAGS.reference and FLAGS.out):
+        raise app.UsageError("--generated, --reference and --out are required")
+    try:
+        r = build_report(FLAGS.generated, FLAGS.reference, FLAGS.out, FLAGS.train_dir, FLAGS.overwrite,
+                         sample_rate=FLAGS.sample_rate, num_strips=FLAGS.num_strips, max_files=FLAGS.max_files,
+                         num_baseline=FLAGS.num_baseline, seed=FLAGS.seed)
+    except WavebabbleError as e:
+        sys.exit(f"wavebabble-report: error: {e}")
+    d, fd, mem = r["timing"]["distance"], r["frechet"], r["memorisation"]
+    print(f"timing mean relative error {_fmt(d['mean_relative_error'])}, FTO Wasserstein "
+          f"{_fmt(d['fto_wasserstein_s'])} s; log-mel FD {_fmt(fd['generated_vs_reference'], 2)} (floor "
+          f"{_fmt(fd['reference_vs_reference'], 2)}); memorisation ratio {_fmt(mem['ratio'], 2)}, "
+          f"{len(mem['flagged'])} flagged")
+    print(f"open {Path(FLAGS.out) / REPORT_MD}")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,293 @@
+"""Export a trained generator as a self-contained TensorFlow SavedModel.
+
+    python -m wavebabble.export --logdir=runs/demo --out=runs/demo/export [--overwrite]
+
+The SavedModel needs neither wavebabble nor Keras to run (`tf.saved_model.load` is enough). Signatures:
+
+    serving_default(z: float32 [None, latent_dim])  -> {audio: float32 [None, slice_len, 2] in [-1, 1],
+                                                        vad:   float32 [None, num_frames, 2] in [0, 1]}
+    generate(num_clips: int32 [], seed: int64 [])    -> same outputs; 1 <= num_clips <= MAX_CLIPS
+    metadata()                                       -> {sample_rate, slice_len, latent_dim, frame_hz, hop_len,
+                                                        num_frames, nch, max_clips, format_version: int32 [],
+                                                        clip_seconds, vad_threshold_db, vad_temperature_db:
+                                                        float32 [], config_json: string []}
+
+`generate` draws z ~ uniform(-1, 1) with a stateless Philox RNG: clip i uses seed pair (seed, i), so a clip
+depends only on (seed, i), never on num_clips or batching, and is identical across processes and machines.
+The same draw is exported as the (non-signature) function `latents(start: int64, num_clips: int32,
+seed: int64) -> [num_clips, latent_dim]` for callers that generate in batches (see generate.py).
+`vad` is the soft VAD (vad.soft_vad) of `audio` with the config's threshold and temperature.
+
+The same numbers are also readable as scalar variables on the loaded object (`loaded.sample_rate`, ...) and
+as `assets/wavebabble.json` (the full config plus the metadata).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags, logging
+
+from wavebabble.config import Config
+from wavebabble.errors import ConfigError, WavebabbleError
+
+MAX_CLIPS = 256                    # most clips one `generate` call makes (memory bound at dialogue8k sizes)
+FORMAT_VERSION = 1                 # bump when signatures or metadata change incompatibly
+ASSET_NAME = "wavebabble.json"     # config + metadata, under the SavedModel's assets/
+DEFAULT_EXPORT_SUBDIR = "export"   # export_from_logdir's default: <logdir>/export
+CKPT_SUBDIR = "ckpt"               # trainer's CheckpointManager folder inside a run dir
+CONFIG_NAME = "config.json"        # trainer's config file inside a run dir
+DEFAULT_JIT_COMPILE = False        # XLA was ~2x slower than oneDNN graphs at batch 1 (eval/bench_serving.py)
+DEFAULT_OPTIMIZE = True            # serve a polyphase copy of G with precomputed kernels (see serving_generator)
+CHECK_CLIPS = 2                    # clips compared between G and its serving copy at export time
+CHECK_ATOL = 1e-4                  # largest allowed |difference| between them (audio in [-1, 1])
+INT_METADATA = ("sample_rate", "slice_len", "latent_dim", "frame_hz", "hop_len", "num_frames", "nch",
+                "max_clips", "format_version")
+FLOAT_METADATA = ("clip_seconds", "vad_threshold_db", "vad_temperature_db")
+
+
+def export_metadata(cfg: Config) -> dict:
+    """The numbers a serving client needs, as plain Python values."""
+    meta = {"sample_rate": cfg.sample_rate, "slice_len": cfg.slice_len, "latent_dim": cfg.latent_dim,
+            "frame_hz": cfg.frame_hz, "hop_len": cfg.hop_len, "num_frames": cfg.num_frames, "nch": cfg.nch,
+            "max_clips": MAX_CLIPS, "format_version": FORMAT_VERSION, "clip_seconds": cfg.clip_seconds,
+            "vad_threshold_db": cfg.vad_threshold_db, "vad_temperature_db": cfg.vad_temperature_db}
+    assert set(meta) == set(INT_METADATA) | set(FLOAT_METADATA)
+    return meta
+
+
+def serving_generator(generator, cfg: Config):
+    """A copy of `generator` that is faster to serve, with the same weights and (to float rounding) outputs.
+
+    Transposed-conv layers become PolyphaseConv1DTranspose (one stride-1 conv + reshape; models/layers.py) whose
+    polyphase kernels are computed once here and stored as variables, instead of on every call: at batch 1 this
+    halves dialogue8k latency on CPU. Falls back to `generator` itself (with a warning) when the copy cannot be
+    built or does not reproduce `generator`'s output to CHECK_ATOL.
+    """
+    from wavebabble.models.generator import build_generator
+    from wavebabble.models.layers import PolyphaseConv1DTranspose
+
+    if cfg.upsample != "transpose":
+        return generator
+    try:
+        fast = build_generator(cfg, transpose_impl="polyphase")
+        fast.set_weights(generator.get_weights())
+        for layer in fast.layers:
+            if isinstance(layer, PolyphaseConv1DTranspose):
+                frozen = tf.Variable(layer._poly_kernel(), trainable=False, name=f"{layer.name}_serving_kernel")
+                layer._poly_kernel = lambda frozen=frozen: frozen  # instance attribute shadows the method
+        z = tf.random.stateless_uniform([CHECK_CLIPS, cfg.latent_dim], seed=[0, 0], minval=-1.0, maxval=1.0)
+        diff = float(np.max(np.abs(fast(z, training=False).numpy() - generator(z, training=False).numpy())))
+    except Exception as e:  # noqa: BLE001 - any failure: serve the original generator
+        logging.warning("serving copy of the generator unavailable (%s); exporting it unchanged", e)
+        return generator
+    if not diff <= CHECK_ATOL:
+        logging.warning("serving copy of the generator differs by %.2g (> %g); exporting it unchanged", diff, CHECK_ATOL)
+        return generator
+    return fast
+
+
+class DialogueGenerator(tf.Module):
+    """tf.Module wrapping a Keras generator with the serving signatures (see module docstring)."""
+
+    def __init__(self, generator, cfg: Config, jit_compile: bool = DEFAULT_JIT_COMPILE, asset_path=None):
+        super().__init__(name="wavebabble")
+        from wavebabble.vad import soft_vad  # traced into the graph at export time; not needed at load time
+
+        # The Keras model itself is not tracked (a serving copy may hold unused training-layout kernels): only the
+        # variables the traced graph reads are saved (see `serving_variables` below).
+        self._holder = types.SimpleNamespace(generator=generator)
+        self._cfg = cfg
+        self._soft_vad = soft_vad
+        meta = export_metadata(cfg)
+        for key in INT_METADATA:
+            setattr(self, key, tf.Variable(meta[key], dtype=tf.int32, trainable=False, name=key))
+        for key in FLOAT_METADATA:
+            setattr(self, key, tf.Variable(meta[key], dtype=tf.float32, trainable=False, name=key))
+        self._meta = meta
+        self._config_json = json.dumps({"config": cfg.to_dict(), "metadata": meta}, sort_keys=True)
+        if asset_path is not None:
+            self.config_file = tf.saved_model.Asset(str(asset_path))
+        latent_dim, nch = cfg.latent_dim, cfg.nch
+
+        # Inner graph: z -> audio, vad. XLA-compiled when asked; input checks live outside (XLA drops asserts).
+        def synthesize(z):
+            audio = self._holder.generator(z, training=False)
+            audio = tf.clip_by_value(tf.cast(audio, tf.float32), -1.0, 1.0)  # a post-filter may leave [-1, 1]
+            vad = self._soft_vad(audio, cfg.sample_rate, frame_hz=cfg.frame_hz,
+                                 threshold_db=cfg.vad_threshold_db, temperature_db=cfg.vad_temperature_db)
+            return {"audio": tf.identity(audio, name="audio"), "vad": tf.identity(vad, name="vad")}
+
+        self._synthesize = tf.function(synthesize, jit_compile=jit_compile, reduce_retracing=True)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
+        def serving_default(z):
+            """z float32 [batch, latent_dim] -> {audio [batch, slice_len, nch], vad [batch, num_frames, nch]}."""
+            # Checked at run time: signature callers may feed any shape (the signature alone does not stop them).
+            z = tf.ensure_shape(z, [None, latent_dim],
+                                name=f"z_must_be_float32_batch_by_{latent_dim}")
+            return self._synthesize(z)
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="start"),
+                                      tf.TensorSpec([], tf.int32, name="num_clips"),
+                                      tf.TensorSpec([], tf.int64, name="seed")])
+        def latents(start, num_clips, seed):
+            """z for clips start .. start + num_clips - 1: float32 [num_clips, latent_dim], uniform(-1, 1)."""
+            index = start + tf.range(tf.cast(num_clips, tf.int64), dtype=tf.int64)
+            seeds = tf.stack([tf.fill(tf.shape(index), seed), index], axis=1)  # [num_clips, 2]
+            return tf.map_fn(
+                lambda s: tf.random.stateless_uniform([latent_dim], seed=s, minval=-1.0, maxval=1.0,
+                                                      dtype=tf.float32, alg="philox"),
+                seeds, fn_output_signature=tf.TensorSpec([latent_dim], tf.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_clips"),
+                                      tf.TensorSpec([], tf.int64, name="seed")])
+        def generate(num_clips, seed):
+            """num_clips int32 [] in [1, MAX_CLIPS], seed int64 [] -> same outputs as serving_default."""
+            num_clips = tf.ensure_shape(num_clips, [], name="num_clips_must_be_an_int32_scalar")
+            seed = tf.ensure_shape(seed, [], name="seed_must_be_an_int64_scalar")
+            checks = [
+                tf.debugging.assert_greater_equal(
+                    num_clips, 1, message="generate: num_clips must be >= 1"),
+                tf.debugging.assert_less_equal(
+                    num_clips, MAX_CLIPS,
+                    message=f"generate: num_clips must be <= MAX_CLIPS = {MAX_CLIPS}; call it several times "
+                            f"(clip i depends only on (seed, i)) or use serving_default"),
+            ]
+            with tf.control_dependencies(checks):
+                z = latents(tf.constant(0, tf.int64), num_clips, seed)
+            return self._synthesize(z)
+
+        @tf.function(input_signature=[])
+        def metadata():
+            """Scalars describing the model (see module docstring)."""
+            out = {k: tf.constant(meta[k], tf.int32) for k in INT_METADATA}
+            out.update({k: tf.constant(meta[k], tf.float32) for k in FLOAT_METADATA})
+            out["config_json"] = tf.constant(self._config_json)
+            return out
+
+        # Save exactly the variables the serving graph reads (tf.saved_model.save fails loudly on any other).
+        traced = self._synthesize.get_concrete_function(tf.TensorSpec([None, latent_dim], tf.float32))
+        self.serving_variables = list(traced.variables)
+        self.serving_default = serving_default
+        self.latents = latents
+        self.generate = generate
+        self.metadata = metadata
+
+    def signatures(self) -> dict:
+        return {"serving_default": self.serving_default, "generate": self.generate, "metadata": self.metadata}
+
+
+def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    """Refuse a non-empty out_dir without overwrite, and any non-empty folder that is not a SavedModel."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"export folder {out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"export folder {out_dir} is not empty; pass --overwrite (overwrite=True) to replace it")
+        if not (out_dir / "saved_model.pb").exists():
+            raise ConfigError(f"export folder {out_dir} is not empty and holds no saved_model.pb; refusing to delete "
+                              f"it even with --overwrite (choose another --out)")
+
+
+def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
+                     jit_compile: bool = DEFAULT_JIT_COMPILE, optimize: bool = DEFAULT_OPTIMIZE) -> str:
+    """Save `generator` (z [B, latent_dim] -> audio [B, slice_len, nch]) as a SavedModel in out_dir.
+
+    optimize: serve `serving_generator(generator)` (same outputs, faster); jit_compile: XLA around G + VAD.
+
+    Writes to a temporary sibling folder first, so a failed export never leaves a half-written out_dir.
+    Returns out_dir as a string. ConfigError if out_dir is non-empty and overwrite is False.
+    """
+    cfg.validate()
+    out_dir = Path(out_dir).expanduser().resolve()
+    _check_out_dir(out_dir, overwrite)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        asset_src = tmp / "_asset_src" / ASSET_NAME
+        asset_src.parent.mkdir()
+        served = serving_generator(generator, cfg) if optimize else generator
+        module = DialogueGenerator(served, cfg, jit_compile=jit_compile, asset_path=asset_src)
+        asset_src.write_text(module._config_json + "\n")
+        model_dir = tmp / "model"
+        tf.saved_model.save(module, str(model_dir), signatures=module.signatures())
+        _check_out_dir(out_dir, overwrite)  # again: something may have appeared while saving
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(model_dir, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(out_dir)
+
+
+def load_generator_from_logdir(logdir, checkpoint: str | None = None):
+    """(generator, cfg) restored from a training run dir: <logdir>/config.json + <logdir>/ckpt/ (latest)."""
+    from wavebabble.models.generator import build_generator
+
+    logdir = Path(logdir).expanduser()
+    if not (logdir / CONFIG_NAME).is_file():
+        raise ConfigError(f"--logdir={logdir}: no {CONFIG_NAME} (is this a training run dir?)")
+    cfg = Config.from_json(logdir / CONFIG_NAME)
+    if not checkpoint:
+        checkpoint = tf.train.latest_checkpoint(str(logdir / CKPT_SUBDIR))
+        if checkpoint is None:
+            raise ConfigError(f"--logdir={logdir}: no checkpoint in {logdir / CKPT_SUBDIR}")
+    generator = build_generator(cfg)
+    try:
+        status = tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
+        status.assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as e:
+        raise ConfigError(f"cannot restore the generator from checkpoint {checkpoint} with "
+                          f"{logdir / CONFIG_NAME}: {e}") from e
+    return generator, cfg
+
+
+def export_from_logdir(logdir: str, out_dir: str | None = None, overwrite: bool = False,
+                       checkpoint: str | None = None) -> str:
+    """Restore the latest generator of a run dir and export it (default out_dir: <logdir>/export)."""
+    out_dir = out_dir or os.path.join(logdir, DEFAULT_EXPORT_SUBDIR)
+    _check_out_dir(Path(out_dir).expanduser().resolve(), overwrite)  # fail before the slow restore
+    generator, cfg = load_generator_from_logdir(logdir, checkpoint)
+    return export_generator(generator, cfg, out_dir, overwrite=overwrite)
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Define this CLI's flags (only when it runs: library users such as the trainer import this module)."""
+    flags.DEFINE_string("logdir", None, "Training run dir holding config.json and ckpt/ (required).")
+    flags.DEFINE_string("out", "", "SavedModel output folder; empty means <logdir>/export.")
+    flags.DEFINE_string("checkpoint", "", "Checkpoint prefix to export; empty means the latest in <logdir>/ckpt.")
+    flags.DEFINE_boolean("overwrite", False, "Replace an existing non-empty export folder (must be a SavedModel).")
+
+
+def main(argv) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not FLAGS.logdir:
+        raise app.UsageError("--logdir is required")
+    try:
+        out = export_from_logdir(FLAGS.logdir, FLAGS.out or None, overwrite=FLAGS.overwrite,
+                                 checkpoint=FLAGS.checkpoint or None)
+    except WavebabbleError as e:
+        sys.exit(f"wavebabble-export: error: {e}")
+    print(f"exported SavedModel to {out}\n  inspect: saved_model_cli show --all --dir {out}")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,160 @@
+"""Generate dialogues from an exported SavedModel (no training code needed).
+
+    python -m wavebabble.generate --model=runs/demo/export --num=16 --out_dir=runs/demo/generated [--seed=0]
+
+Writes into --out_dir:
+    clip_0000.wav ...        stereo WAV [slice_len, 2] at the model's sample rate (speaker A left, B right)
+    clip_0000.json ...       {"path", "sample_rate", "duration", "seed", "index",
+                              "vad": [[[start_s, end_s], ...], [...]]   (hard_vad of the audio, per channel),
+                              "timing": timing summary of the clip (wavebabble.timing keys)}
+                             (readable by `python -m eval.timing --vad_json=clip_0000.json`)
+    manifest.jsonl           one corpus-manifest line per clip (wavebabble.corpus.manifest format)
+    timing_summary.json/.txt timing statistics pooled over all clips
+and prints the pooled timing table. Clip i depends only on (--seed, i): the SavedModel's `latents` function draws
+its z, so --batch changes speed and memory, never the audio.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from absl import app, flags
+
+from wavebabble import timing
+from wavebabble.audio import write_wav
+from wavebabble.errors import ConfigError, WavebabbleError
+
+CLIP_PREFIX = "clip_"
+SUMMARY_JSON = "timing_summary.json"
+SUMMARY_TXT = "timing_summary.txt"
+DEFAULT_BATCH = 16
+OUR_PATTERNS = (f"{CLIP_PREFIX}*.wav", f"{CLIP_PREFIX}*.json", "manifest.jsonl", SUMMARY_JSON, SUMMARY_TXT)
+
+
+def load_model(model_dir):
+    """(loaded SavedModel, metadata dict of Python scalars). ConfigError when model_dir is not an export."""
+    import tensorflow as tf
+
+    model_dir = Path(model_dir).expanduser()
+    if not (model_dir / "saved_model.pb").is_file():
+        raise ConfigError(f"--model={model_dir}: not a SavedModel folder (no saved_model.pb); export one with "
+                          f"`python -m wavebabble.export --logdir=RUN`")
+    loaded = tf.saved_model.load(str(model_dir))
+    if "metadata" not in loaded.signatures or not hasattr(loaded, "latents"):
+        raise ConfigError(f"--model={model_dir}: not a wavebabble export (no metadata signature / latents)")
+    meta = {}
+    for key, value in loaded.signatures["metadata"]().items():
+        v = value.numpy()
+        meta[key] = v.decode() if isinstance(v, bytes) else v.item()
+    return loaded, meta
+
+
+def clip_name(index: int, width: int) -> str:
+    return f"{CLIP_PREFIX}{index:0{width}d}"
+
+
+def prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
+    """Refuse a non-empty out_dir unless overwrite; with overwrite remove only files this tool writes."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out_dir={out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"--out_dir={out_dir} is not empty; pass --overwrite to replace generated clips")
+        for pattern in OUR_PATTERNS:
+            for p in out_dir.glob(pattern):
+                p.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def generate_clips(loaded, meta: dict, num: int, seed: int, batch: int):
+    """Yield (index, audio np.float32 [slice_len, 2]) for clips 0..num-1, `batch` at a time."""
+    import tensorflow as tf
+
+    serve = loaded.signatures["serving_default"]
+    for start in range(0, num, batch):
+        n = min(batch, num - start)
+        z = loaded.latents(tf.constant(start, tf.int64), tf.constant(n, tf.int32), tf.constant(seed, tf.int64))
+        audio = serve(z=z)["audio"].numpy()
+        for i in range(n):
+            yield start + i, audio[i]
+
+
+def generate(model_dir, num: int, out_dir, seed: int = 0, batch: int = DEFAULT_BATCH, overwrite: bool = False,
+             subtype: str = "PCM_16", log=print) -> timing.TimingStats:
+    """Write `num` clips + JSONs + manifest + pooled summary into out_dir; return the pooled TimingStats."""
+    from wavebabble.corpus.manifest import manifest_record, write_manifest
+    from wavebabble.vad import hard_vad
+
+    if num < 1:
+        raise ConfigError(f"--num={num}: must be >= 1")
+    loaded, meta = load_model(model_dir)
+    if not 1 <= batch <= meta["max_clips"]:
+        raise ConfigError(f"--batch={batch}: must be in [1, {meta['max_clips']}] (the model's max_clips)")
+    out_dir = Path(out_dir).expanduser()
+    prepare_out_dir(out_dir, overwrite)
+    sr, frame_hz = meta["sample_rate"], meta["frame_hz"]
+    width = max(4, len(str(num - 1)))
+    vads, records = [], []
+    t0 = time.perf_counter()
+    for index, audio in generate_clips(loaded, meta, num, seed, batch):
+        name = clip_name(index, width)
+        write_wav(out_dir / f"{name}.wav", audio, sr, subtype=subtype, overwrite=overwrite)
+        vad = hard_vad(audio, sr, frame_hz)
+        vads.append(vad)
+        intervals = timing.vad_to_intervals(vad, frame_hz)
+        duration = audio.shape[0] / sr
+        clip_json = {"path": f"{name}.wav", "sample_rate": sr, "duration": duration, "seed": seed, "index": index,
+                     "vad": [[[s, e] for s, e in ch] for ch in intervals],
+                     "timing": timing.timing_stats(vad, frame_hz).to_json()}
+        (out_dir / f"{name}.json").write_text(json.dumps(clip_json, indent=1, allow_nan=False) + "\n")
+        records.append(manifest_record(f"{name}.wav", sr, duration, intervals, seed=seed, index=index))
+        if (index + 1) % batch == 0 or index + 1 == num:
+            log(f"generated {index + 1} / {num} clips ({time.perf_counter() - t0:.1f} s)")
+    write_manifest(out_dir, records)
+    stats = timing.timing_stats(vads, frame_hz)
+    table = timing.stats_table({"generated": stats})
+    summary = {"model": str(model_dir), "num_clips": num, "seed": seed, "metadata": meta,
+               "timing": stats.to_json(), "counts": stats.counts()}
+    (out_dir / SUMMARY_JSON).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    (out_dir / SUMMARY_TXT).write_text(table + "\n")
+    log(table)
+    log(f"wrote {num} stereo clips ({meta['clip_seconds']:.2f} s at {sr} Hz each) to {out_dir}")
+    return stats
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Define this CLI's flags (only when it runs: library users such as the trainer import this module)."""
+    flags.DEFINE_string("model", None, "Exported SavedModel folder (python -m wavebabble.export) (required).")
+    flags.DEFINE_integer("num", 16, "Number of clips to generate.")
+    flags.DEFINE_string("out_dir", None, "Output folder for WAVs and JSONs (required).")
+    flags.DEFINE_integer("seed", 0, "Random seed: clip i depends only on (seed, i).")
+    flags.DEFINE_integer("batch", DEFAULT_BATCH, "Clips per model call (memory/speed only; the audio is the same).")
+    flags.DEFINE_boolean("overwrite", False, "Write into a non-empty --out_dir (replacing earlier generated clips).")
+    flags.DEFINE_enum("subtype", "PCM_16", ["PCM_16", "FLOAT"], "WAV sample format.")
+
+
+def main(argv) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not FLAGS.model or not FLAGS.out_dir:
+        raise app.UsageError("--model and --out_dir are required")
+    try:
+        generate(FLAGS.model, FLAGS.num, FLAGS.out_dir, seed=FLAGS.seed, batch=FLAGS.batch,
+                 overwrite=FLAGS.overwrite, subtype=FLAGS.subtype)
+    except WavebabbleError as e:
+        sys.exit(f"wavebabble-generate: error: {e}")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
