@@ -31,12 +31,14 @@ from absl import app, flags
 from wavebabble import plots, quality, timing
 from wavebabble.audio import find_audio_files, read_stereo
 from wavebabble.errors import AudioError, ConfigError, DataError, WavebabbleError
+from wavebabble.outdir import prepare_out_dir
 from wavebabble.vad import FRAME_HZ, hard_vad
 
 REPORT_MD = "report.md"
 REPORT_JSON = "report.json"
 PLOTS = {"fto": "hist_fto.png", "ipu": "hist_ipu.png", "pause": "hist_pause.png", "strips": "vad_strips.png",
          "spectrum": "logmel_spectrum.png", "nn": "nn_distances.png"}
+REPORT_FILES = (REPORT_MD, REPORT_JSON, *PLOTS.values())  # what --overwrite replaces
 DEFAULT_MAX_FILES = 200           # files read per set (a deterministic random subset beyond this)
 DEFAULT_NUM_STRIPS = 4            # dialogues per set in vad_strips.png
 PROGRESS_EVERY_S = 5.0
@@ -160,21 +162,13 @@ def write_markdown(path: Path, r: dict, timing_table: str) -> None:
     path.write_text("\n".join(lines))
 
 
-def prepare_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out={out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"--out={out} is not empty; pass --overwrite to replace the report")
-    out.mkdir(parents=True, exist_ok=True)
-
-
 def build_report(generated, reference, out, train_dir=None, overwrite: bool = False, *,
                  sample_rate: int | None = None, frame_hz: int = FRAME_HZ, num_strips: int = DEFAULT_NUM_STRIPS,
                  max_files: int = DEFAULT_MAX_FILES, num_baseline: int = quality.NUM_BASELINE_WINDOWS,
                  seed: int = 0) -> dict:
     """Write report.md, report.json and the PNGs into out; return the report.json dict."""
     out = Path(out)
-    prepare_out(out, overwrite)
+    prepare_out_dir(out, overwrite, "--out", "the report", owned=REPORT_FILES)
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     _say(f"reading generated clips from {generated} ...")

@@ -190,7 +190,7 @@ def test_export_refuses_non_empty_folder(exported, tmp_path):
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("keep me")
-    with pytest.raises(ConfigError, match="not empty; pass --overwrite"):
+    with pytest.raises(ConfigError, match="not empty.*pass --overwrite"):
         export_generator(generator, cfg, busy)
     with pytest.raises(ConfigError, match="no saved_model.pb"):  # never deletes a folder that is not an export
         export_generator(generator, cfg, busy, overwrite=True)

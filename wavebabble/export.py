@@ -37,6 +37,7 @@ from absl import app, flags, logging
 
 from wavebabble.config import Config
 from wavebabble.errors import ConfigError, WavebabbleError
+from wavebabble.outdir import check_out_dir
 
 MAX_CLIPS = 256                    # most clips one `generate` call makes (memory bound at dialogue8k sizes)
 FORMAT_VERSION = 1                 # bump when signatures or metadata change incompatibly
@@ -187,14 +188,9 @@ class DialogueGenerator(tf.Module):
 
 def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
     """Refuse a non-empty out_dir without overwrite, and any non-empty folder that is not a SavedModel."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"export folder {out_dir} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"export folder {out_dir} is not empty; pass --overwrite (overwrite=True) to replace it")
-        if not (out_dir / "saved_model.pb").exists():
-            raise ConfigError(f"export folder {out_dir} is not empty and holds no saved_model.pb; refusing to delete "
-                              f"it even with --overwrite (choose another --out)")
+    if check_out_dir(out_dir, overwrite, "--out", "the export") and not (out_dir / "saved_model.pb").exists():
+        raise ConfigError(f"export folder {out_dir} is not empty and holds no saved_model.pb; refusing to delete "
+                          f"it even with --overwrite (choose another --out)")
 
 
 def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,

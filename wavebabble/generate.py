@@ -25,6 +25,7 @@ from absl import app, flags
 from wavebabble import timing
 from wavebabble.audio import write_wav
 from wavebabble.errors import ConfigError, WavebabbleError
+from wavebabble.outdir import prepare_out_dir
 
 CLIP_PREFIX = "clip_"
 SUMMARY_JSON = "timing_summary.json"
@@ -55,19 +56,6 @@ def clip_name(index: int, width: int) -> str:
     return f"{CLIP_PREFIX}{index:0{width}d}"
 
 
-def prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
-    """Refuse a non-empty out_dir unless overwrite; with overwrite remove only files this tool writes."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out_dir={out_dir} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"--out_dir={out_dir} is not empty; pass --overwrite to replace generated clips")
-        for pattern in OUR_PATTERNS:
-            for p in out_dir.glob(pattern):
-                p.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-
 def generate_clips(loaded, meta: dict, num: int, seed: int, batch: int):
     """Yield (index, audio np.float32 [slice_len, 2]) for clips 0..num-1, `batch` at a time."""
     import tensorflow as tf
@@ -93,7 +81,7 @@ def generate(model_dir, num: int, out_dir, seed: int = 0, batch: int = DEFAULT_B
     if not 1 <= batch <= meta["max_clips"]:
         raise ConfigError(f"--batch={batch}: must be in [1, {meta['max_clips']}] (the model's max_clips)")
     out_dir = Path(out_dir).expanduser()
-    prepare_out_dir(out_dir, overwrite)
+    prepare_out_dir(out_dir, overwrite, "--out_dir", "generated clips", owned=OUR_PATTERNS)
     sr, frame_hz = meta["sample_rate"], meta["frame_hz"]
     width = max(4, len(str(num - 1)))
     vads, records = [], []

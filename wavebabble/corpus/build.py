@@ -28,6 +28,7 @@ from wavebabble.corpus.progress import Progress
 from wavebabble.corpus.timing_file import read_timing_file
 from wavebabble.corpus.turn_model import TurnTakingParams, sample_timing
 from wavebabble.errors import ConfigError
+from wavebabble.outdir import prepare_out_dir
 
 KINDS = ("babble", "assemble")
 NUM_CHANNELS = 2
@@ -78,20 +79,6 @@ class CorpusSpec:
         if d["noise_db"] is not None and not math.isfinite(d["noise_db"]):
             d["noise_db"] = None
         return d
-
-
-def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
-    """Create ``out_dir``; refuse a non-empty one unless overwrite (then drop our own previous outputs)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out_dir={out_dir}: exists and is not a folder")
-    entries = sorted(out_dir.iterdir()) if out_dir.is_dir() else []
-    if entries and not overwrite:
-        raise ConfigError(f"--out_dir={out_dir}: folder is not empty ({len(entries)} entries, e.g. "
-                          f"{entries[0].name}); pass --overwrite to replace a corpus there")
-    for old in list(out_dir.glob(WAV_GLOB)) + [out_dir / MANIFEST_NAME, out_dir / SPEC_NAME]:
-        if old.is_file():
-            old.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _timings(spec: CorpusSpec):
@@ -150,7 +137,7 @@ def build_corpus(out_dir, spec: CorpusSpec, *, overwrite: bool = False, progress
             log(f"skipped {len(bank.rejected)} unusable utterance file(s):\n  " + "\n  ".join(bank.rejected))
     if spec.timing_file:
         log(f"timing from {spec.timing_file} (--seconds_each is not used: each entry sets its duration)")
-    _prepare_out_dir(out_dir, overwrite)
+    prepare_out_dir(out_dir, overwrite, "--out_dir", "a corpus there", owned=(WAV_GLOB, MANIFEST_NAME, SPEC_NAME))
     records = []
     with Progress(spec.num_dialogues, "dialogues", enabled=progress) as bar:
         for i in range(spec.num_dialogues):
