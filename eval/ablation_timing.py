@@ -17,6 +17,7 @@ Corpora: `babble` = the embedded default corpus; `fsdd` = dialogues assembled fr
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -81,6 +82,16 @@ def corpus_dir(work_dir: Path) -> Path | None:
             f"--out_dir={out}", f"--num_dialogues={FSDD_DIALOGUES}", f"--seconds_each={FSDD_SECONDS}",
             "--sample_rate=8000", f"--seed={FLAGS.seed}", "--overwrite"])
     return out
+
+
+def run_name(arm: str, timing_weight: float) -> str:
+    """Run dir name; a hash of the training settings that the name does not spell out keeps --resume from
+    reusing a finished run that was trained with other --train_flag values or another --timing_weight."""
+    name = f"{FLAGS.corpus}_{arm}_steps{FLAGS.train_steps}_seed{FLAGS.seed}"
+    if FLAGS.preset != "demo" or FLAGS.train_flag or FLAGS.timing_weight is not None:
+        key = json.dumps([FLAGS.preset, timing_weight, FLAGS.train_flag])
+        name += "_" + hashlib.sha1(key.encode()).hexdigest()[:8]
+    return name
 
 
 def train_arm(logdir: Path, data_dir: Path | None, timing_weight: float) -> float:
@@ -173,7 +184,7 @@ def main(argv) -> None:
     rows = {"corpus": stats_row(ref, None)}
     train_wall, dists = {}, {}
     for arm, weight in zip(ARMS, (with_weight, 0.0)):
-        logdir = work_dir / f"{FLAGS.corpus}_{arm}_steps{FLAGS.train_steps}_seed{FLAGS.seed}"
+        logdir = work_dir / run_name(arm, weight)
         train_wall[arm] = train_arm(logdir, data_dir, weight)
         clips, meta = generated_clips(logdir / "export", FLAGS.num_clips, FLAGS.seed)
         stats = measure_audio(clips, meta["sample_rate"], meta["frame_hz"])

@@ -12,7 +12,7 @@ from wavebabble.models import (build_generator, build_multiscale_discriminator, 
                                build_wave_discriminator, split_outputs)
 from wavebabble.models.layers import PolyphaseConv1DTranspose
 from wavebabble.models.phase_shuffle import PhaseShuffle
-from wavebabble.models.timing_discriminator import timing_dilations, timing_receptive_field
+from wavebabble.models.timing_discriminator import MinibatchStd, timing_dilations, timing_receptive_field
 from wavebabble.vad import soft_vad
 
 TINY = dict(model_dim=4, ms_dim=4, ms_groups=2, timing_dim=8)
@@ -147,9 +147,44 @@ def test_timing_d_sees_only_vad():
         build_timing_discriminator(cfg.replace(nch=1))
 
 
+def test_minibatch_std_feature():
+    """[B, frames, C] -> [B, frames, 2C]: input kept, then each frame's std across the batch (same for all rows)."""
+    x = tf.random.uniform([3, 7, 4])
+    y = MinibatchStd()(x).numpy()
+    assert y.shape == (3, 7, 8)
+    np.testing.assert_allclose(y[..., :4], x.numpy())
+    np.testing.assert_allclose(y[0, :, 4:], np.std(x.numpy(), axis=0), atol=1e-4)
+    assert np.all(y[1:, :, 4:] == y[:1, :, 4:])
+    same = MinibatchStd()(tf.repeat(x[:1], 3, axis=0)).numpy()[..., 4:]      # identical patterns -> std ~0
+    assert np.all(same < 1e-3)
+
+
+@pytest.mark.parametrize("mbstd", [False, True])
+def test_timing_d_minibatch_std_option(mbstd):
+    """cfg.timing_minibatch_std adds the std channels; the score then depends on the rest of the batch."""
+    cfg = get_config("demo", timing_dim=4, timing_minibatch_std=mbstd)
+    d = build_timing_discriminator(cfg)
+    assert any(layer.name == "timing_minibatch_std" for layer in d.layers) == mbstd
+    vad = tf.random.uniform([2, cfg.num_frames, 2])
+    alone = d(vad[:1]).numpy()
+    together = d(vad).numpy()[:1]
+    assert together.shape == alone.shape == (1, 1)
+    assert (not np.allclose(alone, together, atol=1e-6)) == mbstd
+
+
+def test_timing_d_input_noise_only_in_training():
+    cfg = get_config("demo", timing_dim=4, timing_input_noise=0.1)
+    d = build_timing_discriminator(cfg)
+    vad = tf.random.uniform([2, cfg.num_frames, 2])
+    np.testing.assert_allclose(d(vad, training=False).numpy(), d(vad, training=False).numpy())
+    assert not np.allclose(d(vad, training=True).numpy(), d(vad, training=False).numpy(), atol=1e-6)
+    assert not any(layer.name == "timing_input_noise" for layer in build_timing_discriminator(
+        cfg.replace(timing_input_noise=0.0)).layers)
+
+
 def test_timing_loss_gradients_reach_generator():
     """G -> soft_vad -> timing D -> g_loss only: every G variable gets a finite, non-zero gradient."""
-    cfg = get_config("demo", model_dim=4, timing_dim=8)
+    cfg = get_config("demo", model_dim=4, timing_dim=8, timing_minibatch_std=True)
     gen, dis = build_generator(cfg), build_timing_discriminator(cfg)
     z = _z(cfg, batch=2)
     with tf.GradientTape() as tape:

@@ -4,7 +4,12 @@
 
 Input is `wavebabble.vad.soft_vad(audio)`: per-frame speech probabilities (a, b) of speaker A and B at
 cfg.frame_hz; the model never sees the waveform. Inside:
+    GaussianNoise(cfg.timing_input_noise) (training only; when > 0: instance noise that keeps D from being
+        certain early, so its gradients stay informative)
     TimingFeatures -> [a, b, a*b (overlap), (1-a)(1-b) (joint silence)]       [batch, frames, 4]
+    MinibatchStd (when cfg.timing_minibatch_std) -> + per-frame std of those 4 features across the batch
+        [batch, frames, 8]: a batch of fakes whose turn patterns are all alike (mode collapse of the
+        timing) has std ~0 where real batches do not, so D can punish it (Karras et al. 2018, sec. 3)
     Conv1D(timing_dim, 1)
     residual dilated blocks: LeakyReLU -> Conv1D(timing_dim, 3, dilation 1, 2, 4, ...) ; x += block
         with enough blocks that the receptive field (1 + 2 * sum(dilations)) >= num_frames, so one
@@ -14,6 +19,7 @@ cfg.frame_hz; the model never sees the waveform. Inside:
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 from wavebabble.config import Config
 from wavebabble.errors import ConfigError
@@ -22,6 +28,25 @@ from wavebabble.models.layers import TimingFeatures
 LEAKY_SLOPE = 0.2
 DILATED_KERNEL = 3
 VAD_CHANNELS = 2
+MBSTD_EPS = 1e-8          # inside the sqrt of the minibatch variance (finite gradient at zero variance)
+
+
+class MinibatchStd(keras.layers.Layer):
+    """[batch, frames, C] -> [batch, frames, 2C]: appends, per frame and channel, the standard deviation of
+    that feature across the batch (the same values for every example of the batch).
+
+    The discriminator always scores real and fake batches in separate calls, so the statistic describes one
+    kind of batch. A batch of one gets std ~0 (sqrt(MBSTD_EPS)). Under tf.distribute the statistic is over each
+    replica's share of the batch.
+    """
+
+    def call(self, x):
+        mean = ops.mean(x, axis=0, keepdims=True)
+        std = ops.sqrt(ops.mean(ops.square(x - mean), axis=0, keepdims=True) + MBSTD_EPS)   # [1, frames, C]
+        return ops.concatenate([x, ops.zeros_like(x) + std], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], None if input_shape[-1] is None else 2 * input_shape[-1])
 
 
 def timing_dilations(num_frames: int) -> list[int]:
@@ -43,7 +68,12 @@ def build_timing_discriminator(cfg: Config) -> keras.Model:
         raise ConfigError(f"config field 'nch' = {cfg.nch}: the turn-timing discriminator needs 2 channels "
                           "(one speaker each)")
     vad = keras.Input((cfg.num_frames, VAD_CHANNELS), name="vad")
-    x = TimingFeatures(name="timing_features")(vad)
+    x = vad
+    if cfg.timing_input_noise > 0:
+        x = keras.layers.GaussianNoise(cfg.timing_input_noise, name="timing_input_noise")(x)
+    x = TimingFeatures(name="timing_features")(x)
+    if cfg.timing_minibatch_std:
+        x = MinibatchStd(name="timing_minibatch_std")(x)
     x = keras.layers.Conv1D(cfg.timing_dim, 1, name="timing_in")(x)
     for i, dil in enumerate(timing_dilations(cfg.num_frames)):
         h = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"timing_lrelu_{i}")(x)
