@@ -21,7 +21,7 @@ VENV = Path(os.environ.get("WAVEBABBLE_VENV", REPO / ".venv"))
 PY = VENV / "bin" / "python"
 STAMP = VENV / ".wavebabble-install-stamp"
 DEMO_LOGDIR = REPO / "runs" / "demo"
-DEMO_STEPS = int(os.environ.get("WAVEBABBLE_DEMO_STEPS", "1500"))
+DEMO_STEPS = int(os.environ.get("WAVEBABBLE_DEMO_STEPS", "600"))
 DEMO_CLIPS = 16
 
 

@@ -37,7 +37,7 @@ from wavebabble.errors import ConfigError, WavebabbleError
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")   # = trainer.STRATEGIES (kept TF-free)
 MIXED_PRECISION = ("off", "bfloat16")                         # = trainer.MIXED_PRECISION
 DEFAULT_LOGDIR_ROOT = "runs"          # --logdir default: runs/<preset>
-DEFAULT_TRAIN_STEPS = {"demo": 3000, "dialogue8k": 100000, "paper": 100000}
+DEFAULT_TRAIN_STEPS = {"demo": 600, "dialogue8k": 100000, "paper": 100000}
 FALLBACK_TRAIN_STEPS = 100000
 FIXED_Z_SALT = 7919                   # summary latents: np.random.default_rng([seed, FIXED_Z_SALT])
 REAL_CLIPS_SALT = 104729              # summary real clips: data.load_clips(seed=seed + REAL_CLIPS_SALT)

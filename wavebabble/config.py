@@ -41,6 +41,8 @@ class Config:
     ms_scales: int = 3               # multi-scale D copies at 1x, 1/2x, 1/4x ...
     ms_groups: int = 4               # groups of the strided grouped convs in the multi-scale D
     timing_dim: int = 32             # channels of the turn-timing D
+    timing_minibatch_std: bool = False  # turn-timing D also sees each frame's VAD std across the batch
+    timing_input_noise: float = 0.0  # std of Gaussian noise added to the timing D's VAD input in training
     # --- VAD (soft, differentiable; see vad.py) ---
     frame_hz: int = 100              # VAD frames per second (10 ms hop)
     vad_threshold_db: float = -40.0  # frame energy (dBFS) where soft VAD = 0.5
@@ -113,6 +115,10 @@ class Config:
         for f in ("beta1", "beta2"):
             if not 0 <= getattr(self, f) < 1:
                 bad(f, "must be in [0, 1)")
+        if self.timing_input_noise < 0:
+            bad("timing_input_noise", "must be >= 0")
+        if not isinstance(self.timing_minibatch_std, bool):
+            bad("timing_minibatch_std", "must be true or false")
         if self.vad_temperature_db <= 0:
             bad("vad_temperature_db", "must be > 0")
         return self
@@ -156,8 +162,12 @@ PRESETS = {
     # turns), d=8, hinge loss (no gradient-penalty double backward) with one D update per G update.
     # A full step (wave D + timing D + G, batch 8) measured 0.35-0.66 s on the shared 2-core machine
     # (eval/bench_models.py), i.e. a few thousand G steps in 30 minutes.
+    # Tuned in the timing ablation (eval/results/ablation_timing.md): without the minibatch-std feature every
+    # clip had the same turn pattern (mode collapse); a lighter waveform D (0.3) helped the timing D's
+    # signal through. Best timing error was seen near 600 steps; longer runs oscillated.
     "demo": Config(name="demo", sample_rate=8000, slice_len=65536, model_dim=8, ms_dim=8, ms_groups=4,
-                   timing_dim=16, loss="hinge", d_updates=1, batch_size=8, g_lr=2e-4, d_lr=2e-4),
+                   timing_dim=16, timing_minibatch_std=True, wave_weight=0.3, loss="hinge", d_updates=1,
+                   batch_size=8, g_lr=2e-4, d_lr=2e-4),
 }
 
 
