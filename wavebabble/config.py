@@ -96,6 +96,9 @@ class Config:
             bad("frame_hz", f"must divide sample_rate ({self.sample_rate})")
         if self.kernel_len % 2 == 0:
             bad("kernel_len", "must be odd so 'same' padding is symmetric")
+        if self.ms_scales < 2:
+            # one scale: Keras flattens the D's nested [[features..., score]] output, losing the per-scale grouping
+            bad("ms_scales", "must be >= 2 (use ms_weight=0 to drop the multi-scale discriminator)")
         if self.ms_dim % self.ms_groups:
             bad("ms_groups", f"must divide ms_dim ({self.ms_dim})")
         if self.upsample not in UPSAMPLES:
