@@ -27,6 +27,14 @@ def _plt():
     return plt
 
 
+def _save(fig, path) -> Path:
+    """Lay out, write and close a figure; return its path."""
+    fig.tight_layout()
+    fig.savefig(path)
+    _plt().close(fig)
+    return Path(path)
+
+
 def overlaid_histogram(path, named: dict, title: str, xlabel: str, bins: int = HIST_BINS) -> Path:
     """Density histograms of several 1-D samples on shared bins (empty samples are listed as 'none')."""
     plt = _plt()
@@ -47,10 +55,7 @@ def overlaid_histogram(path, named: dict, title: str, xlabel: str, bins: int = H
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def vad_strips(path, strips: list, frame_hz: int) -> Path:
@@ -72,10 +77,7 @@ def vad_strips(path, strips: list, frame_hz: int) -> Path:
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize="small")
     axes[-1, 0].set_xlabel("time (s)")
     axes[0, 0].legend(loc="upper right", fontsize="x-small", ncol=2)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def mean_spectrum(path, named: dict, title: str = "mean log-mel spectrum") -> Path:
@@ -88,7 +90,4 @@ def mean_spectrum(path, named: dict, title: str = "mean log-mel spectrum") -> Pa
     ax.set_xlabel("mel band")
     ax.set_ylabel("dB")
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
