@@ -29,8 +29,8 @@ import numpy as np
 from absl import app, flags
 
 from wavebabble import plots, quality, timing
-from wavebabble.audio import find_audio_files, read_stereo
-from wavebabble.errors import AudioError, ConfigError, DataError, WavebabbleError
+from wavebabble.audio import read_stereo, require_audio_files
+from wavebabble.errors import AudioError, DataError, WavebabbleError
 from wavebabble.outdir import prepare_out_dir
 from wavebabble.vad import FRAME_HZ, hard_vad
 
@@ -53,12 +53,7 @@ def _say(msg: str) -> None:
 def load_set(folder, flag: str, sample_rate: int | None, max_files: int, rng: np.random.Generator):
     """Read up to max_files stereo files under folder -> (paths, [audio float32 [T, 2]], skipped, sample_rate)."""
     folder = Path(folder)
-    try:
-        files = find_audio_files(folder)
-    except AudioError as e:
-        raise DataError(f"--{flag}={folder}: {e}") from e
-    if not files:
-        raise DataError(f"--{flag}={folder}: no audio files found")
+    files = require_audio_files(folder, f"--{flag}={folder}")
     if len(files) > max_files:
         files = sorted(files[i] for i in rng.choice(len(files), max_files, replace=False))
     paths, clips, skipped = [], [], []

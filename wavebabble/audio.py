@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from wavebabble.errors import AudioError
+from wavebabble.errors import AudioError, DataError
 
 # Extensions find_audio_files() collects (lower case). WAV/FLAC/OGG decode with libsndfile; the rest with
 # libsndfile where it can (mp3, opus on libsndfile >= 1.1) or librosa's fallback decoders.
@@ -176,3 +176,15 @@ def find_audio_files(folder) -> list[Path]:
     if not folder.is_dir():
         raise AudioError(f"audio folder {folder}: not found")
     return sorted(p for p in folder.rglob("*") if p.is_file() and is_audio_file(p))
+
+
+def require_audio_files(folder, label: str) -> list[Path]:
+    """:func:`find_audio_files`, but a missing or audio-free ``folder`` is a DataError starting with ``label``
+    (e.g. ``"--reference=DIR"``): a folder of inputs the job cannot do without."""
+    try:
+        files = find_audio_files(folder)
+    except AudioError as err:
+        raise DataError(f"{label}: {err}") from err
+    if not files:
+        raise DataError(f"{label}: no audio files found")
+    return files

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wavebabble.audio import find_audio_files, read_audio
+from wavebabble.audio import read_audio, require_audio_files
 from wavebabble.errors import AudioError, DataError
 from wavebabble.vad import frame_energy_db, frame_params
 
@@ -48,12 +48,7 @@ def group_utterances(folder, speaker_pattern: str | None = None) -> dict[str, li
     fewer than two speakers are found.
     """
     folder = Path(folder)
-    try:
-        files = find_audio_files(folder)
-    except AudioError as err:
-        raise DataError(f"utterances folder {folder}: {err}") from None
-    if not files:
-        raise DataError(f"utterances folder {folder}: no audio files found")
+    files = require_audio_files(folder, f"utterances folder {folder}")
     patterns = [re.compile(speaker_pattern)] if speaker_pattern else [
         re.compile(FSDD_SPEAKER_PATTERN), re.compile(FIRST_TOKEN_PATTERN)]
     groups: dict[str, list[Path]] = {}
