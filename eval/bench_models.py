@@ -158,7 +158,7 @@ def make_train_step(cfg, jit=False):
     from wavebabble import losses
     from wavebabble.models import (build_generator, build_multiscale_discriminator,
                                    build_timing_discriminator, build_wave_discriminator, split_outputs)
-    from wavebabble.vad import soft_vad
+    from wavebabble.vad import model_soft_vad
 
     gen = build_generator(cfg)
     d_wave = build_wave_discriminator(cfg) if cfg.wave_weight else None
@@ -173,7 +173,7 @@ def make_train_step(cfg, jit=False):
     wgan = cfg.loss == "wgan-gp"
 
     def vad(x):
-        return soft_vad(x, cfg.sample_rate, cfg.frame_hz, cfg.vad_threshold_db, cfg.vad_temperature_db)
+        return model_soft_vad(x, cfg)
 
     def ms_scores(x):
         return split_outputs(d_ms(x, training=True))

@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 
 from wavebabble.errors import ConfigError
-from wavebabble.losses import d_loss, feature_matching, g_loss, gradient_penalty, weighted_sum
+from wavebabble.losses import (batch_feature_matching, d_loss, feature_matching, g_loss, gradient_penalty,
+                               weighted_sum)
 
 REAL = tf.constant([[2.0], [0.5], [-1.0]])
 FAKE = tf.constant([[-2.0], [0.0], [1.5]])
@@ -74,6 +75,18 @@ def test_feature_matching():
         loss = tf.reduce_sum(feature_matching(r, f))
     assert tape.gradient(loss, r) is None                  # real features are constants
     assert tape.gradient(loss, f) is not None
+
+
+def test_batch_feature_matching_compares_batch_means():
+    real = tf.constant([[0.0, 2.0], [2.0, 4.0]])                 # mean [1, 3]
+    fake = tf.constant([[1.0, 1.0], [1.0, 1.0], [4.0, 1.0]])     # mean [2, 1]
+    np.testing.assert_allclose(batch_feature_matching(real, fake), [1.5] * 3)   # (|1-2| + |3-1|) / 2
+    np.testing.assert_allclose(batch_feature_matching(real, tf.constant([[2.0, 2.0], [0.0, 4.0]])), [0.0, 0.0])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([real, fake])
+        loss = tf.reduce_sum(batch_feature_matching(real, fake))
+    assert tape.gradient(loss, real) is None                  # real features are constants
+    assert np.abs(tape.gradient(loss, fake).numpy()).max() > 0
 
 
 def test_weighted_sum_skips_zero_weights():

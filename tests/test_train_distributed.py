@@ -26,15 +26,16 @@ from wavebabble.config import get_config
 from wavebabble.trainer import GANTrainer, make_strategy
 data_dir, out = sys.argv[1], sys.argv[2]
 # wgan-gp (GP interpolation weights drawn per global batch), every discriminator, no phase shuffle (own RNG),
-# no minibatch-std in the timing D (its batch statistic is per replica by design, so replicas would differ)
+# no minibatch-std in the timing D and no timing feature matching (batch statistics are per replica by design,
+# so replicas would differ); the moving average of G and the adaptive soft VAD are on
 cfg = get_config("demo", slice_len=16384, model_dim=2, timing_dim=4, ms_dim=4, ms_groups=1, ms_scales=2, ms_weight=1.0,
                  fm_weight=1.0, batch_size=4, d_updates=1, loss="wgan-gp", phase_shuffle=0,
-                 timing_minibatch_std=False)
+                 timing_minibatch_std=False, timing_fm_weight=0.0, g_ema_decay=0.5, vad_adaptive=True)
 one = GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=3)
 mirrored = GANTrainer(cfg, make_strategy("mirrored"), seed=3)
 assert mirrored.num_replicas == 2, mirrored.num_replicas
 start = one.model_weights()
-for model_one, model_m in [(one.generator, mirrored.generator)] + [
+for model_one, model_m in [(one.generator, mirrored.generator), (one.ema_generator, mirrored.ema_generator)] + [
         (one.discriminators[k], mirrored.discriminators[k]) for k in one.discriminators]:
     model_m.set_weights(model_one.get_weights())
 results = {}
@@ -42,7 +43,7 @@ for name, t in (("one", one), ("mirrored", mirrored)):
     it = t.make_iterator(data_dir, shuffle=False, channel_swap=False, seed=0)
     results[name] = t.train_step(it)[0]
 # every replica of every mirrored variable holds the same value
-for model in [mirrored.generator] + list(mirrored.discriminators.values()):
+for model in [mirrored.generator, mirrored.ema_generator] + list(mirrored.discriminators.values()):
     for v in model.weights:
         copies = [np.asarray(c) for c in v.value.values]
         assert len(copies) == 2 and np.array_equal(copies[0], copies[1]), v.path

@@ -47,6 +47,8 @@ class Config:
     frame_hz: int = 100              # VAD frames per second (10 ms hop)
     vad_threshold_db: float = -40.0  # frame energy (dBFS) where soft VAD = 0.5
     vad_temperature_db: float = 3.0  # sigmoid temperature in dB
+    vad_adaptive: bool = False       # threshold = the hard VAD's per-clip, per-channel one (vad_threshold_db unused)
+    vad_grad_temperature_db: float = 0.0  # > 0: surrogate gradient of a broader sigmoid (values unchanged)
     # --- losses ---
     loss: str = "wgan-gp"            # "wgan-gp" | "hinge" | "lsgan"
     gp_weight: float = 10.0          # WGAN-GP lambda
@@ -54,6 +56,7 @@ class Config:
     ms_weight: float = 0.0           # weight of the multi-scale D (0 removes it)
     timing_weight: float = 1.0       # weight of the turn-timing D (0 removes it: the ablation)
     fm_weight: float = 0.0           # feature-matching weight on the multi-scale D features
+    timing_fm_weight: float = 0.0    # G matches the batch mean of the turn-timing D's pooled features (real vs fake)
     d_updates: int = 5               # discriminator updates per generator update
     # --- optimisation (Adam) ---
     g_lr: float = 1e-4
@@ -61,6 +64,7 @@ class Config:
     beta1: float = 0.5
     beta2: float = 0.9
     batch_size: int = 64             # global batch (split across replicas)
+    g_ema_decay: float = 0.0         # > 0: keep an exponential moving average of G's weights (exported, listened to)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -107,7 +111,7 @@ class Config:
             bad("loss", f"must be one of {LOSSES}")
         if self.post_proc_filt_len < 0 or self.phase_shuffle < 0:
             bad("post_proc_filt_len" if self.post_proc_filt_len < 0 else "phase_shuffle", "must be >= 0")
-        for f in ("gp_weight", "wave_weight", "ms_weight", "timing_weight", "fm_weight"):
+        for f in ("gp_weight", "wave_weight", "ms_weight", "timing_weight", "fm_weight", "timing_fm_weight"):
             if getattr(self, f) < 0:
                 bad(f, "must be >= 0")
         if self.wave_weight == 0 and self.ms_weight == 0 and self.timing_weight == 0:
@@ -118,12 +122,18 @@ class Config:
         for f in ("beta1", "beta2"):
             if not 0 <= getattr(self, f) < 1:
                 bad(f, "must be in [0, 1)")
+        if not 0 <= self.g_ema_decay < 1:
+            bad("g_ema_decay", "must be in [0, 1) (0 disables the moving average)")
         if self.timing_input_noise < 0:
             bad("timing_input_noise", "must be >= 0")
         if not isinstance(self.timing_minibatch_std, bool):
             bad("timing_minibatch_std", "must be true or false")
+        if not isinstance(self.vad_adaptive, bool):
+            bad("vad_adaptive", "must be true or false")
         if self.vad_temperature_db <= 0:
             bad("vad_temperature_db", "must be > 0")
+        if self.vad_grad_temperature_db < 0:
+            bad("vad_grad_temperature_db", "must be >= 0 (0: the gradient of the sharp sigmoid itself)")
         return self
 
     def replace(self, **overrides) -> "Config":

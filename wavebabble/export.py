@@ -16,7 +16,8 @@ The SavedModel needs neither wavebabble nor Keras to run (`tf.saved_model.load` 
 depends only on (seed, i), never on num_clips or batching, and is identical across processes and machines.
 The same draw is exported as the (non-signature) function `latents(start: int64, num_clips: int32,
 seed: int64) -> [num_clips, latent_dim]` for callers that generate in batches (see generate.py).
-`vad` is the soft VAD (vad.soft_vad) of `audio` with the config's threshold and temperature.
+`vad` is the soft VAD (vad.model_soft_vad) of `audio` with the config's VAD settings (threshold, temperature,
+adaptive).
 
 The same numbers are also readable as scalar variables on the loaded object (`loaded.sample_rate`, ...) and
 as `assets/wavebabble.json` (the full config plus the metadata).
@@ -100,13 +101,13 @@ class DialogueGenerator(tf.Module):
 
     def __init__(self, generator, cfg: Config, jit_compile: bool = DEFAULT_JIT_COMPILE, asset_path=None):
         super().__init__(name="wavebabble")
-        from wavebabble.vad import soft_vad  # traced into the graph at export time; not needed at load time
+        from wavebabble.vad import model_soft_vad  # traced into the graph at export time; not needed at load
 
         # The Keras model itself is not tracked (a serving copy may hold unused training-layout kernels): only the
         # variables the traced graph reads are saved (see `serving_variables` below).
         self._holder = types.SimpleNamespace(generator=generator)
         self._cfg = cfg
-        self._soft_vad = soft_vad
+        self._soft_vad = model_soft_vad
         meta = export_metadata(cfg)
         for key in INT_METADATA:
             setattr(self, key, tf.Variable(meta[key], dtype=tf.int32, trainable=False, name=key))
@@ -122,8 +123,7 @@ class DialogueGenerator(tf.Module):
         def synthesize(z):
             audio = self._holder.generator(z, training=False)
             audio = tf.clip_by_value(tf.cast(audio, tf.float32), -1.0, 1.0)  # a post-filter may leave [-1, 1]
-            vad = self._soft_vad(audio, cfg.sample_rate, frame_hz=cfg.frame_hz,
-                                 threshold_db=cfg.vad_threshold_db, temperature_db=cfg.vad_temperature_db)
+            vad = self._soft_vad(audio, cfg)
             return {"audio": tf.identity(audio, name="audio"), "vad": tf.identity(vad, name="vad")}
 
         self._synthesize = tf.function(synthesize, jit_compile=jit_compile, reduce_retracing=True)
@@ -225,7 +225,9 @@ def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
 
 
 def load_generator_from_logdir(logdir, checkpoint: str | None = None):
-    """(generator, cfg) restored from a training run dir: <logdir>/config.json + <logdir>/ckpt/ (latest)."""
+    """(generator, cfg) restored from a training run dir: <logdir>/config.json + <logdir>/ckpt/ (latest).
+
+    When the run kept a moving average of G's weights (cfg.g_ema_decay > 0) the average is restored."""
     from wavebabble.models.generator import build_generator
 
     logdir = Path(logdir).expanduser()
@@ -237,8 +239,10 @@ def load_generator_from_logdir(logdir, checkpoint: str | None = None):
         if checkpoint is None:
             raise ConfigError(f"--logdir={logdir}: no checkpoint in {logdir / CKPT_SUBDIR}")
     generator = build_generator(cfg)
+    # a run with a moving average of G's weights serves the average (what its listening panels played)
+    key = "ema_generator" if cfg.g_ema_decay > 0 else "generator"
     try:
-        status = tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
+        status = tf.train.Checkpoint(**{key: generator}).restore(checkpoint).expect_partial()
         status.assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError) as e:
         raise ConfigError(f"cannot restore the generator from checkpoint {checkpoint} with "

@@ -123,6 +123,21 @@ def feature_matching(real_feats, fake_feats) -> tf.Tensor:
     return tf.add_n(terms) / float(len(terms))
 
 
+def batch_feature_matching(real_feats, fake_feats) -> tf.Tensor:
+    """Distance between the *batch means* of real and fake features (Salimans et al. 2016, sec. 3.1), per example.
+
+    real_feats, fake_feats: [batch, features] (e.g. the turn-timing D's pooled features of real and generated
+    VAD). Returns [batch_fake]: mean over features of |mean_b real - mean_b fake|, the same value for every
+    example (so averaging over a global batch of N replicas' equal shares gives the mean of their distances).
+    Matching batch statistics rather than paired examples suits an unconditional GAN, where a fake clip has
+    no real counterpart. Real features get stop_gradient.
+    """
+    real = tf.reduce_mean(tf.stop_gradient(tf.cast(real_feats, tf.float32)), axis=0)
+    fake = tf.cast(fake_feats, tf.float32)
+    dist = tf.reduce_mean(tf.abs(real - tf.reduce_mean(fake, axis=0)))
+    return tf.zeros([tf.shape(fake)[0]], tf.float32) + dist
+
+
 def weighted_sum(terms) -> tf.Tensor:
     """[(weight, per_example [batch]), ...] -> [batch], skipping terms whose weight is 0."""
     used = [w * t for w, t in terms if w]

@@ -87,8 +87,7 @@ def _hard_vads(clips: np.ndarray, cfg: Config) -> list:
 
 
 def _soft_vad_np(clips: np.ndarray, cfg: Config) -> np.ndarray:
-    return vad.soft_vad(tf.convert_to_tensor(clips, tf.float32), cfg.sample_rate, frame_hz=cfg.frame_hz,
-                        threshold_db=cfg.vad_threshold_db, temperature_db=cfg.vad_temperature_db).numpy()
+    return vad.model_soft_vad(tf.convert_to_tensor(clips, tf.float32), cfg).numpy()
 
 
 def _histogram(tag: str, values, step: int) -> None:

@@ -12,6 +12,9 @@ One training step (numbered 1, 2, ... = generator updates; `trainer.step` holds 
             L_D += weight * (d_loss(D(real), D(fake)) + gp_weight * gradient_penalty  [wgan-gp only])
         one Adam step on all D variables
     G step: L_G = sum over active Ds of weight * g_loss(D(G(z)))  (+ fm_weight * feature matching on ms D)
+            (+ timing_weight * timing_fm_weight * |batch mean of timing-D pooled features, real - fake|)
+    EMA (cfg.g_ema_decay > 0): ema_generator <- d * ema_generator + (1 - d) * generator, with
+        d = min(g_ema_decay, (1 + step) / (10 + step)) so early averages are not dominated by the initial weights
 Per-example losses [B] are averaged with tf.nn.compute_average_loss over the *global* batch inside each
 replica; Keras' optimizer.apply_gradients (called in replica context) sums the gradients across replicas,
 so N replicas with batch B/N each take exactly the step one device takes with batch B.
@@ -55,6 +58,8 @@ STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 MIXED_PRECISION = ("off", "bfloat16")
 GENERATE_CHUNK = 16                  # clips per generator call in `generate` (bounds memory)
 SEEDS_PER_STEP_PART = 2              # stateless seeds per D/G sub-step: latents, GP interpolation
+EMA_WARMUP = 10.0                    # EMA decay at step t is min(g_ema_decay, (1 + t) / (EMA_WARMUP + t))
+TIMING_FEATURES_LAYER = "timing_pool"  # the turn-timing D's pooled features (timing_discriminator.py)
 
 # Discriminators: name -> (config weight field, builder, input kind). Weight 0: not built, not trained.
 DISCRIMINATORS = {
@@ -86,6 +91,8 @@ def check_resume_compatible(old: Config, new: Config, where: str = CONFIG_NAME) 
     """Raise ConfigError naming every architecture field (and the active-discriminator set) that differs."""
     diffs = [f"{f}: {getattr(old, f)!r} -> {getattr(new, f)!r}" for f in ARCH_FIELDS
              if getattr(old, f) != getattr(new, f)]
+    if (old.g_ema_decay > 0) != (new.g_ema_decay > 0):
+        diffs.append(f"generator moving average (g_ema_decay > 0): {old.g_ema_decay > 0} -> {new.g_ema_decay > 0}")
     if active_discriminators(old) != active_discriminators(new):
         diffs.append(f"active discriminators (weights > 0): {active_discriminators(old)} -> "
                      f"{active_discriminators(new)}")
@@ -175,8 +182,9 @@ class GANTrainer:
     variables; G output, soft VAD and losses are float32). jit_compile: XLA-compile the loss and gradient
     computations (the optimizer update and the cross-replica all-reduce stay outside XLA).
     Attributes: generator, discriminators {name: model}, g_opt, d_opt (Adam over all D variables),
-    step (tf.Variable int64), rng (tf.random.Generator), checkpoint (tf.train.Checkpoint with generator=G,
-    wave_d / ms_d / timing_d (active ones), g_opt, d_opt, step, rng).
+    step (tf.Variable int64), rng (tf.random.Generator), ema_generator (a second G holding the moving average
+    of G's weights when cfg.g_ema_decay > 0, else None), checkpoint (tf.train.Checkpoint with generator=G,
+    ema_generator (when on), wave_d / ms_d / timing_d (active ones), g_opt, d_opt, step, rng).
     """
 
     def __init__(self, cfg: Config, strategy: tf.distribute.Strategy | None = None, *, seed: int = 0,
@@ -201,8 +209,20 @@ class GANTrainer:
             with self.strategy.scope():
                 # Keras' Conv1DTranspose is ~40x slower under XLA on CPU; the polyphase form has the same
                 # variables and output (tests/test_models.py) and stays fast when compiled.
-                self.generator = build_generator(cfg, "polyphase" if jit_compile else "keras")
+                impl = "polyphase" if jit_compile else "keras"
+                self.generator = build_generator(cfg, impl)
+                self.ema_generator = None
+                if cfg.g_ema_decay > 0:
+                    self.ema_generator = build_generator(cfg, impl)
+                    for e, v in zip(self.ema_generator.weights, self.generator.weights):
+                        e.assign(v)
                 self.discriminators = {name: DISCRIMINATORS[name][1](cfg) for name in self.weights_by_d}
+                # the turn-timing D's pooled features alongside its score (same layers, no new variables)
+                self._timing_with_features = None
+                if "timing" in self.discriminators and cfg.timing_fm_weight > 0:
+                    d = self.discriminators["timing"]
+                    self._timing_with_features = keras.Model(
+                        d.inputs, [d.get_layer(TIMING_FEATURES_LAYER).output, d.outputs[0]])
                 self.g_opt = self._make_optimizer(cfg.g_lr, "g_adam")
                 self.d_opt = self._make_optimizer(cfg.d_lr, "d_adam")
                 # Keras 3 under tf.distribute: create the optimizer slots now, not in the first replica step.
@@ -214,12 +234,14 @@ class GANTrainer:
         self.rng = tf.random.Generator.from_seed(seed)
         self.checkpoint = tf.train.Checkpoint(
             generator=self.generator, g_opt=self.g_opt, d_opt=self.d_opt, step=self.step,
-            rng=self.rng, **{f"{name}_d": model for name, model in self.discriminators.items()})
+            rng=self.rng, **({"ema_generator": self.ema_generator} if self.ema_generator is not None else {}),
+            **{f"{name}_d": model for name, model in self.discriminators.items()})
         # loss + gradient graphs (XLA-compiled with jit_compile); the optimizer step and all-reduce stay outside
         self._d_grads_fn = tf.function(self._d_grads, jit_compile=jit_compile) if jit_compile else self._d_grads
         self._g_grads_fn = tf.function(self._g_grads, jit_compile=jit_compile) if jit_compile else self._g_grads
         self._step_fn = tf.function(self._train_step)
-        self._generate_fn = tf.function(lambda z: tf.cast(self.generator(z, training=False), tf.float32))
+        served = self.ema_generator if self.ema_generator is not None else self.generator
+        self._generate_fn = tf.function(lambda z: tf.cast(served(z, training=False), tf.float32))
 
     # ----------------------------------------------------------------------------------------- building
     def _make_optimizer(self, lr: float, name: str):
@@ -256,9 +278,7 @@ class GANTrainer:
 
     def _d_input(self, name: str, audio: tf.Tensor) -> tf.Tensor:
         if DISCRIMINATORS[name][2] == "vad":
-            cfg = self.cfg
-            return vad.soft_vad(audio, cfg.sample_rate, frame_hz=cfg.frame_hz, threshold_db=cfg.vad_threshold_db,
-                                temperature_db=cfg.vad_temperature_db)
+            return vad.model_soft_vad(audio, self.cfg)
         return audio
 
     @staticmethod
@@ -295,7 +315,14 @@ class GANTrainer:
         with tf.GradientTape() as tape:
             fake = tf.cast(self.generator(z, training=True), tf.float32)
             for name, d in self.discriminators.items():
-                out_fake = d(self._d_input(name, fake), training=True)
+                if name == "timing" and self._timing_with_features is not None:
+                    feats_fake, out_fake = self._timing_with_features(self._d_input(name, fake), training=True)
+                    feats_real, _ = self._timing_with_features(self._d_input(name, real), training=True)
+                    fm = losses.batch_feature_matching(feats_real, feats_fake)
+                    logs["g_timing_fm"] = self._average(fm)
+                    terms.append((self.weights_by_d[name] * cfg.timing_fm_weight, fm))
+                else:
+                    out_fake = d(self._d_input(name, fake), training=True)
                 per_ex = losses.g_loss(self._scores(name, out_fake), cfg.loss)
                 logs[f"g_{name}"] = self._average(per_ex)
                 terms.append((self.weights_by_d[name], per_ex))
@@ -342,16 +369,26 @@ class GANTrainer:
         logs = strategy.run(self._g_replica_step, args=(real, part))
         for key, value in logs.items():
             sums[key] = strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+        if self.ema_generator is not None:
+            self._update_ema()
         self.step.assign_add(1)
         # any worker asked to stop (signal) -> every worker stops at the same step
         stop = strategy.reduce(tf.distribute.ReduceOp.SUM,
                                strategy.run(tf.identity, args=(stop_requested,)), axis=None)
         return sums, stop
 
+    def _update_ema(self) -> None:
+        """ema <- d * ema + (1 - d) * G (cross-replica context; mirrored variables get the same value)."""
+        step = tf.cast(self.step, tf.float32)
+        decay = tf.minimum(self.cfg.g_ema_decay, (1.0 + step) / (EMA_WARMUP + step))
+        for e, v in zip(self.ema_generator.weights, self.generator.weights):
+            e.assign(decay * e + (1.0 - decay) * tf.cast(v, e.dtype))
+
     def train_step(self, iterator, stop_requested: bool = False) -> tuple[dict, bool]:
         """Run one step (cfg.d_updates D updates + 1 G update) -> ({loss name: float}, stop).
 
-        Loss names: d_<name>, gp_<name> (wgan-gp), d_total (means over the D updates), g_<name>, g_fm, g_total.
+        Loss names: d_<name>, gp_<name> (wgan-gp), d_total (means over the D updates), g_<name>, g_fm,
+        g_timing_fm, g_total.
         stop: True when any worker passed stop_requested=True (so all workers leave the loop together).
         """
         logs, stop = self._step_fn(iterator, tf.constant(1.0 if stop_requested else 0.0))
@@ -359,7 +396,9 @@ class GANTrainer:
 
     # ----------------------------------------------------------------------------------------- inference
     def generate(self, z: np.ndarray) -> np.ndarray:
-        """Generator output for latents z [N, latent_dim] -> np.float32 [N, slice_len, nch] (chunks of 16)."""
+        """Generator output for latents z [N, latent_dim] -> np.float32 [N, slice_len, nch] (chunks of 16).
+
+        The moving-average generator when cfg.g_ema_decay > 0 (what export serves), else the trained one."""
         z = np.asarray(z, np.float32)
         chunks = [self._generate_fn(tf.constant(z[i:i + GENERATE_CHUNK])).numpy()
                   for i in range(0, len(z), GENERATE_CHUNK)]
@@ -368,7 +407,9 @@ class GANTrainer:
     def model_weights(self) -> dict:
         """{"<model>/<variable path>": np.ndarray} for G and every D (tests, debugging)."""
         out = {}
-        for key, model in [("generator", self.generator)] + [(f"{n}_d", m) for n, m in self.discriminators.items()]:
+        gens = [("generator", self.generator)] + ([("ema_generator", self.ema_generator)]
+                                                  if self.ema_generator is not None else [])
+        for key, model in gens + [(f"{n}_d", m) for n, m in self.discriminators.items()]:
             for v in model.weights:
                 out[f"{key}/{v.path}"] = np.array(v.numpy())
         return out

@@ -1,0 +1,83 @@
+"""Trainer options for the turn-timing ablation: the moving average of G's weights (g_ema_decay: update rule,
+checkpoint, export, resume check) and feature matching on the turn-timing D (timing_fm_weight)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import train_helpers
+from wavebabble import export
+from wavebabble.config import get_config
+from wavebabble.errors import ConfigError
+from wavebabble.trainer import EMA_WARMUP, GANTrainer, RunCheckpoints, check_resume_compatible, write_config
+
+DECAY = 0.5
+
+
+def _cfg(**kw):
+    return get_config("demo", **{**train_helpers.TINY, **kw})
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return train_helpers.write_dialogues(tmp_path_factory.mktemp("dialogues"))
+
+
+def _weights(model):
+    return [np.array(v.numpy()) for v in model.weights]
+
+
+def test_ema_follows_the_update_rule_and_is_served(data_dir, tmp_path):
+    cfg = _cfg(g_ema_decay=DECAY, vad_adaptive=True)
+    trainer = GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=1)
+    np.testing.assert_array_equal(np.concatenate([w.ravel() for w in _weights(trainer.ema_generator)]),
+                                  np.concatenate([w.ravel() for w in _weights(trainer.generator)]))
+    it = trainer.make_iterator(data_dir)
+    ema = _weights(trainer.ema_generator)
+    for step in range(3):
+        trainer.train_step(it)
+        decay = min(DECAY, (1.0 + step) / (EMA_WARMUP + step))
+        ema = [decay * e + (1 - decay) * g for e, g in zip(ema, _weights(trainer.generator))]
+        for got, want in zip(_weights(trainer.ema_generator), ema):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    assert max(np.abs(e - g).max() for e, g in zip(ema, _weights(trainer.generator))) > 0   # not a copy of G
+    z = np.random.default_rng(0).uniform(-1, 1, (2, cfg.latent_dim)).astype(np.float32)
+    np.testing.assert_allclose(trainer.generate(z), trainer.ema_generator(z, training=False).numpy(), atol=1e-6)
+
+    # checkpoint -> export restores the average, not the raw generator
+    write_config(cfg, tmp_path)
+    RunCheckpoints(trainer, tmp_path).save()
+    restored, _ = export.load_generator_from_logdir(tmp_path)
+    for got, want in zip(_weights(restored), _weights(trainer.ema_generator)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_switching_the_moving_average_on_or_off_is_refused_on_resume():
+    with pytest.raises(ConfigError, match="moving average"):
+        check_resume_compatible(_cfg(), _cfg(g_ema_decay=0.99))
+    check_resume_compatible(_cfg(g_ema_decay=0.9), _cfg(g_ema_decay=0.99))   # only the rate: allowed
+    with pytest.raises(ConfigError, match="g_ema_decay"):
+        _cfg(g_ema_decay=1.0)
+
+
+def test_timing_feature_matching_is_logged_and_reaches_the_generator(data_dir):
+    cfg = _cfg(timing_fm_weight=1.0, phase_shuffle=0)     # no random shifts: gradients are deterministic
+    trainer = GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=2)
+    real = next(trainer.make_iterator(data_dir))
+    z = tf.random.uniform([cfg.batch_size, cfg.latent_dim], -1, 1, seed=0)
+    with_fm = trainer._g_grads(real, z)
+    assert "g_timing_fm" in with_fm[1] and np.isfinite(float(with_fm[1]["g_timing_fm"]))
+    assert float(with_fm[1]["g_timing_fm"]) > 0
+    plain = GANTrainer(cfg.replace(timing_fm_weight=0.0), tf.distribute.OneDeviceStrategy("/cpu:0"), seed=2)
+    plain.generator.set_weights(trainer.generator.get_weights())
+    plain.discriminators["timing"].set_weights(trainer.discriminators["timing"].get_weights())
+    plain.discriminators["wave"].set_weights(trainer.discriminators["wave"].get_weights())
+    without, again = plain._g_grads(real, z), plain._g_grads(real, z)
+    assert "g_timing_fm" not in without[1]
+
+    def diff(a, b):
+        return max(float(tf.reduce_max(tf.abs(x - y))) for x, y in zip(a[0], b[0]))
+
+    assert diff(without, again) == 0                 # deterministic ...
+    assert diff(with_fm, without) > 0                # ... so the feature-matching term is what changes G's gradient
+    losses, _ = trainer.train_step(trainer.make_iterator(data_dir))
+    assert np.isfinite(losses["g_timing_fm"])
