@@ -187,3 +187,19 @@ def test_measure_audio_batches():
     batch = measure.measure_audio(np.stack([x, x, x]), SR)
     assert batch.num_dialogues == 3 and batch.summary["ipu_per_min"] == pytest.approx(one.summary["ipu_per_min"])
     assert len(batch.fto_s) == 3 * len(one.fto_s) == 3
+
+
+def test_envelope_correlation_turn_taking_vs_copied_channel():
+    from wavebabble.measure import envelope_correlation
+
+    rng = np.random.default_rng(0)
+    sr, n = 8000, 8000 * 4
+    turn = (np.arange(n) // (sr // 2)) % 2                     # speakers alternate every 0.5 s
+    noise = rng.standard_normal((n, 2)) * 0.3
+    taking = np.stack([noise[:, 0] * (turn == 0), noise[:, 1] * (turn == 1)], 1) + 1e-3 * rng.standard_normal((n, 2))
+    copied = np.stack([taking[:, 0], 0.01 * taking[:, 0] + 1e-6 * rng.standard_normal(n)], 1)   # -40 dB crosstalk
+    corr = envelope_correlation(np.stack([taking, copied]), sr)
+    assert corr.shape == (2,) and corr[0] < -0.8 and corr[1] > 0.9
+    gained = taking * np.array([1.0, 0.01])       # a channel's gain does not change it (above the -100 dB floor)
+    np.testing.assert_allclose(envelope_correlation(gained[None], sr), corr[:1], atol=2e-3)
+    assert np.isnan(envelope_correlation(np.zeros((1, n, 2)), sr)[0])

@@ -3,6 +3,7 @@
     stats = measure_path("dialogues/")                  # every stereo file under a folder -> hard_vad -> stats
     stats = measure_audio(clips, sample_rate=8000)       # np [N, T, 2] (e.g. generated clips) -> stats
     stats = measure_vad_json("annotations.json")         # {"duration": s, "vad": [[[s, e], ...], [...]]} or a list
+    corr = envelope_correlation(clips, sample_rate=8000) # np [N] inter-channel correlation of frame energies (dB)
 
 All return a pooled :class:`wavebabble.timing.TimingStats`. The CLI ``python -m eval.timing`` is a thin wrapper.
 """
@@ -18,7 +19,7 @@ import numpy as np
 from wavebabble import audio as audio_io
 from wavebabble import timing
 from wavebabble.errors import AudioError, DataError
-from wavebabble.vad import FRAME_HZ, hard_vad
+from wavebabble.vad import FRAME_HZ, frame_energy_db, hard_vad
 
 PROGRESS_EVERY_S = 5.0  # log progress at most this often while measuring many files
 
@@ -40,6 +41,25 @@ def measure_audio(clips, sample_rate: int, frame_hz: int = FRAME_HZ, vad_kwargs:
     if isinstance(clips, np.ndarray) and clips.ndim == 2:
         clips = [clips]
     return timing.timing_stats([audio_vad(c, sample_rate, frame_hz, vad_kwargs) for c in clips], frame_hz)
+
+
+def envelope_correlation(clips, sample_rate: int, frame_hz: int = FRAME_HZ) -> np.ndarray:
+    """Pearson correlation of the two channels' frame energies (dB) per dialogue: ``[N, T, 2]`` -> ``[N]``.
+
+    Independent of each channel's gain (while its frames stay above vad.SILENCE_DB), unlike the VAD statistics. Turn-taking makes it negative (one speaker
+    talks while the other is silent: real dialogue corpora here give medians near -0.5); a channel that carries
+    a quieter copy of the other's envelope (crosstalk, or a generator that has not separated its speakers)
+    makes it approach +1. A channel with constant energy gives NaN.
+    """
+    out = []
+    for stereo in clips:
+        e = frame_energy_db(np.asarray(stereo), sample_rate, frame_hz).astype(np.float64)
+        if e.ndim != 2 or e.shape[1] != 2:
+            raise ValueError(f"dialogue audio must be [time, 2], got shape {np.shape(stereo)}")
+        d = e - e.mean(axis=0)
+        denom = np.sqrt((d ** 2).sum(axis=0).prod())
+        out.append(float((d[:, 0] * d[:, 1]).sum() / denom) if denom > 0 else float("nan"))
+    return np.asarray(out)
 
 
 def measure_files(paths, *, sample_rate: int | None = None, frame_hz: int = FRAME_HZ, mono: str = "reject",
