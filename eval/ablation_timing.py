@@ -198,17 +198,21 @@ def main(argv) -> None:
         raise DataError("--timing_weight must be > 0 for the 'with' arm (the preset's weight is 0)")
     data_dir = corpus_dir(work_dir)
 
-    from wavebabble.data import load_clips
+    from wavebabble.data import index_sources, load_clips
     from wavebabble.measure import envelope_correlation, measure_audio
 
-    real = load_clips(str(data_dir) if data_dir else None, sample_rate=cfg.sample_rate, slice_len=cfg.slice_len,
-                      num_clips=FLAGS.num_clips, seed=FLAGS.seed)
+    index = index_sources(str(data_dir) if data_dir else None, sample_rate=cfg.sample_rate)  # once for both samples
+
+    def real_clips(seed: int) -> np.ndarray:
+        return load_clips(index=index, sample_rate=cfg.sample_rate, slice_len=cfg.slice_len,
+                          num_clips=FLAGS.num_clips, seed=seed)
+
+    real = real_clips(FLAGS.seed)
     ref = measure_audio(real, cfg.sample_rate, cfg.frame_hz)
     rows = {"corpus": stats_row(ref, None, envelope_correlation(real, cfg.sample_rate, cfg.frame_hz))}
     # sampling floor: the error of a second, independent real sample of the same size (no model is better)
-    other = load_clips(str(data_dir) if data_dir else None, sample_rate=cfg.sample_rate, slice_len=cfg.slice_len,
-                       num_clips=FLAGS.num_clips, seed=FLAGS.seed + FLOOR_SEED_OFFSET)
-    floor = timing.timing_distance(measure_audio(other, cfg.sample_rate, cfg.frame_hz), ref)["mean_relative_error"]
+    other = measure_audio(real_clips(FLAGS.seed + FLOOR_SEED_OFFSET), cfg.sample_rate, cfg.frame_hz)
+    floor = timing.timing_distance(other, ref)["mean_relative_error"]
     print(f"sampling floor (second real sample of {FLAGS.num_clips} clips): MRE {floor:.3f}", flush=True)
     train_wall, reused, dists = {}, [], {}
     for arm, weight in zip(ARMS, (with_weight, 0.0)):

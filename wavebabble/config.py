@@ -126,10 +126,9 @@ class Config:
             bad("g_ema_decay", "must be in [0, 1) (0 disables the moving average)")
         if self.timing_input_noise < 0:
             bad("timing_input_noise", "must be >= 0")
-        if not isinstance(self.timing_minibatch_std, bool):
-            bad("timing_minibatch_std", "must be true or false")
-        if not isinstance(self.vad_adaptive, bool):
-            bad("vad_adaptive", "must be true or false")
+        for f in ("timing_minibatch_std", "vad_adaptive"):
+            if not isinstance(getattr(self, f), bool):
+                bad(f, "must be true or false")
         if self.vad_temperature_db <= 0:
             bad("vad_temperature_db", "must be > 0")
         if self.vad_grad_temperature_db < 0:

@@ -26,13 +26,18 @@ PROGRESS_EVERY_S = 5.0  # log progress at most this often while measuring many f
 log = logging.getLogger(__name__)
 
 
-def audio_vad(stereo: np.ndarray, sample_rate: int, frame_hz: int = FRAME_HZ, vad_kwargs: dict | None = None
-              ) -> np.ndarray:
-    """Hard VAD of one dialogue ``[T, 2]`` -> bool ``[T // hop, 2]`` (``vad_kwargs`` go to ``hard_vad``)."""
+def _dialogue(stereo) -> np.ndarray:
+    """One dialogue as an array ``[T, 2]``; ValueError naming the shape otherwise."""
     stereo = np.asarray(stereo)
     if stereo.ndim != 2 or stereo.shape[1] != 2:
         raise ValueError(f"dialogue audio must be [time, 2], got shape {stereo.shape}")
-    return hard_vad(stereo, sample_rate, frame_hz, **(vad_kwargs or {}))
+    return stereo
+
+
+def audio_vad(stereo: np.ndarray, sample_rate: int, frame_hz: int = FRAME_HZ, vad_kwargs: dict | None = None
+              ) -> np.ndarray:
+    """Hard VAD of one dialogue ``[T, 2]`` -> bool ``[T // hop, 2]`` (``vad_kwargs`` go to ``hard_vad``)."""
+    return hard_vad(_dialogue(stereo), sample_rate, frame_hz, **(vad_kwargs or {}))
 
 
 def measure_audio(clips, sample_rate: int, frame_hz: int = FRAME_HZ, vad_kwargs: dict | None = None
@@ -46,16 +51,14 @@ def measure_audio(clips, sample_rate: int, frame_hz: int = FRAME_HZ, vad_kwargs:
 def envelope_correlation(clips, sample_rate: int, frame_hz: int = FRAME_HZ) -> np.ndarray:
     """Pearson correlation of the two channels' frame energies (dB) per dialogue: ``[N, T, 2]`` -> ``[N]``.
 
-    Independent of each channel's gain (while its frames stay above vad.SILENCE_DB), unlike the VAD statistics. Turn-taking makes it negative (one speaker
-    talks while the other is silent: real dialogue corpora here give medians near -0.5); a channel that carries
-    a quieter copy of the other's envelope (crosstalk, or a generator that has not separated its speakers)
-    makes it approach +1. A channel with constant energy gives NaN.
+    Independent of each channel's gain (while its frames stay above vad.SILENCE_DB), unlike the VAD statistics.
+    Turn-taking makes it negative (one speaker talks while the other is silent: real dialogue corpora here give
+    medians near -0.5); a channel that carries a quieter copy of the other's envelope (crosstalk, or a generator
+    that has not separated its speakers) makes it approach +1. A channel with constant energy gives NaN.
     """
     out = []
     for stereo in clips:
-        e = frame_energy_db(np.asarray(stereo), sample_rate, frame_hz).astype(np.float64)
-        if e.ndim != 2 or e.shape[1] != 2:
-            raise ValueError(f"dialogue audio must be [time, 2], got shape {np.shape(stereo)}")
+        e = frame_energy_db(_dialogue(stereo), sample_rate, frame_hz).astype(np.float64)
         d = e - e.mean(axis=0)
         denom = np.sqrt((d ** 2).sum(axis=0).prod())
         out.append(float((d[:, 0] * d[:, 1]).sum() / denom) if denom > 0 else float("nan"))

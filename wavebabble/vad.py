@@ -166,7 +166,7 @@ def adaptive_threshold_db(energy_db):
     level = _sorted_percentile(e, n - count, tf.maximum(count, 1), LEVEL_PERCENTILE)
     threshold = tf.maximum(gate, level - SPEECH_RANGE_DB)
     # no candidate frames: the gate itself, so the channel reads as silence (< 0.5) yet still passes gradients
-    return tf.stop_gradient(tf.where(count > 0, threshold, gate))
+    return tf.where(count > 0, threshold, gate)          # no gradient: computed from stop_gradient(energy_db)
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
