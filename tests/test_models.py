@@ -93,6 +93,36 @@ def test_post_proc_filter_is_per_channel():
     assert np.all(y[..., 1] == 0.0) and np.any(y[..., 0] != 0.0)
 
 
+@pytest.mark.parametrize("slice_len", SUPPORTED_SLICE_LENS)
+def test_activity_gate_is_a_per_speaker_envelope(slice_len):
+    """The gate head has nch sigmoid outputs at >= VAD frame rate; it multiplies the waveform per channel."""
+    cfg = get_config("demo", slice_len=slice_len, model_dim=2)
+    plain, gated = build_generator(cfg), build_generator(cfg.replace(g_activity_gate=True))
+    head = gated.get_layer("activity_gate")
+    gate_len, in_ch = head.output.shape[1], head.input.shape[-1]
+    assert cfg.num_frames <= gate_len < 4 * cfg.num_frames
+    assert gated.count_params() == plain.count_params() + cfg.kernel_len * in_ch * 2 + 2
+    # Same weights elsewhere: gated output == plain output * the gate, repeated to full rate per channel.
+    for layer in plain.layers:
+        gated.get_layer(layer.name).set_weights(layer.get_weights())
+    z = _z(cfg, batch=2)
+    gate = keras.Model(gated.input, gated.get_layer("activity_gate_repeat").output)(z).numpy()
+    assert gate.shape == (2, slice_len, 2)
+    np.testing.assert_allclose(gated(z).numpy(), plain(z).numpy() * gate, atol=1e-6)
+    hop = slice_len // gate_len
+    np.testing.assert_array_equal(gate[:, ::hop], gate[:, hop - 1::hop])
+    # The head's weights are per speaker: a bias of -30 on speaker B's gate silences only speaker B.
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel, np.array([0.0, -30.0], np.float32)])
+    out = gated(z).numpy()
+    assert np.max(np.abs(out[..., 1])) < 1e-6 and np.max(np.abs(out[..., 0])) > 0
+
+
+def test_activity_gate_needs_a_layer_at_frame_rate():
+    with pytest.raises(ConfigError, match="g_activity_gate"):
+        build_generator(get_config("demo", model_dim=2, slice_len=16384, frame_hz=4000, g_activity_gate=True))
+
+
 def _reflect_shift(x, k):
     """x [B, T, C] shifted right by k with reflect padding: y[:, t] = x[:, t - k]."""
     t = x.shape[1]

@@ -110,6 +110,26 @@ def test_adaptive_soft_vad_uses_the_hard_vad_threshold_per_clip_and_channel():
     assert v.numpy().max() < 0.5 and np.abs(tape.gradient(total, x).numpy()).max() > 0
 
 
+def test_threshold_gradient_makes_the_adaptive_vad_gain_invariant():
+    """threshold_grad=True: same values; the gradient w.r.t. a global gain vanishes (the threshold moves with the
+    level), while frames' contrast still gets a gradient. Without it, turning the whole clip up 'adds speech'."""
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(0)
+    on = (rng.uniform(size=40) > 0.5).astype(np.float32) * 0.9 + 0.05          # 0.1 s blocks: loud or quiet
+    x = (rng.standard_normal((2, 32000, 2)) * np.repeat(on, 800)[None, :, None] * 0.1).astype(np.float32)
+    out = {}
+    for threshold_grad in (False, True):
+        gain, a = tf.Variable(1.0), tf.Variable(x)
+        with tf.GradientTape(persistent=True) as tape:
+            v = vad.soft_vad(a * gain, SR, adaptive=True, threshold_grad=threshold_grad)
+            total = tf.reduce_sum(v)
+        out[threshold_grad] = (v.numpy(), float(tape.gradient(total, gain)), tape.gradient(total, a).numpy())
+    np.testing.assert_array_equal(out[False][0], out[True][0])
+    assert out[False][1] > 10.0                                   # stop-gradient threshold: louder = more speech
+    assert abs(out[True][1]) < 1e-3 * out[False][1]               # gain-invariant
+    assert np.all(np.isfinite(out[True][2])) and np.abs(out[True][2]).max() > 0
+
+
 def test_surrogate_gradient_keeps_values_and_reaches_far_from_the_threshold():
     """grad_temperature_db: same values as the sharp soft VAD; far below the threshold (a quiet channel) the sharp
     sigmoid's gradient has vanished but the surrogate's has not."""

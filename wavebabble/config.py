@@ -35,6 +35,7 @@ class Config:
     kernel_len: int = 25             # WaveGAN kernel length
     upsample: str = "transpose"      # "transpose" (Conv1DTranspose) | "nearest" (nearest-neighbour + Conv1D)
     post_proc_filt_len: int = 0      # learned per-channel post-processing FIR length; 0 disables it
+    g_activity_gate: bool = False    # per-speaker sigmoid activity envelope multiplies G's output (generator.py)
     # --- discriminators ---
     phase_shuffle: int = 2           # phase shuffle radius of the WaveGAN D (0 disables)
     ms_dim: int = 16                 # base channels of each multi-scale D
@@ -48,6 +49,7 @@ class Config:
     vad_threshold_db: float = -40.0  # frame energy (dBFS) where soft VAD = 0.5
     vad_temperature_db: float = 3.0  # sigmoid temperature in dB
     vad_adaptive: bool = False       # threshold = the hard VAD's per-clip, per-channel one (vad_threshold_db unused)
+    vad_threshold_grad: bool = False  # with vad_adaptive: gradients flow through the threshold (gain-invariant)
     vad_grad_temperature_db: float = 0.0  # > 0: surrogate gradient of a broader sigmoid (values unchanged)
     # --- losses ---
     loss: str = "wgan-gp"            # "wgan-gp" | "hinge" | "lsgan"
@@ -126,7 +128,7 @@ class Config:
             bad("g_ema_decay", "must be in [0, 1) (0 disables the moving average)")
         if self.timing_input_noise < 0:
             bad("timing_input_noise", "must be >= 0")
-        for f in ("timing_minibatch_std", "vad_adaptive"):
+        for f in ("timing_minibatch_std", "vad_adaptive", "vad_threshold_grad", "g_activity_gate"):
             if not isinstance(getattr(self, f), bool):
                 bad(f, "must be true or false")
         if self.vad_temperature_db <= 0:

@@ -11,6 +11,12 @@ Architecture (d = cfg.model_dim, k = cfg.kernel_len = 25):
        131072: 16d, 8d, 4d, 2d, d, d, nch(stride 2)               16 -> 131072
     -> optional learned post-processing FIR of length cfg.post_proc_filt_len, one filter per channel
        (DepthwiseConv1D: it never mixes speaker A and speaker B).
+    -> optional speaker-activity gate (cfg.g_activity_gate): a Conv1D(nch, k, sigmoid) head on the (per-clip
+       standardised) first upsampling output at least as long as the VAD frame sequence gives each speaker a slow activity
+       envelope [batch, gate_len, nch] in (0, 1); it is repeated to [batch, slice_len, nch] and multiplies the
+       waveform. Each speaker's gate has its own weights, so the two channels start with different envelopes
+       (without it both channels share one stack's envelope and the speaker-symmetric turn-timing D cannot
+       tell them apart; eval/results/ablation_timing_notes.md).
 Upsampling layer: cfg.upsample == "transpose": Conv1DTranspose(kernel k, stride, "same");
                   cfg.upsample == "nearest":   UpSampling1D(stride) + Conv1D(kernel k, "same").
 With nch=1, d=64, slice 16384 and no post-processing the model has WaveGAN's 19,065,345 parameters.
@@ -76,16 +82,31 @@ def build_generator(cfg: Config, transpose_impl: str = DEFAULT_TRANSPOSE_IMPL) -
     x = keras.layers.Dense(START_LEN * dim_mul * d, name="z_project")(z)
     x = keras.layers.Reshape((START_LEN, dim_mul * d), name="z_reshape")(x)
     x = keras.layers.ReLU(name="z_relu")(x)
+    gate, length = None, START_LEN
     for i, (filters, stride) in enumerate(plan):
         last = i == len(plan) - 1
         x = _upsample_block(x, filters, stride, cfg, transpose_impl,
                             activation=None if (last and cfg.post_proc_filt_len) else ("tanh" if last else "relu"),
                             name=f"upconv_{i}")
+        length *= stride
+        if cfg.g_activity_gate and gate is None and length >= cfg.num_frames and not last:
+            # G's hidden activations are small (~0.02 at d=8), so the head reads them standardised per clip
+            # (over time and channels: the temporal envelope is kept); otherwise its logits hardly move.
+            h = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False,
+                                                name="activity_gate_norm")(x)
+            gate = keras.layers.Conv1D(cfg.nch, cfg.kernel_len, padding="same", activation="sigmoid",
+                                       name="activity_gate")(h)
+            gate = keras.layers.UpSampling1D(cfg.slice_len // length, name="activity_gate_repeat")(gate)
     if cfg.post_proc_filt_len:
         # WaveGAN's post-processing filter, but depthwise: one FIR per channel, no channel mixing.
         x = keras.layers.DepthwiseConv1D(cfg.post_proc_filt_len, padding="same", depth_multiplier=1,
                                          name="post_proc")(x)
         x = keras.layers.Activation("tanh", name="post_proc_tanh")(x)
+    if cfg.g_activity_gate:
+        if gate is None:
+            raise ConfigError(f"g_activity_gate: no upsampling layer before the last one is at least "
+                              f"{cfg.num_frames} steps long (slice_len {cfg.slice_len}, frame_hz {cfg.frame_hz})")
+        x = keras.layers.Multiply(name="activity_gate_apply")([x, gate])
     out_len = START_LEN
     for _, stride in plan:
         out_len *= stride
