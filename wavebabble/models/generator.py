@@ -12,8 +12,8 @@ Architecture (d = cfg.model_dim, k = cfg.kernel_len = 25):
     -> optional learned post-processing FIR of length cfg.post_proc_filt_len, one filter per channel
        (DepthwiseConv1D: it never mixes speaker A and speaker B).
     -> optional speaker-activity gate (cfg.g_activity_gate): a Conv1D(nch, k, sigmoid) head on the (per-clip
-       standardised) first upsampling output at least as long as the VAD frame sequence gives each speaker a slow activity
-       envelope [batch, gate_len, nch] in (0, 1); it is repeated to [batch, slice_len, nch] and multiplies the
+       standardised) first upsampling output at least as long as the VAD frame sequence gives each speaker a
+       slow activity envelope [batch, gate_len, nch] in (0, 1); it is repeated to [batch, slice_len, nch] and multiplies the
        waveform. Each speaker's gate has its own weights, so the two channels start with different envelopes
        (without it both channels share one stack's envelope and the speaker-symmetric turn-timing D cannot
        tell them apart; eval/results/ablation_timing_notes.md).
@@ -107,8 +107,5 @@ def build_generator(cfg: Config, transpose_impl: str = DEFAULT_TRANSPOSE_IMPL) -
             raise ConfigError(f"g_activity_gate: no upsampling layer before the last one is at least "
                               f"{cfg.num_frames} steps long (slice_len {cfg.slice_len}, frame_hz {cfg.frame_hz})")
         x = keras.layers.Multiply(name="activity_gate_apply")([x, gate])
-    out_len = START_LEN
-    for _, stride in plan:
-        out_len *= stride
-    assert out_len == cfg.slice_len, (out_len, cfg.slice_len)
+    assert length == cfg.slice_len, (length, cfg.slice_len)
     return keras.Model(z, x, name=f"generator_{cfg.name}")
