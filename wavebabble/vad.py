@@ -10,9 +10,10 @@ clip's edges, in dBFS (a full-scale square wave is 0 dB, a full-scale sine -3 dB
   ``sigmoid((energy_db - threshold_db) / temperature_db)``; differentiable (used by the turn-timing
   discriminator and summaries). Its fixed threshold assumes level-normalised audio (loud speaker peaking
   near 0.9 full scale, as the data pipeline delivers). With ``adaptive=True`` the threshold is instead the
-  hard VAD's per-clip, per-channel threshold (:func:`channel_threshold_db`, computed in TF under
-  ``stop_gradient``), so the timing discriminator sees the speech that evaluation counts (generated audio's
-  "silent" channel often holds quiet sound well below -40 dBFS but above its own noise floor).
+  hard VAD's per-clip, per-channel threshold (:func:`channel_threshold_db`, computed in TF, under
+  ``stop_gradient`` unless ``threshold_grad=True``), so the timing discriminator sees the speech that
+  evaluation counts (generated audio's "silent" channel often holds quiet sound well below -40 dBFS but above
+  its own noise floor).
 - :func:`model_soft_vad`: :func:`soft_vad` with a Config's VAD fields (the one call the trainer, summaries,
   export and benchmarks use).
 - :func:`hard_vad`: numpy ``[T, C]`` -> bool ``[frames, C]``. The threshold adapts to each channel's own noise

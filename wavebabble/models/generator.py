@@ -13,10 +13,10 @@ Architecture (d = cfg.model_dim, k = cfg.kernel_len = 25):
        (DepthwiseConv1D: it never mixes speaker A and speaker B).
     -> optional speaker-activity gate (cfg.g_activity_gate): a Conv1D(nch, k, sigmoid) head on the (per-clip
        standardised) first upsampling output at least as long as the VAD frame sequence gives each speaker a
-       slow activity envelope [batch, gate_len, nch] in (0, 1); it is repeated to [batch, slice_len, nch] and multiplies the
-       waveform. Each speaker's gate has its own weights, so the two channels start with different envelopes
-       (without it both channels share one stack's envelope and the speaker-symmetric turn-timing D cannot
-       tell them apart; eval/results/ablation_timing_notes.md).
+       slow activity envelope [batch, gate_len, nch] in (0, 1); it is repeated to [batch, slice_len, nch] and
+       multiplies the waveform. Each speaker's gate has its own weights, so the two channels start with
+       different envelopes (without it both channels share one stack's envelope and the speaker-symmetric
+       turn-timing D cannot tell them apart; eval/results/ablation_timing_notes.md).
 Upsampling layer: cfg.upsample == "transpose": Conv1DTranspose(kernel k, stride, "same");
                   cfg.upsample == "nearest":   UpSampling1D(stride) + Conv1D(kernel k, "same").
 With nch=1, d=64, slice 16384 and no post-processing the model has WaveGAN's 19,065,345 parameters.
