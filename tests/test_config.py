@@ -31,7 +31,7 @@ def test_dialogue8k_holds_several_seconds():
 @pytest.mark.parametrize("field,value", [
     ("slice_len", 20000), ("loss", "wgan"), ("upsample", "cubic"), ("model_dim", 0), ("model_dim", 2.5),
     ("kernel_len", 24), ("frame_hz", 33), ("timing_weight", -1.0), ("beta1", 1.0), ("g_lr", 0.0),
-    ("ms_groups", 3), ("nch", 3), ("ms_scales", 1), ("timing_minibatch_std", 1),
+    ("ms_groups", 3), ("nch", 3), ("ms_scales", 1), ("timing_minibatch_std", 1), ("timing_turn_stats", "yes"),
     ("timing_input_noise", -0.1),
 ])
 def test_invalid_values_name_the_field(field, value):

@@ -43,6 +43,7 @@ class Config:
     ms_groups: int = 4               # groups of the strided grouped convs in the multi-scale D
     timing_dim: int = 32             # channels of the turn-timing D
     timing_minibatch_std: bool = False  # turn-timing D also sees each frame's VAD std across the batch
+    timing_turn_stats: bool = False  # turn-timing D also reads per-clip turn statistics (turn_statistics.py)
     timing_input_noise: float = 0.0  # std of Gaussian noise added to the timing D's VAD input in training
     # --- VAD (soft, differentiable; see vad.py) ---
     frame_hz: int = 100              # VAD frames per second (10 ms hop)
@@ -128,7 +129,8 @@ class Config:
             bad("g_ema_decay", "must be in [0, 1) (0 disables the moving average)")
         if self.timing_input_noise < 0:
             bad("timing_input_noise", "must be >= 0")
-        for f in ("timing_minibatch_std", "vad_adaptive", "vad_threshold_grad", "g_activity_gate"):
+        for f in ("timing_minibatch_std", "timing_turn_stats", "vad_adaptive", "vad_threshold_grad",
+                  "g_activity_gate"):
             if not isinstance(getattr(self, f), bool):
                 bad(f, "must be true or false")
         if self.vad_temperature_db <= 0:

@@ -14,7 +14,12 @@ cfg.frame_hz; the model never sees the waveform. Inside:
     residual dilated blocks: LeakyReLU -> Conv1D(timing_dim, 3, dilation 1, 2, 4, ...) ; x += block
         with enough blocks that the receptive field (1 + 2 * sum(dilations)) >= num_frames, so one
         output frame can relate every turn in the clip (e.g. 819 frames -> 9 blocks, field 1023)
-    LeakyReLU -> global mean and max over time (concatenated) -> Dense(1)
+    LeakyReLU -> global mean and max over time (concatenated)                     "timing_pool"
+    (when cfg.timing_turn_stats) per-clip turn statistics of the VAD input (turn_statistics.py: speech and
+        overlap fractions, IPU / overlap / silence / one-speaker-alone run rates after 0.2 s bridging),
+        + their std across the batch when cfg.timing_minibatch_std, -> Dense(timing_dim) -> LeakyReLU,
+        concatenated with "timing_pool"
+    -> Dense(1)
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from keras import ops
 from wavebabble.config import Config
 from wavebabble.errors import ConfigError
 from wavebabble.models.layers import TimingFeatures
+from wavebabble.models.turn_statistics import TurnStatistics
 
 LEAKY_SLOPE = 0.2
 DILATED_KERNEL = 3
@@ -84,5 +90,12 @@ def build_timing_discriminator(cfg: Config) -> keras.Model:
     pooled = keras.layers.Concatenate(name="timing_pool")([
         keras.layers.GlobalAveragePooling1D(name="timing_mean")(x),
         keras.layers.GlobalMaxPooling1D(name="timing_max")(x)])
+    if cfg.timing_turn_stats:
+        stats = TurnStatistics(cfg.frame_hz, name="timing_turn_stats")(vad)
+        if cfg.timing_minibatch_std:
+            stats = MinibatchStd(name="timing_turn_stats_std")(stats)
+        stats = keras.layers.Dense(cfg.timing_dim, name="timing_stats_dense")(stats)
+        stats = keras.layers.LeakyReLU(LEAKY_SLOPE, name="timing_stats_lrelu")(stats)
+        pooled = keras.layers.Concatenate(name="timing_head_in")([pooled, stats])
     score = keras.layers.Dense(1, name="score")(pooled)
     return keras.Model(vad, score, name=f"timing_discriminator_{cfg.name}")

@@ -1,0 +1,95 @@
+"""The timing D's differentiable turn statistics agree with the evaluation's counts on 0/1 VADs."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from wavebabble import timing
+from wavebabble.config import get_config
+from wavebabble.models import build_timing_discriminator
+from wavebabble.models.turn_statistics import NUM_TURN_STATS, STAT_NAMES, TurnStatistics, bridge_short_silences
+
+FRAME_HZ = 100
+FRAMES = 819
+
+
+def random_vad(rng, frames=FRAMES, max_run=60):
+    """[frames, 2] bool with random run lengths 1..max_run (many silences near the 0.2 s bridging limit)."""
+    v = np.zeros((frames, 2), bool)
+    for c in range(2):
+        t, on = 0, bool(rng.random() < 0.5)
+        while t < frames:
+            n = int(rng.integers(1, max_run))
+            v[t:t + n, c] = on
+            t, on = t + n, not on
+    return v
+
+
+def test_bridging_is_exactly_the_evaluation_fill():
+    rng = np.random.default_rng(0)
+    vads = np.stack([random_vad(rng) for _ in range(64)])
+    window = int(round(timing.MIN_SILENCE_S * FRAME_HZ))
+    got = bridge_short_silences(tf.constant(vads, tf.float32), window).numpy()
+    want = np.stack([timing.fill_short_silences(v, FRAME_HZ) for v in vads])
+    np.testing.assert_array_equal(got > 0.5, want)
+    assert set(np.unique(got)) <= {0.0, 1.0}
+
+
+def test_counts_match_dialogue_events():
+    rng = np.random.default_rng(1)
+    for _ in range(32):
+        v = random_vad(rng)
+        ev = timing.dialogue_events(v, FRAME_HZ)
+        stats = dict(zip(STAT_NAMES, TurnStatistics(FRAME_HZ)(tf.constant(v[None], tf.float32)).numpy()[0]))
+        seconds = FRAMES / FRAME_HZ
+        np.testing.assert_allclose(stats["speech_a"], v[:, 0].mean(), atol=1e-6)
+        np.testing.assert_allclose(stats["overlap"], (v[:, 0] & v[:, 1]).mean(), atol=1e-6)
+        for c, name in enumerate(("ipu_rate_a", "ipu_rate_b")):
+            np.testing.assert_allclose(stats[name] * seconds, len(ev.ipus[c]), atol=1e-4)
+        overlaps = len(ev.change_overlaps) + len(ev.within_overlaps)
+        np.testing.assert_allclose(stats["overlap_rate"] * seconds, overlaps, atol=1e-4)
+        filled = timing.fill_short_silences(v, FRAME_HZ)
+        silent = ~filled[:, 0] & ~filled[:, 1]
+        edge = int(silent[0]) + int(silent[-1] and not silent.all())      # leading/trailing joint silences
+        np.testing.assert_allclose(stats["silence_rate"] * seconds, len(ev.pauses) + len(ev.gaps) + edge
+                                   + _interior_silences_next_to_overlap(filled), atol=1e-4)
+
+
+def _interior_silences_next_to_overlap(filled):
+    """Joint silences that DESIGN.md calls neither pause nor gap (overlap on one side), not at the edges."""
+    state = filled[:, 0].astype(int) + 2 * filled[:, 1].astype(int)       # 0 silence, 1 A, 2 B, 3 both
+    n, t = 0, 0
+    while t < len(state):
+        if state[t] == 0:
+            s = t
+            while t < len(state) and state[t] == 0:
+                t += 1
+            if s > 0 and t < len(state) and (state[s - 1] == 3 or state[t] == 3):
+                n += 1
+        else:
+            t += 1
+    return n
+
+
+def test_gradients_reach_gap_frames():
+    """A short cross-speaker silence: raising the frames inside it lowers the silence count."""
+    v = np.zeros((1, 200, 2), np.float32)
+    v[0, :80, 0] = 1.0
+    v[0, 120:, 1] = 1.0                                                   # 0.4 s gap between A and B
+    x = tf.Variable(v)
+    with tf.GradientTape() as tape:
+        silence_rate = TurnStatistics(FRAME_HZ)(x)[0, STAT_NAMES.index("silence_rate")]
+    g = tape.gradient(silence_rate, x).numpy()
+    assert np.all(np.isfinite(g)) and g[0, 80:120].min() < 0
+
+
+@pytest.mark.parametrize("mbstd", [False, True])
+def test_timing_d_turn_stats_option(mbstd):
+    cfg = get_config("demo", timing_dim=4, timing_minibatch_std=mbstd)
+    plain = build_timing_discriminator(cfg)
+    with_stats = build_timing_discriminator(cfg.replace(timing_turn_stats=True))
+    assert not any(layer.name == "timing_turn_stats" for layer in plain.layers)
+    layer = with_stats.get_layer("timing_turn_stats")
+    assert layer.compute_output_shape((None, cfg.num_frames, 2)) == (None, NUM_TURN_STATS)
+    stats_in = NUM_TURN_STATS * (2 if mbstd else 1)
+    assert with_stats.count_params() - plain.count_params() == stats_in * 4 + 4 + 4   # Dense(4) + 4 score weights
+    assert with_stats(tf.random.uniform([3, cfg.num_frames, 2])).shape == (3, 1)

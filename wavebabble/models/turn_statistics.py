@@ -1,0 +1,87 @@
+"""Differentiable per-clip turn statistics of a soft VAD: what the timing evaluation counts, in TF.
+
+    TurnStatistics(frame_hz)(vad [batch, frames, 2]) -> [batch, NUM_TURN_STATS]
+
+The evaluation (`wavebabble.timing`, DESIGN.md) bridges each channel's silences shorter than MIN_SILENCE_S,
+calls each remaining speech run an IPU and counts per minute IPUs, pauses, gaps and overlaps. This layer
+computes the same kind of quantities from soft VAD probabilities a, b in [0, 1], differentiably:
+
+    bridge(x)    grey-scale morphological closing of x with a flat window of MIN_SILENCE_S frames, on the
+                 clip padded with silence: on a 0/1 VAD exactly `timing.fill_short_silences` (silences shorter
+                 than the window between two speech runs are filled; leading and trailing ones are not)
+    runs(x)      x[0] + sum_t relu(x[t] - x[t-1]): the number of runs of a 0/1 signal, soft otherwise
+    A, B         bridge(a), bridge(b): the two speakers' IPU signals
+
+    statistics (rates in events per second, the rest fractions of the clip's frames):
+      speech fraction of a and b, overlap fraction mean(a*b),
+      runs of A and B (IPUs), runs of A*B (overlaps), runs of (1-A)(1-B) (joint silences: pauses, gaps and
+      the clip's leading/trailing silence), runs of A(1-B) and B(1-A) (one speaker alone)
+
+The turn-timing discriminator (timing_discriminator.py, `cfg.timing_turn_stats`) reads these next to its
+convolutional features, so a generator whose turns are too short, or whose speakers switch too often, is
+told so through one number per clip rather than through a pattern its convolutions must first learn to count.
+Gradients flow through the max/min windows to the frames that decide them (e.g. the loudest frame inside a
+gap that would bridge it).
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from wavebabble.timing import MIN_SILENCE_S
+
+NUM_TURN_STATS = 9
+STAT_NAMES = ("speech_a", "speech_b", "overlap", "ipu_rate_a", "ipu_rate_b", "overlap_rate", "silence_rate",
+              "a_alone_rate", "b_alone_rate")
+
+
+def _window_max(x, left: int, right: int, pad_value: float):
+    """[batch, frames, C] -> max over x[t - left .. t + right] per frame (outside padded with pad_value)."""
+    padded = tf.pad(x, [[0, 0], [left, right], [0, 0]], constant_values=pad_value)
+    return tf.nn.max_pool1d(padded, ksize=left + right + 1, strides=1, padding="VALID")
+
+
+def bridge_short_silences(x, window: int):
+    """Closing of [batch, frames, C] values in [0, 1]: fills silences shorter than `window` frames between
+    two speech runs; leading/trailing silences stay (the clip is treated as padded with silence)."""
+    if window <= 1:
+        return x
+    frames = tf.shape(x)[1]
+    left, right = window // 2, window - 1 - window // 2
+    ext = tf.pad(x, [[0, 0], [window, window], [0, 0]])                 # silence beyond the clip
+    dilated = _window_max(ext, left, right, 0.0)
+    closed = -_window_max(-dilated, right, left, -1.0)                  # erosion with the reflected window
+    return closed[:, window:window + frames, :]
+
+
+def count_runs(x):
+    """[batch, frames, C] -> [batch, C]: number of runs of a 0/1 signal (soft for values in between)."""
+    rises = tf.nn.relu(x[:, 1:, :] - x[:, :-1, :])
+    return x[:, 0, :] + tf.reduce_sum(rises, axis=1)
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class TurnStatistics(keras.layers.Layer):
+    """Soft VAD [batch, frames, 2] -> [batch, NUM_TURN_STATS] (see the module docstring for the order)."""
+
+    def __init__(self, frame_hz: int, min_silence_s: float = MIN_SILENCE_S, **kwargs):
+        super().__init__(**kwargs)
+        self.frame_hz = int(frame_hz)
+        self.min_silence_s = float(min_silence_s)
+
+    def call(self, vad):
+        vad = tf.cast(vad, tf.float32)
+        seconds = tf.cast(tf.shape(vad)[1], tf.float32) / float(self.frame_hz)
+        a, b = vad[..., 0:1], vad[..., 1:2]
+        ipus = bridge_short_silences(vad, int(round(self.min_silence_s * self.frame_hz)))
+        big_a, big_b = ipus[..., 0:1], ipus[..., 1:2]
+        fractions = tf.reduce_mean(tf.concat([a, b, a * b], axis=-1), axis=1)             # [batch, 3]
+        signals = tf.concat([ipus, big_a * big_b, (1.0 - big_a) * (1.0 - big_b), big_a * (1.0 - big_b),
+                             big_b * (1.0 - big_a)], axis=-1)                             # [batch, frames, 6]
+        return tf.concat([fractions, count_runs(signals) / seconds], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], NUM_TURN_STATS)
+
+    def get_config(self):
+        return {**super().get_config(), "frame_hz": self.frame_hz, "min_silence_s": self.min_silence_s}
