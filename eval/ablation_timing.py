@@ -56,6 +56,9 @@ flags.DEFINE_integer("num_clips", 200, "Clips generated per arm (and real clips 
 flags.DEFINE_integer("seed", 0, "Seed shared by both arms (weights, data order, latents).")
 flags.DEFINE_float("timing_weight", None, "Timing-D weight of the 'with' arm. Default: the preset's.")
 flags.DEFINE_multi_string("train_flag", [], "Extra flags for both training runs, e.g. --train_flag=--g_lr=1e-4.")
+flags.DEFINE_multi_string("timing_flag", [], "Extra flags for the 'with' arm only: settings of the turn-timing D "
+                          "(e.g. --timing_flag=--set=timing_turn_stats=true). The 'without' arm does not build that "
+                          "D, so these neither change nor retrain it.")
 flags.DEFINE_string("work_dir", str(REPO / "runs" / "ablation"), "Where run dirs and assembled corpora go.")
 flags.DEFINE_string("out", str(DEFAULT_OUT), "Results path without extension (.md and .json are written).")
 flags.DEFINE_boolean("resume", True, "Reuse finished runs in --work_dir (a run dir with an export) instead of "
@@ -86,17 +89,24 @@ def corpus_dir(work_dir: Path) -> Path | None:
     return out
 
 
+def arm_flags(arm: str) -> list[str]:
+    """Extra training flags of one arm: --train_flag for both, --timing_flag for the 'with' arm only."""
+    return [*FLAGS.train_flag, *(FLAGS.timing_flag if arm == ARMS[0] else [])]
+
+
 def run_name(arm: str, timing_weight: float) -> str:
     """Run dir name; a hash of the training settings that the name does not spell out keeps --resume from
-    reusing a finished run that was trained with other --train_flag values or another --timing_weight."""
+    reusing a finished run that was trained with other extra flags or another --timing_weight."""
     name = f"{FLAGS.corpus}_{arm}_steps{FLAGS.train_steps}_seed{FLAGS.seed}"
-    if FLAGS.preset != "demo" or FLAGS.train_flag or FLAGS.timing_weight is not None:
-        key = json.dumps([FLAGS.preset, timing_weight, FLAGS.train_flag])
+    extra = arm_flags(arm)
+    if FLAGS.preset != "demo" or extra or FLAGS.timing_weight is not None:
+        key = json.dumps([FLAGS.preset, timing_weight, extra])
         name += "_" + hashlib.sha1(key.encode()).hexdigest()[:8]
     return name
 
 
-def train_arm(logdir: Path, data_dir: Path | None, timing_weight: float) -> tuple[float | None, bool]:
+def train_arm(arm: str, logdir: Path, data_dir: Path | None, timing_weight: float
+              ) -> tuple[float | None, bool]:
     """Train one arm (resuming/reusing when allowed) -> (training wall time in seconds, reused).
 
     The time is written to <logdir>/TRAIN_WALL_FILE, so a reused run reports the time it took when it was
@@ -110,7 +120,7 @@ def train_arm(logdir: Path, data_dir: Path | None, timing_weight: float) -> tupl
     cmd = [sys.executable, "-m", "train.train", f"--preset={FLAGS.preset}", f"--logdir={logdir}",
            f"--train_steps={FLAGS.train_steps}", f"--seed={FLAGS.seed}", f"--timing_weight={timing_weight}",
            f"--save_every={max(1, FLAGS.train_steps // 4)}", f"--summary_every={max(1, FLAGS.train_steps // 4)}",
-           "--log_every=50", *FLAGS.train_flag]
+           "--log_every=50", *arm_flags(arm)]
     if data_dir is not None:
         cmd.append(f"--data_dir={data_dir}")
     t0 = time.time()
@@ -217,7 +227,7 @@ def main(argv) -> None:
     train_wall, reused, dists = {}, [], {}
     for arm, weight in zip(ARMS, (with_weight, 0.0)):
         logdir = work_dir / run_name(arm, weight)
-        train_wall[arm], was_reused = train_arm(logdir, data_dir, weight)
+        train_wall[arm], was_reused = train_arm(arm, logdir, data_dir, weight)
         if was_reused:
             reused.append(arm)
         clips, meta = generated_clips(logdir / "export", FLAGS.num_clips, FLAGS.seed)
@@ -232,7 +242,8 @@ def main(argv) -> None:
         "command": shlex.join([sys.executable.split("/")[-1], "-m", "eval.ablation_timing", *sys.argv[1:]]),
         "corpus": FLAGS.corpus, "data_dir": str(data_dir) if data_dir else "embedded default corpus",
         "preset": FLAGS.preset, "train_steps": FLAGS.train_steps, "seed": FLAGS.seed, "num_clips": FLAGS.num_clips,
-        "timing_weight_with": with_weight, "train_flags": FLAGS.train_flag, "clip_seconds": cfg.clip_seconds,
+        "timing_weight_with": with_weight, "train_flags": FLAGS.train_flag,
+        "timing_flags": FLAGS.timing_flag, "clip_seconds": cfg.clip_seconds,
         "wall_time_s": time.time() - t_start, "train_wall_s": train_wall, "reused_runs": reused,
         "cpu_count": os.cpu_count(),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "rows": rows,

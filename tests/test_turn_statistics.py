@@ -93,3 +93,36 @@ def test_timing_d_turn_stats_option(mbstd):
     stats_in = NUM_TURN_STATS * (2 if mbstd else 1)
     assert with_stats.count_params() - plain.count_params() == stats_in * 4 + 4 + 4   # Dense(4) + 4 score weights
     assert with_stats(tf.random.uniform([3, cfg.num_frames, 2])).shape == (3, 1)
+
+
+def _solo_alternations(filled):
+    """Reference: changes of speaker between consecutive one-speaker-alone runs (whatever lies between)."""
+    state = filled[:, 0].astype(int) + 2 * filled[:, 1].astype(int)
+    solo = [s for s in state if s in (1, 2)]
+    return sum(1 for x, y in zip(solo, solo[1:]) if x != y)
+
+
+def test_speaker_changes():
+    rng = np.random.default_rng(2)
+    layer = TurnStatistics(FRAME_HZ)
+    seconds = FRAMES / FRAME_HZ
+    for trial in range(32):
+        v = random_vad(rng)
+        if trial % 2:                        # no overlaps: every speaker change is a gap (DESIGN.md)
+            v[:, 1] &= ~v[:, 0]
+            v = timing.fill_short_silences(v, FRAME_HZ)
+            v[:, 1] &= ~v[:, 0]
+        changes = layer(tf.constant(v[None], tf.float32)).numpy()[0, STAT_NAMES.index("speaker_change_rate")]
+        filled = timing.fill_short_silences(v, FRAME_HZ)
+        np.testing.assert_allclose(changes * seconds, _solo_alternations(filled), atol=1e-3)
+        if trial % 2 and not (filled[:, 0] & filled[:, 1]).any():
+            state = filled[:, 0].astype(int) + 2 * filled[:, 1].astype(int)
+            direct = int(np.sum(state[1:] * state[:-1] == 2))          # A then B (or B then A) with no silence
+            ev = timing.dialogue_events(v, FRAME_HZ)
+            np.testing.assert_allclose(changes * seconds, len(ev.gaps) + direct, atol=1e-3)
+    pause = np.zeros((1, 300, 2), np.float32)
+    pause[0, :100, 0] = pause[0, 150:, 0] = 1.0                          # A _ A: a pause, no change
+    gap = pause.copy()
+    gap[0, 150:] = [0.0, 1.0]                                            # A _ B: one gap
+    both = layer(tf.constant(np.concatenate([pause, gap]))).numpy()[:, STAT_NAMES.index("speaker_change_rate")]
+    np.testing.assert_allclose(both * 3.0, [0.0, 1.0], atol=1e-4)

@@ -12,10 +12,16 @@ computes the same kind of quantities from soft VAD probabilities a, b in [0, 1],
     runs(x)      x[0] + sum_t relu(x[t] - x[t-1]): the number of runs of a 0/1 signal, soft otherwise
     A, B         bridge(a), bridge(b): the two speakers' IPU signals
 
+    floor(t)     who last spoke alone: f = A(1-B) - B(1-A) (+1 A alone, -1 B alone, 0 otherwise) held through
+                 frames where f = 0 (silence, overlap): floor(t) = f(t) + (1 - |f(t)|) floor(t-1), computed in
+                 closed form as a masked [frames, frames] product (no recurrence)
+    changes      sum_t relu(-floor(t) floor(t-1)): the number of speaker changes (gaps and speaker-change
+                 overlaps), which tells a gap (A _ B) from a pause (A _ A) where the run counts cannot
+
     statistics (rates in events per second, the rest fractions of the clip's frames):
       speech fraction of a and b, overlap fraction mean(a*b),
       runs of A and B (IPUs), runs of A*B (overlaps), runs of (1-A)(1-B) (joint silences: pauses, gaps and
-      the clip's leading/trailing silence), runs of A(1-B) and B(1-A) (one speaker alone)
+      the clip's leading/trailing silence), runs of A(1-B) and B(1-A) (one speaker alone), speaker changes
 
 The turn-timing discriminator (timing_discriminator.py, `cfg.timing_turn_stats`) reads these next to its
 convolutional features, so a generator whose turns are too short, or whose speakers switch too often, is
@@ -30,9 +36,10 @@ import tensorflow as tf
 
 from wavebabble.timing import MIN_SILENCE_S
 
-NUM_TURN_STATS = 9
 STAT_NAMES = ("speech_a", "speech_b", "overlap", "ipu_rate_a", "ipu_rate_b", "overlap_rate", "silence_rate",
-              "a_alone_rate", "b_alone_rate")
+              "a_alone_rate", "b_alone_rate", "speaker_change_rate")
+NUM_TURN_STATS = len(STAT_NAMES)
+HOLD_EPS = 1e-6          # floor hold factors are clipped to >= this before their log (exact 0 would give -inf)
 
 
 def _window_max(x, left: int, right: int, pad_value: float):
@@ -60,6 +67,25 @@ def count_runs(x):
     return x[:, 0, :] + tf.reduce_sum(rises, axis=1)
 
 
+def held_floor(alone_a, alone_b):
+    """[batch, frames] each -> [batch, frames]: +1/-1 for the speaker who last spoke alone, 0 before anyone did.
+
+    floor(t) = sum_{s <= t} f(s) prod_{s < r <= t} (1 - |f(r)|), with f = alone_a - alone_b; the products are
+    exp(L(t) - L(s)) of the cumulative log hold factor L (always <= 1, so nothing overflows)."""
+    f = alone_a - alone_b
+    log_hold = tf.math.cumsum(tf.math.log(tf.maximum(1.0 - tf.abs(f), HOLD_EPS)), axis=1)         # L(t)
+    frames = tf.shape(f)[1]
+    causal = tf.linalg.band_part(tf.ones([frames, frames]), -1, 0)                                # s <= t
+    decay = tf.exp(tf.minimum(log_hold[:, :, None] - log_hold[:, None, :], 0.0)) * causal         # [b, t, s]
+    return tf.linalg.matvec(decay, f)
+
+
+def count_speaker_changes(alone_a, alone_b):
+    """[batch, frames] each -> [batch]: sign changes of the held floor (gaps + speaker-change overlaps)."""
+    floor = held_floor(alone_a, alone_b)
+    return tf.reduce_sum(tf.nn.relu(-floor[:, 1:] * floor[:, :-1]), axis=1)
+
+
 @keras.saving.register_keras_serializable(package="wavebabble")
 class TurnStatistics(keras.layers.Layer):
     """Soft VAD [batch, frames, 2] -> [batch, NUM_TURN_STATS] (see the module docstring for the order)."""
@@ -78,7 +104,8 @@ class TurnStatistics(keras.layers.Layer):
         fractions = tf.reduce_mean(tf.concat([a, b, a * b], axis=-1), axis=1)             # [batch, 3]
         signals = tf.concat([ipus, big_a * big_b, (1.0 - big_a) * (1.0 - big_b), big_a * (1.0 - big_b),
                              big_b * (1.0 - big_a)], axis=-1)                             # [batch, frames, 6]
-        return tf.concat([fractions, count_runs(signals) / seconds], axis=-1)
+        changes = count_speaker_changes(signals[..., 4], signals[..., 5])[:, None]
+        return tf.concat([fractions, count_runs(signals) / seconds, changes / seconds], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], NUM_TURN_STATS)
