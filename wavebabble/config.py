@@ -67,6 +67,8 @@ class Config:
     beta1: float = 0.5
     beta2: float = 0.9
     batch_size: int = 64             # global batch (split across replicas)
+    lr_decay_start: int = 0          # > 0: from this generator step both learning rates fall linearly ...
+    lr_decay_steps: int = 0          # ... over this many steps to LR_DECAY_FINAL_FRACTION of their value (0: constant)
     g_ema_decay: float = 0.0         # > 0: keep an exponential moving average of G's weights (exported, listened to)
 
     # ------------------------------------------------------------------ derived
@@ -125,6 +127,11 @@ class Config:
         for f in ("beta1", "beta2"):
             if not 0 <= getattr(self, f) < 1:
                 bad(f, "must be in [0, 1)")
+        for f in ("lr_decay_start", "lr_decay_steps"):
+            if not isinstance(getattr(self, f), int) or getattr(self, f) < 0:
+                bad(f, "must be an integer >= 0")
+        if (self.lr_decay_start > 0) != (self.lr_decay_steps > 0):
+            bad("lr_decay_steps", "set lr_decay_start and lr_decay_steps together (both > 0), or neither")
         if not 0 <= self.g_ema_decay < 1:
             bad("g_ema_decay", "must be in [0, 1) (0 disables the moving average)")
         if self.timing_input_noise < 0:

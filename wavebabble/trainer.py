@@ -59,6 +59,7 @@ MIXED_PRECISION = ("off", "bfloat16")
 GENERATE_CHUNK = 16                  # clips per generator call in `generate` (bounds memory)
 SEEDS_PER_STEP_PART = 2              # stateless seeds per D/G sub-step: latents, GP interpolation
 EMA_WARMUP = 10.0                    # EMA decay at step t is min(g_ema_decay, (1 + t) / (EMA_WARMUP + t))
+LR_DECAY_FINAL_FRACTION = 0.05       # with cfg.lr_decay_*: learning rates end at this fraction of their value
 TIMING_FEATURES_LAYER = "timing_pool"  # the turn-timing D's pooled features (timing_discriminator.py)
 
 # Discriminators: name -> (config weight field, builder, input kind). Weight 0: not built, not trained.
@@ -75,6 +76,22 @@ DISCRIMINATORS = {
 ARCH_FIELDS = ("sample_rate", "slice_len", "nch", "latent_dim", "model_dim", "kernel_len", "upsample",
                "post_proc_filt_len", "g_activity_gate", "ms_dim", "ms_scales", "ms_groups", "timing_dim",
                "timing_minibatch_std", "timing_turn_stats", "frame_hz")
+
+
+class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Constant `lr` up to optimizer update `start`, then linear to LR_DECAY_FINAL_FRACTION * lr over `steps`
+    updates, constant after. Evaluated at the optimizer's own (checkpointed) update count, so a resumed run
+    continues the schedule where it stopped."""
+
+    def __init__(self, lr: float, start: int, steps: int):
+        self.lr, self.start, self.steps = float(lr), int(start), int(steps)
+
+    def __call__(self, step):
+        progress = tf.clip_by_value((tf.cast(step, tf.float32) - self.start) / self.steps, 0.0, 1.0)
+        return self.lr * (1.0 - (1.0 - LR_DECAY_FINAL_FRACTION) * progress)
+
+    def get_config(self):
+        return {"lr": self.lr, "start": self.start, "steps": self.steps}
 
 
 class NonFiniteLossError(WavebabbleError):
@@ -224,7 +241,7 @@ class GANTrainer:
                     self._timing_with_features = keras.Model(
                         d.inputs, [d.get_layer(TIMING_FEATURES_LAYER).output, d.outputs[0]])
                 self.g_opt = self._make_optimizer(cfg.g_lr, "g_adam")
-                self.d_opt = self._make_optimizer(cfg.d_lr, "d_adam")
+                self.d_opt = self._make_optimizer(cfg.d_lr, "d_adam", updates_per_step=cfg.d_updates)
                 # Keras 3 under tf.distribute: create the optimizer slots now, not in the first replica step.
                 self.g_opt.build(self.generator.trainable_variables)
                 self.d_opt.build(self.d_variables)
@@ -244,8 +261,11 @@ class GANTrainer:
         self._generate_fn = tf.function(lambda z: tf.cast(served(z, training=False), tf.float32))
 
     # ----------------------------------------------------------------------------------------- building
-    def _make_optimizer(self, lr: float, name: str):
-        return keras.optimizers.Adam(learning_rate=lr, beta_1=self.cfg.beta1, beta_2=self.cfg.beta2, name=name)
+    def _make_optimizer(self, lr: float, name: str, updates_per_step: int = 1):
+        cfg = self.cfg
+        if cfg.lr_decay_steps > 0:
+            lr = LinearDecay(lr, cfg.lr_decay_start * updates_per_step, cfg.lr_decay_steps * updates_per_step)
+        return keras.optimizers.Adam(learning_rate=lr, beta_1=cfg.beta1, beta_2=cfg.beta2, name=name)
 
     @property
     def d_variables(self) -> list:
