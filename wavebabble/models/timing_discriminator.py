@@ -16,7 +16,9 @@ cfg.frame_hz; the model never sees the waveform. Inside:
         output frame can relate every turn in the clip (e.g. 819 frames -> 9 blocks, field 1023)
     LeakyReLU -> global mean and max over time (concatenated)                     "timing_pool"
     (when cfg.timing_turn_stats) per-clip turn statistics of the VAD input (turn_statistics.py: speech and
-        overlap fractions, IPU / overlap / silence / one-speaker-alone run rates after 0.2 s bridging),
+        overlap fractions, IPU / overlap / silence / one-speaker-alone run rates after 0.2 s bridging, speaker
+        changes), on a log scale log(stat + TURN_STATS_LOG_EPS) so that an overlap fraction of 0.05 against
+        0.02 weighs like a speech fraction of 1.0 against 0.4 (the evaluation scores relative errors),
         + their std across the batch when cfg.timing_minibatch_std, -> Dense(timing_dim) -> LeakyReLU,
         concatenated with "timing_pool"
     -> Dense(1)
@@ -34,6 +36,7 @@ from wavebabble.models.turn_statistics import TurnStatistics
 LEAKY_SLOPE = 0.2
 DILATED_KERNEL = 3
 VAD_CHANNELS = 2
+TURN_STATS_LOG_EPS = 0.01  # turn statistics are read as log(stat + this): rates/s and fractions ~0.02..1
 MBSTD_EPS = 1e-8          # inside the sqrt of the minibatch variance (finite gradient at zero variance)
 
 
@@ -53,6 +56,20 @@ class MinibatchStd(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], None if input_shape[-1] is None else 2 * input_shape[-1])
+
+
+class LogScale(keras.layers.Layer):
+    """x -> log(x + eps), elementwise (x >= 0)."""
+
+    def __init__(self, eps: float, **kwargs):
+        super().__init__(**kwargs)
+        self.eps = float(eps)
+
+    def call(self, x):
+        return ops.log(x + self.eps)
+
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps}
 
 
 def timing_dilations(num_frames: int) -> list[int]:
@@ -92,6 +109,7 @@ def build_timing_discriminator(cfg: Config) -> keras.Model:
         keras.layers.GlobalMaxPooling1D(name="timing_max")(x)])
     if cfg.timing_turn_stats:
         stats = TurnStatistics(cfg.frame_hz, name="timing_turn_stats")(vad)
+        stats = LogScale(TURN_STATS_LOG_EPS, name="timing_turn_stats_log")(stats)
         if cfg.timing_minibatch_std:
             stats = MinibatchStd(name="timing_turn_stats_std")(stats)
         stats = keras.layers.Dense(cfg.timing_dim, name="timing_stats_dense")(stats)
