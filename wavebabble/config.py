@@ -128,7 +128,8 @@ class Config:
             if not 0 <= getattr(self, f) < 1:
                 bad(f, "must be in [0, 1)")
         for f in ("lr_decay_start", "lr_decay_steps"):
-            if not isinstance(getattr(self, f), int) or getattr(self, f) < 0:
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 bad(f, "must be an integer >= 0")
         if (self.lr_decay_start > 0) != (self.lr_decay_steps > 0):
             bad("lr_decay_steps", "set lr_decay_start and lr_decay_steps together (both > 0), or neither")

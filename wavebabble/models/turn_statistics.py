@@ -101,10 +101,11 @@ class TurnStatistics(keras.layers.Layer):
         a, b = vad[..., 0:1], vad[..., 1:2]
         ipus = bridge_short_silences(vad, int(round(self.min_silence_s * self.frame_hz)))
         big_a, big_b = ipus[..., 0:1], ipus[..., 1:2]
+        alone_a, alone_b = big_a * (1.0 - big_b), big_b * (1.0 - big_a)
         fractions = tf.reduce_mean(tf.concat([a, b, a * b], axis=-1), axis=1)             # [batch, 3]
-        signals = tf.concat([ipus, big_a * big_b, (1.0 - big_a) * (1.0 - big_b), big_a * (1.0 - big_b),
-                             big_b * (1.0 - big_a)], axis=-1)                             # [batch, frames, 6]
-        changes = count_speaker_changes(signals[..., 4], signals[..., 5])[:, None]
+        signals = tf.concat([ipus, big_a * big_b, (1.0 - big_a) * (1.0 - big_b), alone_a, alone_b],
+                            axis=-1)                                                      # [batch, frames, 6]
+        changes = count_speaker_changes(alone_a[..., 0], alone_b[..., 0])[:, None]
         return tf.concat([fractions, count_runs(signals) / seconds, changes / seconds], axis=-1)
 
     def compute_output_shape(self, input_shape):
