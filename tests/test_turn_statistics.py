@@ -24,6 +24,11 @@ def random_vad(rng, frames=FRAMES, max_run=60):
     return v
 
 
+def _joint_state(filled):
+    """[frames, 2] bool -> [frames] int: 0 silence, 1 A only, 2 B only, 3 both."""
+    return filled[:, 0].astype(int) + 2 * filled[:, 1].astype(int)
+
+
 def test_bridging_is_exactly_the_evaluation_fill():
     rng = np.random.default_rng(0)
     vads = np.stack([random_vad(rng) for _ in range(64)])
@@ -56,7 +61,7 @@ def test_counts_match_dialogue_events():
 
 def _interior_silences_next_to_overlap(filled):
     """Joint silences that DESIGN.md calls neither pause nor gap (overlap on one side), not at the edges."""
-    state = filled[:, 0].astype(int) + 2 * filled[:, 1].astype(int)       # 0 silence, 1 A, 2 B, 3 both
+    state = _joint_state(filled)
     n, t = 0, 0
     while t < len(state):
         if state[t] == 0:
@@ -97,7 +102,7 @@ def test_timing_d_turn_stats_option(mbstd):
 
 def _solo_alternations(filled):
     """Reference: changes of speaker between consecutive one-speaker-alone runs (whatever lies between)."""
-    state = filled[:, 0].astype(int) + 2 * filled[:, 1].astype(int)
+    state = _joint_state(filled)
     solo = [s for s in state if s in (1, 2)]
     return sum(1 for x, y in zip(solo, solo[1:]) if x != y)
 
@@ -116,7 +121,7 @@ def test_speaker_changes():
         filled = timing.fill_short_silences(v, FRAME_HZ)
         np.testing.assert_allclose(changes * seconds, _solo_alternations(filled), atol=1e-3)
         if trial % 2 and not (filled[:, 0] & filled[:, 1]).any():
-            state = filled[:, 0].astype(int) + 2 * filled[:, 1].astype(int)
+            state = _joint_state(filled)
             direct = int(np.sum(state[1:] * state[:-1] == 2))          # A then B (or B then A) with no silence
             ev = timing.dialogue_events(v, FRAME_HZ)
             np.testing.assert_allclose(changes * seconds, len(ev.gaps) + direct, atol=1e-3)
