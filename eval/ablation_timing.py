@@ -1,11 +1,13 @@
 """Ablation: does the turn-timing discriminator make generated turn-taking realistic?
 
     python -m eval.ablation_timing --corpus=babble --train_steps=1500
-    python -m eval.ablation_timing --corpus=fsdd --train_steps=1500
+    python -m eval.ablation_timing --corpus=fsdd --train_steps=1500 --seeds=0,1,2
 
 For one corpus, trains the same preset twice with the same seed, data and step budget (`python -m train.train`,
 the job users run): once with the turn-timing discriminator (`--timing_weight` = the preset's, > 0) and once
 with `--timing_weight=0`. Each run's exported SavedModel generates the same number of clips (same latents).
+`--seeds=0,1,2` repeats all of it per seed (weights, data order, latents and, for fsdd, the assembled corpus)
+and judges the goal on the median over seeds; every seed's table is kept.
 Both sets and the training corpus are measured the same way (hard VAD -> DESIGN.md timing statistics, as
 `eval.timing` does). The corpus is measured on real clips of the model's slice length drawn by the input
 pipeline (`data.load_clips`), so clip-edge effects (edge silences are not gaps, IPUs cut at the edges) are the
@@ -53,7 +55,9 @@ flags.DEFINE_string("fsdd_dir", str(DEFAULT_FSDD), "FSDD recordings folder for -
 flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Config preset both arms train.")
 flags.DEFINE_integer("train_steps", 1500, "Generator steps per arm (the step budget).", lower_bound=1)
 flags.DEFINE_integer("num_clips", 200, "Clips generated per arm (and real clips measured).", lower_bound=1)
-flags.DEFINE_integer("seed", 0, "Seed shared by both arms (weights, data order, latents).")
+flags.DEFINE_list("seeds", ["0"], "Seeds, comma-separated; each is one full repetition shared by both arms "
+                  "(weights, data order, latents; for fsdd also the assembled corpus). The goal is judged on the "
+                  "median over seeds.")
 flags.DEFINE_float("timing_weight", None, "Timing-D weight of the 'with' arm. Default: the preset's.")
 flags.DEFINE_multi_string("train_flag", [], "Extra flags for both training runs, e.g. --train_flag=--g_lr=1e-4.")
 flags.DEFINE_multi_string("timing_flag", [], "Extra flags for the 'with' arm only: settings of the turn-timing D "
@@ -70,8 +74,19 @@ def sh(cmd: list[str]) -> None:
     subprocess.run(cmd, cwd=REPO, check=True)
 
 
-def corpus_dir(work_dir: Path) -> Path | None:
-    """The training folder for --corpus (None = the embedded default corpus)."""
+def parse_seeds(values: list[str]) -> list[int]:
+    """--seeds -> distinct ints, rejected up front (before any training) when malformed."""
+    try:
+        seeds = [int(v) for v in values]
+    except ValueError:
+        raise DataError(f"--seeds={','.join(values)}: expected comma-separated integers") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise DataError(f"--seeds={','.join(values)}: expected at least one seed and no repeats")
+    return seeds
+
+
+def corpus_dir(work_dir: Path, seed: int) -> Path | None:
+    """The training folder for --corpus and one seed (None = the embedded default corpus)."""
     if FLAGS.corpus == "babble":
         return None
     if FLAGS.corpus == "custom":
@@ -81,11 +96,11 @@ def corpus_dir(work_dir: Path) -> Path | None:
     fsdd = Path(FLAGS.fsdd_dir)
     if not fsdd.is_dir():
         raise DataError(f"--fsdd_dir={fsdd} does not exist (needs ../shared/data/fsdd/recordings)")
-    out = work_dir / f"fsdd_corpus_{FSDD_DIALOGUES}x{FSDD_SECONDS}s_seed{FLAGS.seed}"
+    out = work_dir / f"fsdd_corpus_{FSDD_DIALOGUES}x{FSDD_SECONDS}s_seed{seed}"
     if not (out / "manifest.jsonl").is_file():
         sh([sys.executable, "-m", "wavebabble.corpus", "--kind=assemble", f"--utterances_dir={fsdd}",
             f"--out_dir={out}", f"--num_dialogues={FSDD_DIALOGUES}", f"--seconds_each={FSDD_SECONDS}",
-            "--sample_rate=8000", f"--seed={FLAGS.seed}", "--overwrite"])
+            "--sample_rate=8000", f"--seed={seed}", "--overwrite"])
     return out
 
 
@@ -94,10 +109,10 @@ def arm_flags(arm: str) -> list[str]:
     return [*FLAGS.train_flag, *(FLAGS.timing_flag if arm == ARMS[0] else [])]
 
 
-def run_name(arm: str, timing_weight: float) -> str:
+def run_name(arm: str, timing_weight: float, seed: int) -> str:
     """Run dir name; a hash of the training settings that the name does not spell out keeps --resume from
     reusing a finished run that was trained with other extra flags or another --timing_weight."""
-    name = f"{FLAGS.corpus}_{arm}_steps{FLAGS.train_steps}_seed{FLAGS.seed}"
+    name = f"{FLAGS.corpus}_{arm}_steps{FLAGS.train_steps}_seed{seed}"
     extra = arm_flags(arm)
     if FLAGS.preset != "demo" or extra or FLAGS.timing_weight is not None:
         key = json.dumps([FLAGS.preset, timing_weight, extra])
@@ -105,7 +120,7 @@ def run_name(arm: str, timing_weight: float) -> str:
     return name
 
 
-def train_arm(arm: str, logdir: Path, data_dir: Path | None, timing_weight: float
+def train_arm(arm: str, logdir: Path, data_dir: Path | None, timing_weight: float, seed: int
               ) -> tuple[float | None, bool]:
     """Train one arm (resuming/reusing when allowed) -> (training wall time in seconds, reused).
 
@@ -118,7 +133,7 @@ def train_arm(arm: str, logdir: Path, data_dir: Path | None, timing_weight: floa
     if logdir.exists() and not FLAGS.resume:
         raise DataError(f"{logdir} exists; pass --resume or remove it")
     cmd = [sys.executable, "-m", "train.train", f"--preset={FLAGS.preset}", f"--logdir={logdir}",
-           f"--train_steps={FLAGS.train_steps}", f"--seed={FLAGS.seed}", f"--timing_weight={timing_weight}",
+           f"--train_steps={FLAGS.train_steps}", f"--seed={seed}", f"--timing_weight={timing_weight}",
            f"--save_every={max(1, FLAGS.train_steps // 4)}", f"--summary_every={max(1, FLAGS.train_steps // 4)}",
            "--log_every=50", *arm_flags(arm)]
     if data_dir is not None:
@@ -163,6 +178,21 @@ def train_minutes(r: dict, arm: str) -> str:
     return text + (" (an earlier run, reused)" if arm in r.get("reused_runs", []) else "")
 
 
+def goal_met(mre_with: float, ratio: float | None) -> bool:
+    return bool(mre_with <= GOAL_MRE and ratio is not None and ratio <= GOAL_RATIO)
+
+
+def stats_table(r: dict) -> list[str]:
+    """One seed's statistics: corpus column and both arms."""
+    keys = list(r["rows"]["corpus"])
+    extra = ["mean_relative_error", "fto_wasserstein_s", "ipu_wasserstein_s", "pause_wasserstein_s"]
+    lines = ["| statistic | corpus | " + " | ".join(ARMS) + " |", "|---|---|" + "---|" * len(ARMS)]
+    for k in keys + extra:
+        lines.append(f"| {k} | {fmt(r['rows']['corpus'].get(k))} | "
+                     + " | ".join(fmt(r["rows"][a].get(k)) for a in ARMS) + " |")
+    return lines
+
+
 def markdown(results: dict) -> str:
     lines = ["# Turn-timing discriminator ablation", "",
              "Generated by `eval/ablation_timing.py`; each section is one corpus. Statistics follow DESIGN.md "
@@ -170,67 +200,64 @@ def markdown(results: dict) -> str:
              "`mean_relative_error` is over the four per-minute rates, both speech ratios and the overlap ratio "
              "(generated vs corpus). `envelope_corr_median` (not in the error) is the median over clips of the "
              "correlation between the two channels' frame energies in dB: gain-independent, negative when the "
-             "speakers take turns, near +1 when one channel carries a copy of the other's envelope.", ""]
+             "speakers take turns, near +1 when one channel carries a copy of the other's envelope. With several "
+             "seeds, each seed is a full repetition (both arms retrained, and for fsdd a newly assembled corpus) "
+             "and the goal is judged on the medians over seeds.", ""]
     for name, r in results.items():
+        seeds = r["seeds"]
         lines += [f"## Corpus: {name}", "", f"- command: `{r['command']}`",
-                  f"- preset `{r['preset']}`, step budget {r['train_steps']} generator steps per arm, seed "
-                  f"{r['seed']}, {r['num_clips']} clips per arm of {r['clip_seconds']:.2f} s",
-                  f"- wall time: {r['wall_time_s'] / 60:.1f} min for this command ("
-                  + ", ".join(f"{a}: {train_minutes(r, a)}" for a in ARMS)
-                  + f"); machine: {r['cpu_count']} CPU cores, {r['machine']}"]
-        if r.get("mre_real_vs_real") is not None:
-            lines.append(f"- sampling floor: a second real sample of the same size scores MRE "
-                         f"{fmt(r['mre_real_vs_real'])} against the corpus column (no model can be expected to do "
-                         "better)")
-        lines.append("")
-        keys = [k for k in r["rows"]["corpus"]]
-        extra = ["mean_relative_error", "fto_wasserstein_s", "ipu_wasserstein_s", "pause_wasserstein_s"]
-        lines.append("| statistic | corpus | " + " | ".join(ARMS) + " |")
-        lines.append("|---|---|" + "---|" * len(ARMS))
-        for k in keys + extra:
-            lines.append(f"| {k} | {fmt(r['rows']['corpus'].get(k))} | "
-                         + " | ".join(fmt(r["rows"][a].get(k)) for a in ARMS) + " |")
-        g = r["goal"]
-        lines += ["", f"Goal (MRE with timing D <= {GOAL_MRE:.0%} and <= {GOAL_RATIO:.0%} of the MRE without): "
-                  f"with {fmt(g['mre_with'])}, without {fmt(g['mre_without'])}, ratio {fmt(g['ratio'])} -> "
-                  f"**{'met' if g['met'] else 'not met'}**", ""]
+                  f"- preset `{r['preset']}`, step budget {r['train_steps']} generator steps per arm, seeds "
+                  f"{', '.join(map(str, seeds))}, {r['num_clips']} clips per arm of {r['clip_seconds']:.2f} s",
+                  f"- wall time: {r['wall_time_s'] / 60:.1f} min for this command; machine: {r['cpu_count']} CPU "
+                  f"cores, {r['machine']}",
+                  "- sampling floor: a second real sample of the same size scored against the corpus column "
+                  "(no model can be expected to do better)", "",
+                  "| seed | MRE with timing D | MRE without | ratio | sampling floor | goal | training time |",
+                  "|---|---|---|---|---|---|---|"]
+        for seed in seeds:
+            s = r["runs"][str(seed)]
+            g = s["goal"]
+            lines.append(f"| {seed} | {fmt(g['mre_with'])} | {fmt(g['mre_without'])} | {fmt(g['ratio'])} | "
+                         f"{fmt(s['mre_real_vs_real'])} | {'met' if g['met'] else 'not met'} | "
+                         + "; ".join(f"{a}: {train_minutes(s, a)}" for a in ARMS) + " |")
+        m = r["summary"]
+        lines.append(f"| **median** | **{fmt(m['mre_with'])}** | **{fmt(m['mre_without'])}** | "
+                     f"**{fmt(m['ratio'])}** | {fmt(m['mre_real_vs_real'])} | | |")
+        lines += ["", f"Goal (MRE with timing D <= {GOAL_MRE:.0%} and <= {GOAL_RATIO:.0%} of the MRE without), on "
+                  f"the medians over {len(seeds)} seed(s): with {fmt(m['mre_with'])}, without {fmt(m['mre_without'])}, "
+                  f"ratio {fmt(m['ratio'])} -> **{'met' if m['met'] else 'not met'}** (met by {m['seeds_met']} of "
+                  f"{len(seeds)} seeds on their own; worst seed with timing D: {fmt(m['mre_with_max'])})", ""]
+        for seed in seeds:
+            lines += [f"### {name}, seed {seed}", "", *stats_table(r["runs"][str(seed)]), ""]
     return "\n".join(lines) + "\n"
 
 
-def main(argv) -> None:
-    del argv
-    t_start = time.time()
-    work_dir = Path(FLAGS.work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    cfg = get_config(FLAGS.preset)
-    with_weight = FLAGS.timing_weight if FLAGS.timing_weight is not None else cfg.timing_weight
-    if with_weight <= 0:
-        raise DataError("--timing_weight must be > 0 for the 'with' arm (the preset's weight is 0)")
-    data_dir = corpus_dir(work_dir)
-
+def ablate_seed(seed: int, cfg, with_weight: float, work_dir: Path) -> dict:
+    """Both arms for one seed: train (or reuse), generate, measure against that seed's real sample."""
     from wavebabble.data import index_sources, load_clips
     from wavebabble.measure import envelope_correlation, measure_audio
 
+    data_dir = corpus_dir(work_dir, seed)
     index = index_sources(str(data_dir) if data_dir else None, sample_rate=cfg.sample_rate)  # once for both samples
 
-    def real_clips(seed: int) -> np.ndarray:
+    def real_clips(clip_seed: int) -> np.ndarray:
         return load_clips(index=index, sample_rate=cfg.sample_rate, slice_len=cfg.slice_len,
-                          num_clips=FLAGS.num_clips, seed=seed)
+                          num_clips=FLAGS.num_clips, seed=clip_seed)
 
-    real = real_clips(FLAGS.seed)
+    real = real_clips(seed)
     ref = measure_audio(real, cfg.sample_rate, cfg.frame_hz)
     rows = {"corpus": stats_row(ref, None, envelope_correlation(real, cfg.sample_rate, cfg.frame_hz))}
     # sampling floor: the error of a second, independent real sample of the same size (no model is better)
-    other = measure_audio(real_clips(FLAGS.seed + FLOOR_SEED_OFFSET), cfg.sample_rate, cfg.frame_hz)
+    other = measure_audio(real_clips(seed + FLOOR_SEED_OFFSET), cfg.sample_rate, cfg.frame_hz)
     floor = timing.timing_distance(other, ref)["mean_relative_error"]
-    print(f"sampling floor (second real sample of {FLAGS.num_clips} clips): MRE {floor:.3f}", flush=True)
+    print(f"seed {seed}: sampling floor (second real sample of {FLAGS.num_clips} clips): MRE {floor:.3f}", flush=True)
     train_wall, reused, dists = {}, [], {}
     for arm, weight in zip(ARMS, (with_weight, 0.0)):
-        logdir = work_dir / run_name(arm, weight)
-        train_wall[arm], was_reused = train_arm(arm, logdir, data_dir, weight)
+        logdir = work_dir / run_name(arm, weight, seed)
+        train_wall[arm], was_reused = train_arm(arm, logdir, data_dir, weight, seed)
         if was_reused:
             reused.append(arm)
-        clips, meta = generated_clips(logdir / "export", FLAGS.num_clips, FLAGS.seed)
+        clips, meta = generated_clips(logdir / "export", FLAGS.num_clips, seed)
         stats = measure_audio(clips, meta["sample_rate"], meta["frame_hz"])
         dists[arm] = timing.timing_distance(stats, ref)
         rows[arm] = stats_row(stats, dists[arm], envelope_correlation(clips, meta["sample_rate"], meta["frame_hz"]))
@@ -238,29 +265,62 @@ def main(argv) -> None:
     mre_with = dists[ARMS[0]]["mean_relative_error"]
     mre_without = dists[ARMS[1]]["mean_relative_error"]
     ratio = mre_with / mre_without if mre_without else None
+    print(f"seed {seed}: MRE with timing D {mre_with:.3f}, without {mre_without:.3f}", flush=True)
+    return {"seed": seed, "data_dir": str(data_dir) if data_dir else "embedded default corpus",
+            "train_wall_s": train_wall, "reused_runs": reused, "rows": rows, "distances": dists,
+            "mre_real_vs_real": floor,
+            "goal": {"mre_with": mre_with, "mre_without": mre_without, "ratio": ratio, "met": goal_met(mre_with, ratio)}}
+
+
+def seed_summary(runs: list[dict]) -> dict:
+    """Medians over seeds (the goal is judged on these) and how many seeds meet the goal on their own."""
+    def median(key: str) -> float | None:
+        values = [r["goal"][key] for r in runs if r["goal"][key] is not None]
+        return float(np.median(values)) if values else None
+
+    mre_with, ratio = median("mre_with"), median("ratio")
+    return {"mre_with": mre_with, "mre_without": median("mre_without"), "ratio": ratio,
+            "mre_real_vs_real": float(np.median([r["mre_real_vs_real"] for r in runs])),
+            "mre_with_max": max(r["goal"]["mre_with"] for r in runs),
+            "seeds_met": sum(r["goal"]["met"] for r in runs), "met": goal_met(mre_with, ratio)}
+
+
+def main(argv) -> None:
+    del argv
+    t_start = time.time()
+    seeds = parse_seeds(FLAGS.seeds)
+    work_dir = Path(FLAGS.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cfg = get_config(FLAGS.preset)
+    with_weight = FLAGS.timing_weight if FLAGS.timing_weight is not None else cfg.timing_weight
+    if with_weight <= 0:
+        raise DataError("--timing_weight must be > 0 for the 'with' arm (the preset's weight is 0)")
+    runs = [ablate_seed(seed, cfg, with_weight, work_dir) for seed in seeds]
+    summary = seed_summary(runs)
     result = {
         "command": shlex.join([sys.executable.split("/")[-1], "-m", "eval.ablation_timing", *sys.argv[1:]]),
-        "corpus": FLAGS.corpus, "data_dir": str(data_dir) if data_dir else "embedded default corpus",
-        "preset": FLAGS.preset, "train_steps": FLAGS.train_steps, "seed": FLAGS.seed, "num_clips": FLAGS.num_clips,
-        "timing_weight_with": with_weight, "train_flags": FLAGS.train_flag,
+        "corpus": FLAGS.corpus, "preset": FLAGS.preset, "train_steps": FLAGS.train_steps, "seeds": seeds,
+        "num_clips": FLAGS.num_clips, "timing_weight_with": with_weight, "train_flags": FLAGS.train_flag,
         "timing_flags": FLAGS.timing_flag, "clip_seconds": cfg.clip_seconds,
-        "wall_time_s": time.time() - t_start, "train_wall_s": train_wall, "reused_runs": reused,
-        "cpu_count": os.cpu_count(),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "rows": rows,
-        "distances": dists, "mre_real_vs_real": floor,
-        "goal": {"mre_with": mre_with, "mre_without": mre_without, "ratio": ratio,
-                 "met": bool(mre_with <= GOAL_MRE and ratio is not None and ratio <= GOAL_RATIO)},
+        "wall_time_s": time.time() - t_start, "cpu_count": os.cpu_count(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "runs": {str(r["seed"]): r for r in runs}, "summary": summary,
     }
     out = Path(FLAGS.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     json_path = out.with_suffix(".json")
     results = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    for name in [k for k, v in results.items() if "seeds" not in v]:
+        print(f"dropping the '{name}' section of {json_path}: written by an older version (one seed, no "
+              "per-seed table); re-run that corpus to restore it", flush=True)
+        del results[name]
     results[FLAGS.corpus] = result
     json_path.write_text(json.dumps(results, indent=2, allow_nan=False, default=float) + "\n")
     out.with_suffix(".md").write_text(markdown(results))
     print(f"wrote {json_path} and {out.with_suffix('.md')}", flush=True)
-    print(f"goal {'met' if result['goal']['met'] else 'NOT met'}: MRE with timing D {mre_with:.3f}, "
-          f"without {mre_without:.3f}", flush=True)
+    print(f"goal {'met' if summary['met'] else 'NOT met'} on the medians over {len(seeds)} seed(s): MRE with "
+          f"timing D {summary['mre_with']:.3f}, without {summary['mre_without']:.3f} ({summary['seeds_met']} of "
+          f"{len(seeds)} seeds meet it on their own)", flush=True)
 
 
 def run() -> None:

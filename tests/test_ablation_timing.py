@@ -1,39 +1,70 @@
 """eval/ablation_timing.py end to end on a tiny model: both arms trained (--timing_flag reaching the 'with' arm only),
-results written with the sampling floor and the envelope-correlation row, and a second call reuses the finished runs
-(reporting their recorded training time)."""
+results written with the sampling floor and the envelope-correlation row; a second call with one more seed reuses
+the first seed's finished runs (reporting their recorded training time), trains the new seed's and judges the goal
+on the medians over seeds."""
 import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import train_helpers
 
 
+def ablation_cmd(tmp_path, data, out, *extra):
+    tiny = [f"--train_flag={f}" for f in train_helpers.TINY_SET_FLAGS] + ["--train_flag=--strategy=one_device"]
+    return [sys.executable, "-m", "eval.ablation_timing", "--corpus=custom", f"--data_dir={data}", "--train_steps=2",
+            "--num_clips=3", f"--work_dir={tmp_path / 'work'}", f"--out={out}", *tiny,
+            "--timing_flag=--set=timing_input_noise=0.01", *extra]
+
+
+def run(cmd):
+    done = subprocess.run(cmd, cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True,
+                          timeout=600)
+    return done
+
+
 @pytest.mark.slow
-def test_ablation_runs_both_arms_then_reuses_them(tmp_path):
+def test_ablation_runs_both_arms_then_reuses_them_per_seed(tmp_path):
     data = train_helpers.write_dialogues(tmp_path / "data", seconds=4.0)
     out = tmp_path / "results" / "ablation"
-    tiny = [f"--train_flag={f}" for f in train_helpers.TINY_SET_FLAGS] + ["--train_flag=--strategy=one_device"]
-    cmd = [sys.executable, "-m", "eval.ablation_timing", "--corpus=custom", f"--data_dir={data}", "--train_steps=2",
-           "--num_clips=3", f"--work_dir={tmp_path / 'work'}", f"--out={out}", *tiny,
-           "--timing_flag=--set=timing_input_noise=0.01"]
-    for attempt in range(2):
-        done = subprocess.run(cmd, cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True,
-                              timeout=600)
-        assert done.returncode == 0, done.stderr[-4000:]
-    assert done.stdout.count("reusing finished run") == 2
+    first = run(ablation_cmd(tmp_path, data, out, "--seeds=0"))
+    assert first.returncode == 0, first.stderr[-4000:]
+    assert "reusing finished run" not in first.stdout
+    second = run(ablation_cmd(tmp_path, data, out, "--seeds=0,1"))
+    assert second.returncode == 0, second.stderr[-4000:]
+    assert second.stdout.count("reusing finished run") == 2        # seed 0's two arms; seed 1's are trained
     result = json.loads(out.with_suffix(".json").read_text())["custom"]
-    assert result["reused_runs"] == ["with_timing_d", "without_timing_d"]
-    assert all(w > 0 for w in result["train_wall_s"].values())          # the first call's recorded training time
-    assert result["mre_real_vs_real"] >= 0 and result["num_clips"] == 3
-    for column in ("corpus", "with_timing_d", "without_timing_d"):
-        assert "envelope_corr_median" in result["rows"][column]
+    assert result["seeds"] == [0, 1] and sorted(result["runs"]) == ["0", "1"]
+    assert result["runs"]["0"]["reused_runs"] == ["with_timing_d", "without_timing_d"]
+    assert result["runs"]["1"]["reused_runs"] == []
+    for r in result["runs"].values():
+        assert all(w > 0 for w in r["train_wall_s"].values())     # the time recorded when each run was trained
+        assert r["mre_real_vs_real"] >= 0
+        for column in ("corpus", "with_timing_d", "without_timing_d"):
+            assert "envelope_corr_median" in r["rows"][column]
+    summary = result["summary"]
+    per_seed = [result["runs"][s]["goal"]["mre_with"] for s in ("0", "1")]
+    assert summary["mre_with"] == pytest.approx(np.median(per_seed))
+    assert summary["mre_with_max"] == pytest.approx(max(per_seed))
+    assert summary["met"] == (summary["mre_with"] <= 0.15 and summary["ratio"] <= 0.5)
     commands = {p.parent.name: json.loads(p.read_text())["command"]
                 for p in (tmp_path / "work").glob("*/ablation_train_wall.json")}
-    assert len(commands) == 2                                # --timing_flag goes to the 'with' arm only
+    assert len(commands) == 4                                # --timing_flag goes to the 'with' arms only
     for name, command in commands.items():
         assert ("timing_input_noise=0.01" in command) == name.startswith("custom_with_timing_d"), name
+        assert f"--seed={name.split('_seed')[1].split('_')[0]}" in command
     assert result["timing_flags"] == ["--set=timing_input_noise=0.01"]
     md = out.with_suffix(".md").read_text()
     assert "sampling floor" in md and "(an earlier run, reused)" in md and "| envelope_corr_median |" in md
+    assert "| **median** |" in md and "### custom, seed 1" in md
+
+
+@pytest.mark.parametrize("seeds", ["0,0", "1,x"])
+def test_bad_seeds_are_rejected_before_training(tmp_path, seeds):
+    data = train_helpers.write_dialogues(tmp_path / "data", seconds=4.0)
+    done = run(ablation_cmd(tmp_path, data, tmp_path / "out", f"--seeds={seeds}"))
+    assert done.returncode != 0
+    assert f"--seeds={seeds}" in done.stderr
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
