@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 from wavebabble.errors import ConfigError
-from wavebabble.losses import (batch_feature_matching, d_loss, feature_matching, g_loss, gradient_penalty,
-                               weighted_sum)
+from wavebabble.losses import (batch_feature_matching, batch_log_mean_matching, d_loss, feature_matching, g_loss,
+                               gradient_penalty, weighted_sum)
 
 REAL = tf.constant([[2.0], [0.5], [-1.0]])
 FAKE = tf.constant([[-2.0], [0.0], [1.5]])
@@ -87,6 +87,23 @@ def test_batch_feature_matching_compares_batch_means():
         loss = tf.reduce_sum(batch_feature_matching(real, fake))
     assert tape.gradient(loss, real) is None                  # real features are constants
     assert np.abs(tape.gradient(loss, fake).numpy()).max() > 0
+
+
+def test_batch_log_mean_matching_is_the_relative_error_of_pooled_means():
+    real = tf.constant([[1.0, 0.0], [3.0, 0.0]])                 # means [2, 0]
+    fake = tf.constant([[4.0, 0.1], [4.0, 0.1], [4.0, 0.1]])     # means [4, 0.1]
+    eps = 0.01
+    expected = (abs(np.log(4.01 / 2.01)) + abs(np.log(0.11 / 0.01))) / 2
+    np.testing.assert_allclose(batch_log_mean_matching(real, fake, eps), [expected] * 3, rtol=1e-6)
+    # pooled means, not per-clip ones: a fake batch with other clips but the same means scores 0
+    np.testing.assert_allclose(batch_log_mean_matching(real, tf.constant([[4.0, 0.0], [0.0, 0.0]]), eps), [0, 0],
+                               atol=1e-7)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([real, fake])
+        loss = tf.reduce_sum(batch_log_mean_matching(real, fake, eps))
+    assert tape.gradient(loss, real) is None                  # real statistics are constants
+    grad = tape.gradient(loss, fake).numpy()
+    assert (grad > 0).all()                                    # every fake statistic is too high: lower them
 
 
 def test_weighted_sum_skips_zero_weights():

@@ -1,5 +1,6 @@
 """Trainer options for the turn-timing ablation: the moving average of G's weights (g_ema_decay: update rule,
-checkpoint, export, resume check) and feature matching on the turn-timing D (timing_fm_weight)."""
+checkpoint, export, resume check), feature matching on the turn-timing D (timing_fm_weight) and matching of its
+turn statistics (timing_stats_weight)."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -59,25 +60,33 @@ def test_switching_the_moving_average_on_or_off_is_refused_on_resume():
         _cfg(g_ema_decay=1.0)
 
 
-def test_timing_feature_matching_is_logged_and_reaches_the_generator(data_dir):
-    cfg = _cfg(timing_fm_weight=1.0, phase_shuffle=0)     # no random shifts: gradients are deterministic
+@pytest.mark.parametrize("field, log_key, extra", [("timing_fm_weight", "g_timing_fm", {}),
+                                                    ("timing_stats_weight", "g_timing_stats",
+                                                     {"timing_turn_stats": True})])
+def test_timing_matching_terms_are_logged_and_reach_the_generator(data_dir, field, log_key, extra):
+    cfg = _cfg(**{field: 1.0}, **extra, phase_shuffle=0)   # no random shifts: gradients are deterministic
     trainer = GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=2)
     real = next(trainer.make_iterator(data_dir))
     z = tf.random.uniform([cfg.batch_size, cfg.latent_dim], -1, 1, seed=0)
     with_fm = trainer._g_grads(real, z)
-    assert "g_timing_fm" in with_fm[1] and np.isfinite(float(with_fm[1]["g_timing_fm"]))
-    assert float(with_fm[1]["g_timing_fm"]) > 0
-    plain = GANTrainer(cfg.replace(timing_fm_weight=0.0), tf.distribute.OneDeviceStrategy("/cpu:0"), seed=2)
+    assert log_key in with_fm[1] and np.isfinite(float(with_fm[1][log_key]))
+    assert float(with_fm[1][log_key]) > 0
+    plain = GANTrainer(cfg.replace(**{field: 0.0}), tf.distribute.OneDeviceStrategy("/cpu:0"), seed=2)
     plain.generator.set_weights(trainer.generator.get_weights())
     plain.discriminators["timing"].set_weights(trainer.discriminators["timing"].get_weights())
     plain.discriminators["wave"].set_weights(trainer.discriminators["wave"].get_weights())
     without, again = plain._g_grads(real, z), plain._g_grads(real, z)
-    assert "g_timing_fm" not in without[1]
+    assert log_key not in without[1]
 
     def diff(a, b):
         return max(float(tf.reduce_max(tf.abs(x - y))) for x, y in zip(a[0], b[0]))
 
     assert diff(without, again) == 0                 # deterministic ...
-    assert diff(with_fm, without) > 0                # ... so the feature-matching term is what changes G's gradient
+    assert diff(with_fm, without) > 0                # ... so the matching term is what changes G's gradient
     losses, _ = trainer.train_step(trainer.make_iterator(data_dir))
-    assert np.isfinite(losses["g_timing_fm"])
+    assert np.isfinite(losses[log_key])
+
+
+def test_timing_stats_weight_needs_the_turn_statistics():
+    with pytest.raises(ConfigError, match="timing_stats_weight.*timing_turn_stats"):
+        _cfg(timing_stats_weight=1.0, timing_turn_stats=False)

@@ -60,6 +60,7 @@ class Config:
     timing_weight: float = 1.0       # weight of the turn-timing D (0 removes it: the ablation)
     fm_weight: float = 0.0           # feature-matching weight on the multi-scale D features
     timing_fm_weight: float = 0.0    # G matches the batch mean of the turn-timing D's pooled features (real vs fake)
+    timing_stats_weight: float = 0.0  # G matches the batch means of the timing D's turn statistics (needs turn stats)
     d_updates: int = 5               # discriminator updates per generator update
     # --- optimisation (Adam) ---
     g_lr: float = 1e-4
@@ -116,7 +117,8 @@ class Config:
             bad("loss", f"must be one of {LOSSES}")
         if self.post_proc_filt_len < 0 or self.phase_shuffle < 0:
             bad("post_proc_filt_len" if self.post_proc_filt_len < 0 else "phase_shuffle", "must be >= 0")
-        for f in ("gp_weight", "wave_weight", "ms_weight", "timing_weight", "fm_weight", "timing_fm_weight"):
+        for f in ("gp_weight", "wave_weight", "ms_weight", "timing_weight", "fm_weight", "timing_fm_weight",
+                  "timing_stats_weight"):
             if getattr(self, f) < 0:
                 bad(f, "must be >= 0")
         if self.wave_weight == 0 and self.ms_weight == 0 and self.timing_weight == 0:
@@ -141,6 +143,8 @@ class Config:
                   "g_activity_gate"):
             if not isinstance(getattr(self, f), bool):
                 bad(f, "must be true or false")
+        if self.timing_stats_weight > 0 and not self.timing_turn_stats:
+            bad("timing_stats_weight", "needs timing_turn_stats=true (the statistics it matches)")
         if self.vad_temperature_db <= 0:
             bad("vad_temperature_db", "must be > 0")
         if self.vad_grad_temperature_db < 0:

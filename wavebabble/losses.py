@@ -15,6 +15,9 @@ multi-scale D's score maps, see models.split_outputs), whose per-example losses 
         multiplies by cfg.gp_weight (lambda), e.g. via weighted_sum.
     feature_matching(real_feats, fake_feats) -> [B]: mean over feature maps of the per-example mean
         L1 distance; real features are treated as constants (stop_gradient).
+    batch_feature_matching(real_feats, fake_feats) -> [B]: |batch mean real - batch mean fake|, mean over features.
+    batch_log_mean_matching(real_stats, fake_stats, eps) -> [B]: the same on a log scale,
+        |log(mean fake + eps) - log(mean real + eps)|: relative differences of non-negative statistics.
     weighted_sum([(weight, per_example), ...]) -> [B]: sum of weight * loss, skipping weight 0 terms
         (cfg.wave_weight / ms_weight / timing_weight / fm_weight = 0 removes that term entirely).
 """
@@ -144,3 +147,19 @@ def weighted_sum(terms) -> tf.Tensor:
     if not used:
         raise ConfigError("weighted_sum: every loss weight is 0 (check wave_weight/ms_weight/timing_weight)")
     return tf.add_n(used)
+
+
+def batch_log_mean_matching(real_stats, fake_stats, eps: float) -> tf.Tensor:
+    """Relative distance between the batch means of non-negative statistics, per example [batch_fake].
+
+    real_stats, fake_stats: [batch, stats] (e.g. the turn-timing D's per-clip turn statistics: rates per
+    second and fractions). Returns mean over stats of |log(mean_b fake + eps) - log(mean_b real + eps)|, the same
+    value for every example (see batch_feature_matching). The log of the *pooled* mean is what a relative error
+    of pooled rates (events per minute over all clips, as the timing evaluation reports them) measures; eps
+    keeps a statistic that is absent in a batch (no overlaps) finite. Real statistics get stop_gradient.
+    """
+    real = tf.reduce_mean(tf.stop_gradient(tf.cast(real_stats, tf.float32)), axis=0)
+    fake = tf.reduce_mean(tf.cast(fake_stats, tf.float32), axis=0)
+    dist = tf.reduce_mean(tf.abs(tf.math.log(fake + eps) - tf.math.log(real + eps)))
+    return tf.zeros([tf.shape(fake_stats)[0]], tf.float32) + dist
+

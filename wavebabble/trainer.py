@@ -13,6 +13,8 @@ One training step (numbered 1, 2, ... = generator updates; `trainer.step` holds 
         one Adam step on all D variables
     G step: L_G = sum over active Ds of weight * g_loss(D(G(z)))  (+ fm_weight * feature matching on ms D)
             (+ timing_weight * timing_fm_weight * |batch mean of timing-D pooled features, real - fake|)
+            (+ timing_weight * timing_stats_weight * |log batch mean of the timing D's turn statistics,
+               real - fake|: relative error of pooled turn rates, the quantity the timing evaluation reports)
     EMA (cfg.g_ema_decay > 0): ema_generator <- d * ema_generator + (1 - d) * generator, with
         d = min(g_ema_decay, (1 + step) / (10 + step)) so early averages are not dominated by the initial weights
 Per-example losses [B] are averaged with tf.nn.compute_average_loss over the *global* batch inside each
@@ -46,6 +48,7 @@ from wavebabble.config import Config
 from wavebabble.errors import ConfigError, WavebabbleError
 from wavebabble.models import (build_generator, build_multiscale_discriminator, build_timing_discriminator,
                                build_wave_discriminator, split_outputs)
+from wavebabble.models.timing_discriminator import TURN_STATS_LAYER, TURN_STATS_LOG_EPS
 
 CKPT_SUBDIR = "ckpt"                 # <logdir>/ckpt: tf.train.CheckpointManager directory
 CONFIG_NAME = "config.json"          # <logdir>/config.json: the run's Config
@@ -240,6 +243,11 @@ class GANTrainer:
                     d = self.discriminators["timing"]
                     self._timing_with_features = keras.Model(
                         d.inputs, [d.get_layer(TIMING_FEATURES_LAYER).output, d.outputs[0]])
+                # the timing D's turn statistics (a fixed function of its VAD input, no variables)
+                self._timing_stats = None
+                if "timing" in self.discriminators and cfg.timing_stats_weight > 0:
+                    d = self.discriminators["timing"]
+                    self._timing_stats = keras.Model(d.inputs, d.get_layer(TURN_STATS_LAYER).output)
                 self.g_opt = self._make_optimizer(cfg.g_lr, "g_adam")
                 self.d_opt = self._make_optimizer(cfg.d_lr, "d_adam", updates_per_step=cfg.d_updates)
                 # Keras 3 under tf.distribute: create the optimizer slots now, not in the first replica step.
@@ -346,6 +354,12 @@ class GANTrainer:
                 per_ex = losses.g_loss(self._scores(name, out_fake), cfg.loss)
                 logs[f"g_{name}"] = self._average(per_ex)
                 terms.append((self.weights_by_d[name], per_ex))
+                if name == "timing" and self._timing_stats is not None:
+                    sm = losses.batch_log_mean_matching(self._timing_stats(self._d_input(name, real)),
+                                                        self._timing_stats(self._d_input(name, fake)),
+                                                        TURN_STATS_LOG_EPS)
+                    logs["g_timing_stats"] = self._average(sm)
+                    terms.append((self.weights_by_d[name] * cfg.timing_stats_weight, sm))
                 if name == "ms" and cfg.fm_weight > 0:
                     out_real = d(real, training=True)
                     fm = losses.feature_matching(split_outputs(out_real)[0], split_outputs(out_fake)[0])
@@ -408,7 +422,7 @@ class GANTrainer:
         """Run one step (cfg.d_updates D updates + 1 G update) -> ({loss name: float}, stop).
 
         Loss names: d_<name>, gp_<name> (wgan-gp), d_total (means over the D updates), g_<name>, g_fm,
-        g_timing_fm, g_total.
+        g_timing_fm, g_timing_stats, g_total.
         stop: True when any worker passed stop_requested=True (so all workers leave the loop together).
         """
         logs, stop = self._step_fn(iterator, tf.constant(1.0 if stop_requested else 0.0))

@@ -37,6 +37,7 @@ LEAKY_SLOPE = 0.2
 DILATED_KERNEL = 3
 VAD_CHANNELS = 2
 TURN_STATS_LOG_EPS = 0.01  # turn statistics are read as log(stat + this): rates/s and fractions ~0.02..1
+TURN_STATS_LAYER = "timing_turn_stats"   # the layer whose output is the per-clip turn statistics [batch, stats]
 MBSTD_EPS = 1e-8          # inside the sqrt of the minibatch variance (finite gradient at zero variance)
 
 
@@ -108,7 +109,7 @@ def build_timing_discriminator(cfg: Config) -> keras.Model:
         keras.layers.GlobalAveragePooling1D(name="timing_mean")(x),
         keras.layers.GlobalMaxPooling1D(name="timing_max")(x)])
     if cfg.timing_turn_stats:
-        stats = TurnStatistics(cfg.frame_hz, name="timing_turn_stats")(vad)
+        stats = TurnStatistics(cfg.frame_hz, name=TURN_STATS_LAYER)(vad)
         stats = LogScale(TURN_STATS_LOG_EPS, name="timing_turn_stats_log")(stats)
         if cfg.timing_minibatch_std:
             stats = MinibatchStd(name="timing_turn_stats_std")(stats)
