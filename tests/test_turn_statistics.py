@@ -87,6 +87,24 @@ def test_gradients_reach_gap_frames():
     assert np.all(np.isfinite(g)) and g[0, 80:120].min() < 0
 
 
+def test_hard_counts_the_thresholded_vad_with_straight_through_gradients():
+    rng = np.random.default_rng(3)
+    hard_vad = np.stack([random_vad(rng) for _ in range(8)]).astype(np.float32)
+    # soft values on the right side of 0.5: same hard VAD, different soft counts
+    soft = np.where(hard_vad > 0, rng.uniform(0.55, 1.0, hard_vad.shape), rng.uniform(0.0, 0.45, hard_vad.shape))
+    x = tf.Variable(soft.astype(np.float32))
+    with tf.GradientTape() as tape:
+        got = TurnStatistics(FRAME_HZ, hard=True)(x)
+        loss = tf.reduce_sum(got[:, STAT_NAMES.index("silence_rate")])
+    want = TurnStatistics(FRAME_HZ)(tf.constant(hard_vad)).numpy()
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(TurnStatistics(FRAME_HZ)(x).numpy(), want, atol=1e-3)   # the soft counts differ
+    g = tape.gradient(loss, x).numpy()
+    assert np.all(np.isfinite(g)) and np.abs(g).max() > 0
+    layer = TurnStatistics(FRAME_HZ, hard=True)
+    assert TurnStatistics.from_config(layer.get_config()).hard
+
+
 @pytest.mark.parametrize("mbstd", [False, True])
 def test_timing_d_turn_stats_option(mbstd):
     cfg = get_config("demo", timing_dim=4, timing_minibatch_std=mbstd)

@@ -61,6 +61,7 @@ class Config:
     fm_weight: float = 0.0           # feature-matching weight on the multi-scale D features
     timing_fm_weight: float = 0.0    # G matches the batch mean of the turn-timing D's pooled features (real vs fake)
     timing_stats_weight: float = 0.0  # G matches the batch means of the timing D's turn statistics (needs turn stats)
+    timing_stats_hard: bool = False  # turn statistics count the VAD > 0.5 (as evaluated); gradients straight through
     d_updates: int = 5               # discriminator updates per generator update
     # --- optimisation (Adam) ---
     g_lr: float = 1e-4
@@ -139,7 +140,7 @@ class Config:
             bad("g_ema_decay", "must be in [0, 1) (0 disables the moving average)")
         if self.timing_input_noise < 0:
             bad("timing_input_noise", "must be >= 0")
-        for f in ("timing_minibatch_std", "timing_turn_stats", "vad_adaptive", "vad_threshold_grad",
+        for f in ("timing_minibatch_std", "timing_turn_stats", "timing_stats_hard", "vad_adaptive", "vad_threshold_grad",
                   "g_activity_gate"):
             if not isinstance(getattr(self, f), bool):
                 bad(f, "must be true or false")

@@ -17,7 +17,7 @@ cfg.frame_hz; the model never sees the waveform. Inside:
     LeakyReLU -> global mean and max over time (concatenated)                     "timing_pool"
     (when cfg.timing_turn_stats) per-clip turn statistics of the VAD input (turn_statistics.py: speech and
         overlap fractions, IPU / overlap / silence / one-speaker-alone run rates after 0.2 s bridging, speaker
-        changes), on a log scale log(stat + TURN_STATS_LOG_EPS) so that an overlap fraction of 0.05 against
+        changes; counted on the thresholded VAD with straight-through gradients when cfg.timing_stats_hard), on a log scale log(stat + TURN_STATS_LOG_EPS) so that an overlap fraction of 0.05 against
         0.02 weighs like a speech fraction of 1.0 against 0.4 (the evaluation scores relative errors),
         + their std across the batch when cfg.timing_minibatch_std, -> Dense(timing_dim) -> LeakyReLU,
         concatenated with "timing_pool"
@@ -109,7 +109,7 @@ def build_timing_discriminator(cfg: Config) -> keras.Model:
         keras.layers.GlobalAveragePooling1D(name="timing_mean")(x),
         keras.layers.GlobalMaxPooling1D(name="timing_max")(x)])
     if cfg.timing_turn_stats:
-        stats = TurnStatistics(cfg.frame_hz, name=TURN_STATS_LAYER)(vad)
+        stats = TurnStatistics(cfg.frame_hz, hard=cfg.timing_stats_hard, name=TURN_STATS_LAYER)(vad)
         stats = LogScale(TURN_STATS_LOG_EPS, name="timing_turn_stats_log")(stats)
         if cfg.timing_minibatch_std:
             stats = MinibatchStd(name="timing_turn_stats_std")(stats)
