@@ -269,7 +269,8 @@ def ablate_seed(seed: int, cfg, with_weight: float, work_dir: Path) -> dict:
     return {"seed": seed, "data_dir": str(data_dir) if data_dir else "embedded default corpus",
             "train_wall_s": train_wall, "reused_runs": reused, "rows": rows, "distances": dists,
             "mre_real_vs_real": floor,
-            "goal": {"mre_with": mre_with, "mre_without": mre_without, "ratio": ratio, "met": goal_met(mre_with, ratio)}}
+            "goal": {"mre_with": mre_with, "mre_without": mre_without, "ratio": ratio,
+                     "met": goal_met(mre_with, ratio)}}
 
 
 def seed_summary(runs: list[dict]) -> dict:

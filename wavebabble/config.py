@@ -140,8 +140,8 @@ class Config:
             bad("g_ema_decay", "must be in [0, 1) (0 disables the moving average)")
         if self.timing_input_noise < 0:
             bad("timing_input_noise", "must be >= 0")
-        for f in ("timing_minibatch_std", "timing_turn_stats", "timing_stats_hard", "vad_adaptive", "vad_threshold_grad",
-                  "g_activity_gate"):
+        for f in ("timing_minibatch_std", "timing_turn_stats", "timing_stats_hard", "vad_adaptive",
+                  "vad_threshold_grad", "g_activity_gate"):
             if not isinstance(getattr(self, f), bool):
                 bad(f, "must be true or false")
         if self.timing_stats_weight > 0 and not self.timing_turn_stats:

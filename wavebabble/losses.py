@@ -162,4 +162,3 @@ def batch_log_mean_matching(real_stats, fake_stats, eps: float) -> tf.Tensor:
     fake = tf.reduce_mean(tf.cast(fake_stats, tf.float32), axis=0)
     dist = tf.reduce_mean(tf.abs(tf.math.log(fake + eps) - tf.math.log(real + eps)))
     return tf.zeros([tf.shape(fake_stats)[0]], tf.float32) + dist
-

@@ -17,8 +17,9 @@ cfg.frame_hz; the model never sees the waveform. Inside:
     LeakyReLU -> global mean and max over time (concatenated)                     "timing_pool"
     (when cfg.timing_turn_stats) per-clip turn statistics of the VAD input (turn_statistics.py: speech and
         overlap fractions, IPU / overlap / silence / one-speaker-alone run rates after 0.2 s bridging, speaker
-        changes; counted on the thresholded VAD with straight-through gradients when cfg.timing_stats_hard), on a log scale log(stat + TURN_STATS_LOG_EPS) so that an overlap fraction of 0.05 against
-        0.02 weighs like a speech fraction of 1.0 against 0.4 (the evaluation scores relative errors),
+        changes; counted on the thresholded VAD with straight-through gradients when cfg.timing_stats_hard),
+        on a log scale log(stat + TURN_STATS_LOG_EPS) so that an overlap fraction of 0.05 against 0.02 weighs
+        like a speech fraction of 1.0 against 0.4 (the evaluation scores relative errors),
         + their std across the batch when cfg.timing_minibatch_std, -> Dense(timing_dim) -> LeakyReLU,
         concatenated with "timing_pool"
     -> Dense(1)
