@@ -61,7 +61,7 @@ class Config:
     fm_weight: float = 0.0           # feature-matching weight on the multi-scale D features
     timing_fm_weight: float = 0.0    # G matches the batch mean of the turn-timing D's pooled features (real vs fake)
     timing_stats_weight: float = 0.0  # G matches the batch means of the timing D's turn statistics (needs turn stats)
-    timing_stats_hard: bool = False  # turn statistics count the VAD > 0.5 (as evaluated); gradients straight through
+    timing_stats_hard: bool = False  # turn statistics count the VAD > 0.5, straight-through grads (hurt: see notes)
     d_updates: int = 5               # discriminator updates per generator update
     # --- optimisation (Adam) ---
     g_lr: float = 1e-4
