@@ -343,20 +343,24 @@ class GANTrainer:
         with tf.GradientTape() as tape:
             fake = tf.cast(self.generator(z, training=True), tf.float32)
             for name, d in self.discriminators.items():
+                x_fake = self._d_input(name, fake)
+                # the real batch's D input, once, for the timing matching terms that compare against it
+                x_real = None
+                if name == "timing" and (self._timing_with_features is not None or self._timing_stats is not None):
+                    x_real = self._d_input(name, real)
                 if name == "timing" and self._timing_with_features is not None:
-                    feats_fake, out_fake = self._timing_with_features(self._d_input(name, fake), training=True)
-                    feats_real, _ = self._timing_with_features(self._d_input(name, real), training=True)
+                    feats_fake, out_fake = self._timing_with_features(x_fake, training=True)
+                    feats_real, _ = self._timing_with_features(x_real, training=True)
                     fm = losses.batch_feature_matching(feats_real, feats_fake)
                     logs["g_timing_fm"] = self._average(fm)
                     terms.append((self.weights_by_d[name] * cfg.timing_fm_weight, fm))
                 else:
-                    out_fake = d(self._d_input(name, fake), training=True)
+                    out_fake = d(x_fake, training=True)
                 per_ex = losses.g_loss(self._scores(name, out_fake), cfg.loss)
                 logs[f"g_{name}"] = self._average(per_ex)
                 terms.append((self.weights_by_d[name], per_ex))
                 if name == "timing" and self._timing_stats is not None:
-                    sm = losses.batch_log_mean_matching(self._timing_stats(self._d_input(name, real)),
-                                                        self._timing_stats(self._d_input(name, fake)),
+                    sm = losses.batch_log_mean_matching(self._timing_stats(x_real), self._timing_stats(x_fake),
                                                         TURN_STATS_LOG_EPS)
                     logs["g_timing_stats"] = self._average(sm)
                     terms.append((self.weights_by_d[name] * cfg.timing_stats_weight, sm))
