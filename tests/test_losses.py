@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from wavebabble.errors import ConfigError
 from wavebabble.losses import (batch_feature_matching, batch_log_mean_matching, d_loss, feature_matching, g_loss,
-                               gradient_penalty, weighted_sum)
+                               gradient_penalty, r1_penalty, weighted_sum)
 
 REAL = tf.constant([[2.0], [0.5], [-1.0]])
 FAKE = tf.constant([[-2.0], [0.0], [1.5]])
@@ -63,6 +63,18 @@ def test_gradient_penalty_multiscale_style_critic():
     critic = lambda v: [[v * 0.0, v[..., :1]], [v[..., 1:]]]  # nested lists: score map = last of each scale
     gp = gradient_penalty(critic, x, x * 0.0)
     assert gp.shape == (2,) and np.all(np.isfinite(gp.numpy()))
+
+
+def test_r1_penalty_is_half_the_squared_gradient_norm_at_the_real_input():
+    rng = np.random.default_rng(1)
+    real = tf.constant(rng.normal(size=[3, 16, 2]), tf.float32)
+    w = rng.normal(size=[16, 2])
+    r1 = r1_penalty(_linear_critic(w), real)
+    assert r1.shape == (3,)
+    np.testing.assert_allclose(r1, 0.5 * np.sum(w ** 2), rtol=1e-5)      # linear: the same for every input
+    quadratic = lambda x: tf.reduce_sum(x ** 2, axis=[1, 2])[:, None]    # gradient 2x -> 0.5 * 4 * ||x||^2
+    np.testing.assert_allclose(r1_penalty(quadratic, real), 2.0 * np.sum(real.numpy() ** 2, axis=(1, 2)),
+                               rtol=1e-5)
 
 
 def test_feature_matching():

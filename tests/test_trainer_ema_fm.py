@@ -90,3 +90,29 @@ def test_timing_matching_terms_are_logged_and_reach_the_generator(data_dir, fiel
 def test_timing_stats_weight_needs_the_turn_statistics():
     with pytest.raises(ConfigError, match="timing_stats_weight.*timing_turn_stats"):
         _cfg(timing_stats_weight=1.0, timing_turn_stats=False)
+
+
+def test_timing_r1_penalty_is_logged_and_changes_only_the_timing_d_gradient(data_dir):
+    # turn statistics on: the penalty differentiates twice through the closing (max pools) and held floor
+    cfg = _cfg(timing_r1_weight=1.0, timing_turn_stats=True, phase_shuffle=0)
+    trainer = GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=3)
+    real = tf.cast(next(trainer.make_iterator(data_dir)), tf.float32)
+    z = tf.random.uniform([cfg.batch_size, cfg.latent_dim], -1, 1, seed=0)
+    alpha = tf.zeros([cfg.batch_size])
+    grads, logs = trainer._d_grads(real, z, alpha)
+    assert float(logs["r1_timing"]) > 0 and np.isfinite(float(logs["r1_timing"]))
+    plain = GANTrainer(cfg.replace(timing_r1_weight=0.0), tf.distribute.OneDeviceStrategy("/cpu:0"), seed=3)
+    plain.generator.set_weights(trainer.generator.get_weights())
+    for name, d in trainer.discriminators.items():
+        plain.discriminators[name].set_weights(d.get_weights())
+    plain_grads, plain_logs = plain._d_grads(real, z, alpha)
+    assert "r1_timing" not in plain_logs
+    timing_vars = {id(v) for v in trainer.discriminators["timing"].trainable_variables}
+    changed = {id(v): float(tf.reduce_max(tf.abs(g - p))) > 0
+               for v, g, p in zip(trainer.d_variables, grads, plain_grads)}
+    assert any(changed[i] for i in timing_vars)                               # the penalty reaches the timing D
+    assert not any(c for i, c in changed.items() if i not in timing_vars)     # ... and no other D
+    losses, _ = trainer.train_step(trainer.make_iterator(data_dir))
+    assert np.isfinite(losses["r1_timing"])
+    with pytest.raises(ConfigError, match="timing_r1_weight"):
+        _cfg(timing_r1_weight=-1.0)

@@ -149,3 +149,19 @@ def test_speaker_changes():
     gap[0, 150:] = [0.0, 1.0]                                            # A _ B: one gap
     both = layer(tf.constant(np.concatenate([pause, gap]))).numpy()[:, STAT_NAMES.index("speaker_change_rate")]
     np.testing.assert_allclose(both * 3.0, [0.0, 1.0], atol=1e-4)
+
+
+def test_a_speaker_change_with_gradual_onsets_counts_as_one():
+    """A _ B where B's VAD rises over a few frames (as a soft VAD of generated audio does): still one change,
+    and a pause with a gradual restart still none."""
+    layer = TurnStatistics(FRAME_HZ)
+    ramp = np.linspace(0.1, 1.0, 6, dtype=np.float32)
+    gap = np.zeros((1, 300, 2), np.float32)
+    gap[0, :100, 0] = 1.0
+    gap[0, 150:156, 1], gap[0, 156:, 1] = ramp, 1.0
+    pause = gap[..., ::-1].copy()
+    pause[0, :100] = [1.0, 0.0]                                          # A, silence, A ramping up again
+    pause[0, 150:156, 0], pause[0, 156:, 0] = ramp, 1.0
+    pause[0, 150:, 1] = 0.0
+    got = layer(tf.constant(np.concatenate([gap, pause]))).numpy()[:, STAT_NAMES.index("speaker_change_rate")]
+    np.testing.assert_allclose(got * 3.0, [1.0, 0.0], atol=1e-3)

@@ -61,6 +61,7 @@ class Config:
     fm_weight: float = 0.0           # feature-matching weight on the multi-scale D features
     timing_fm_weight: float = 0.0    # G matches the batch mean of the turn-timing D's pooled features (real vs fake)
     timing_stats_weight: float = 0.0  # G matches the batch means of the timing D's turn statistics (needs turn stats)
+    timing_r1_weight: float = 0.0    # > 0: R1 penalty (gamma) on the timing D's gradient at real VAD input
     timing_stats_hard: bool = False  # turn statistics count the VAD > 0.5, straight-through grads (hurt: see notes)
     d_updates: int = 5               # discriminator updates per generator update
     # --- optimisation (Adam) ---
@@ -119,7 +120,7 @@ class Config:
         if self.post_proc_filt_len < 0 or self.phase_shuffle < 0:
             bad("post_proc_filt_len" if self.post_proc_filt_len < 0 else "phase_shuffle", "must be >= 0")
         for f in ("gp_weight", "wave_weight", "ms_weight", "timing_weight", "fm_weight", "timing_fm_weight",
-                  "timing_stats_weight"):
+                  "timing_stats_weight", "timing_r1_weight"):
             if getattr(self, f) < 0:
                 bad(f, "must be >= 0")
         if self.wave_weight == 0 and self.ms_weight == 0 and self.timing_weight == 0:

@@ -13,6 +13,8 @@ multi-scale D's score maps, see models.split_outputs), whose per-example losses 
     gradient_penalty(critic, real, fake, alpha=None) -> [B]: (||d critic(x_hat) / d x_hat||_2 - 1)^2 with
         x_hat = alpha * real + (1 - alpha) * fake, alpha ~ U(0, 1) per example. UNWEIGHTED: the caller
         multiplies by cfg.gp_weight (lambda), e.g. via weighted_sum.
+    r1_penalty(critic, real) -> [B]: 0.5 * ||d critic(real) / d real||_2^2 on real inputs only (Mescheder et
+        al. 2018, "Which training methods for GANs do actually converge?"); UNWEIGHTED (times gamma).
     feature_matching(real_feats, fake_feats) -> [B]: mean over feature maps of the per-example mean
         L1 distance; real features are treated as constants (stop_gradient).
     batch_feature_matching(real_feats, fake_feats) -> [B]: |batch mean real - batch mean fake|, mean over features.
@@ -35,6 +37,7 @@ HINGE_MARGIN = 1.0
 LSGAN_REAL_TARGET = 1.0
 GP_TARGET_NORM = 1.0
 GP_EPS = 1e-12                # keeps sqrt differentiable at a zero gradient
+R1_HALF = 0.5                 # R1 = gamma / 2 * ||grad||^2 (Mescheder et al. 2018)
 
 
 def _check_kind(kind: str) -> None:
@@ -105,6 +108,21 @@ def gradient_penalty(critic, real, fake, alpha=None) -> tf.Tensor:
     grads = tf.reshape(grads, [batch, -1])
     norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + GP_EPS)
     return tf.square(norm - GP_TARGET_NORM)
+
+
+def r1_penalty(critic, real) -> tf.Tensor:
+    """R1 penalty per example [batch]: 0.5 * squared L2 norm of the critic's gradient at the real input.
+
+    critic: callable x [batch, ...] -> scores (see _critic_scalar). Penalising D's slope on the data keeps it
+    from growing the sharp real/fake boundary that makes its scores (and G's signal) saturate.
+    """
+    real = tf.convert_to_tensor(real)
+    batch = tf.shape(real)[0]
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        scores = _critic_scalar(critic(real))
+    grads = tf.reshape(tape.gradient(scores, real), [batch, -1])
+    return R1_HALF * tf.reduce_sum(tf.square(grads), axis=1)
 
 
 def _flatten(feats) -> list:

@@ -10,6 +10,7 @@ One training step (numbered 1, 2, ... = generator updates; `trainer.step` holds 
         z ~ U(-1, 1) [B, latent_dim]; fake = G(z)
         for every active D (weight > 0):  wave: audio, ms: audio, timing: soft_vad(audio) [B, frames, 2]
             L_D += weight * (d_loss(D(real), D(fake)) + gp_weight * gradient_penalty  [wgan-gp only])
+                   (timing D: + timing_r1_weight * r1_penalty(D, real VAD): 0.5 ||dD/dx||^2 at the data)
         one Adam step on all D variables
     G step: L_G = sum over active Ds of weight * g_loss(D(G(z)))  (+ fm_weight * feature matching on ms D)
             (+ timing_weight * timing_fm_weight * |batch mean of timing-D pooled features, real - fake|)
@@ -331,6 +332,10 @@ class GANTrainer:
                     gp = losses.gradient_penalty(lambda x, d=d: d(x, training=True), x_real, x_fake, alpha=alpha)
                     logs[f"gp_{name}"] = self._average(gp)
                     per_ex = per_ex + cfg.gp_weight * gp
+                if name == "timing" and cfg.timing_r1_weight > 0:
+                    r1 = losses.r1_penalty(lambda x, d=d: d(x, training=True), x_real)
+                    logs["r1_timing"] = self._average(r1)
+                    per_ex = per_ex + cfg.timing_r1_weight * r1
                 terms.append((self.weights_by_d[name], per_ex))
             total = self._average(losses.weighted_sum(terms))
         logs["d_total"] = total
@@ -425,7 +430,7 @@ class GANTrainer:
     def train_step(self, iterator, stop_requested: bool = False) -> tuple[dict, bool]:
         """Run one step (cfg.d_updates D updates + 1 G update) -> ({loss name: float}, stop).
 
-        Loss names: d_<name>, gp_<name> (wgan-gp), d_total (means over the D updates), g_<name>, g_fm,
+        Loss names: d_<name>, gp_<name> (wgan-gp), r1_timing (timing_r1_weight > 0), d_total (means over the D updates), g_<name>, g_fm,
         g_timing_fm, g_timing_stats, g_total.
         stop: True when any worker passed stop_requested=True (so all workers leave the loop together).
         """

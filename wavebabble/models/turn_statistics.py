@@ -15,8 +15,14 @@ computes the same kind of quantities from soft VAD probabilities a, b in [0, 1],
     floor(t)     who last spoke alone: f = A(1-B) - B(1-A) (+1 A alone, -1 B alone, 0 otherwise) held through
                  frames where f = 0 (silence, overlap): floor(t) = f(t) + (1 - |f(t)|) floor(t-1), computed in
                  closed form as a masked [frames, frames] product (no recurrence)
-    changes      sum_t relu(-floor(t) floor(t-1)): the number of speaker changes (gaps and speaker-change
-                 overlaps), which tells a gap (A _ B) from a pause (A _ A) where the run counts cannot
+    changes      (sum_t |floor(t) - floor(t-1)| - |floor(end)|) / 2, floor(-1) = 0: the number of speaker
+                 changes (gaps and speaker-change overlaps), which tells a gap (A _ B) from a pause (A _ A) where
+                 the run counts cannot. The held floor's total variation counts a swing from +1 to -1 as one
+                 change however many frames the swing takes; the first speaker's 0 -> +-1 is taken off by the
+                 |floor(end)| term. (The earlier product form sum relu(-floor(t) floor(t-1)) counted a change
+                 spread over a few frames as a fraction of one: measured on 100 clips, FSDD seed 2, real 6.4
+                 changes/min against 12.6 thresholded and generated 8.2 against 22.4; on babble it ranked a
+                 generator with 18 changes/min below the corpus's 12. This form: real 13.5, generated 23.7.)
 
     statistics (rates in events per second, the rest fractions of the clip's frames):
       speech fraction of a and b, overlap fraction mean(a*b),
@@ -46,6 +52,7 @@ STAT_NAMES = ("speech_a", "speech_b", "overlap", "ipu_rate_a", "ipu_rate_b", "ov
               "a_alone_rate", "b_alone_rate", "speaker_change_rate")
 NUM_TURN_STATS = len(STAT_NAMES)
 HARD_THRESHOLD = 0.5     # hard=True: speech where the soft VAD exceeds this
+HALF = 0.5               # a change is a swing of the floor from +1 to -1 (or back): variation 2
 HOLD_EPS = 1e-6          # floor hold factors are clipped to >= this before their log (exact 0 would give -inf)
 
 
@@ -88,9 +95,12 @@ def held_floor(alone_a, alone_b):
 
 
 def count_speaker_changes(alone_a, alone_b):
-    """[batch, frames] each -> [batch]: sign changes of the held floor (gaps + speaker-change overlaps)."""
+    """[batch, frames] each -> [batch]: sign changes of the held floor (gaps + speaker-change overlaps), as
+    half its total variation from 0 before the clip, less the final |floor| (the first speaker's arrival)."""
     floor = held_floor(alone_a, alone_b)
-    return tf.reduce_sum(tf.nn.relu(-floor[:, 1:] * floor[:, :-1]), axis=1)
+    steps = tf.abs(floor[:, 1:] - floor[:, :-1])
+    variation = tf.abs(floor[:, 0]) + tf.reduce_sum(steps, axis=1)
+    return HALF * (variation - tf.abs(floor[:, -1]))
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")
