@@ -46,6 +46,7 @@ GOAL_MRE = 0.15              # issue 7: mean relative error with the timing D <=
 GOAL_RATIO = 0.5             # ... and at most half of the error without it
 FLOOR_SEED_OFFSET = 1000     # the second real sample (sampling floor) uses seed + this
 TRAIN_WALL_FILE = "ablation_train_wall.json"   # in each run dir: how long its training took
+GIT_TIMEOUT_S = 30                             # for `git rev-parse HEAD` (the commit each run was trained at)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("corpus", "babble", ["babble", "fsdd", "custom"], "Training corpus: the embedded babble "
@@ -72,6 +73,17 @@ flags.DEFINE_boolean("resume", True, "Reuse finished runs in --work_dir (a run d
 def sh(cmd: list[str]) -> None:
     print("+", shlex.join(cmd), flush=True)
     subprocess.run(cmd, cwd=REPO, check=True)
+
+
+def source_commit() -> str | None:
+    """The git HEAD of the checkout this script runs from (None outside a git checkout), recorded with each
+    trained run so that reusing a run trained by other code is reported."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              timeout=GIT_TIMEOUT_S)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
 def parse_seeds(values: list[str]) -> list[int]:
@@ -129,7 +141,12 @@ def train_arm(arm: str, logdir: Path, data_dir: Path | None, timing_weight: floa
     wall_file = logdir / TRAIN_WALL_FILE
     if (logdir / "export" / "saved_model.pb").is_file() and FLAGS.resume:
         print(f"reusing finished run {logdir}", flush=True)
-        return (json.loads(wall_file.read_text())["train_wall_s"] if wall_file.is_file() else None), True
+        recorded = json.loads(wall_file.read_text()) if wall_file.is_file() else {}
+        trained_at, now = recorded.get("commit"), source_commit()
+        if trained_at and now and trained_at != now:
+            print(f"warning: {logdir} was trained by the code at commit {trained_at[:12]}, this checkout is at "
+                  f"{now[:12]}: its results are that code's (remove the run dir to retrain)", flush=True)
+        return recorded.get("train_wall_s"), True
     if logdir.exists() and not FLAGS.resume:
         raise DataError(f"{logdir} exists; pass --resume or remove it")
     cmd = [sys.executable, "-m", "train.train", f"--preset={FLAGS.preset}", f"--logdir={logdir}",
@@ -141,7 +158,8 @@ def train_arm(arm: str, logdir: Path, data_dir: Path | None, timing_weight: floa
     t0 = time.time()
     sh(cmd)
     wall = time.time() - t0
-    wall_file.write_text(json.dumps({"train_wall_s": wall, "command": shlex.join(cmd)}) + "\n")
+    wall_file.write_text(json.dumps({"train_wall_s": wall, "command": shlex.join(cmd),
+                                     "commit": source_commit()}) + "\n")
     return wall, False
 
 

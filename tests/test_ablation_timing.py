@@ -32,9 +32,17 @@ def test_ablation_runs_both_arms_then_reuses_them_per_seed(tmp_path):
     first = run(ablation_cmd(tmp_path, data, out, "--seeds=0"))
     assert first.returncode == 0, first.stderr[-4000:]
     assert "reusing finished run" not in first.stdout
+    git = subprocess.run(["git", "rev-parse", "HEAD"], cwd=train_helpers.REPO, capture_output=True, text=True)
+    head = git.stdout.strip() if git.returncode == 0 else None
+    walls = sorted((tmp_path / "work").glob("*/ablation_train_wall.json"))
+    assert [json.loads(p.read_text())["commit"] for p in walls] == [head, head]
+    older = json.loads(walls[0].read_text())
+    walls[0].write_text(json.dumps({**older, "commit": "0" * 40}))     # as if trained by other code
     second = run(ablation_cmd(tmp_path, data, out, "--seeds=0,1"))
     assert second.returncode == 0, second.stderr[-4000:]
     assert second.stdout.count("reusing finished run") == 2        # seed 0's two arms; seed 1's are trained
+    if head is not None:                                           # a git checkout: the reuse is reported
+        assert second.stdout.count("was trained by the code at commit 000000000000") == 1
     result = json.loads(out.with_suffix(".json").read_text())["custom"]
     assert result["seeds"] == [0, 1] and sorted(result["runs"]) == ["0", "1"]
     assert result["runs"]["0"]["reused_runs"] == ["with_timing_d", "without_timing_d"]
