@@ -192,9 +192,9 @@ PRESETS = {
     # turns), d=8, hinge loss (no gradient-penalty double backward) with one D update per G update.
     # A full step (wave D + timing D + G, batch 8) measured 0.35-0.66 s on the shared 2-core machine
     # (eval/bench_models.py), i.e. a few thousand G steps in 30 minutes.
-    # Tuned in the timing ablation (eval/results/ablation_timing.md): without the minibatch-std feature every
-    # clip had the same turn pattern (mode collapse); a lighter waveform D (0.3) helped the timing D's
-    # signal through. Best timing error was seen near 600 steps; longer runs oscillated.
+    # Tuned in the timing ablation (first session, eval/results/ablation_timing_notes.md): without the
+    # minibatch-std feature every clip had the same turn pattern (mode collapse); a lighter waveform D (0.3)
+    # helped the timing D's signal through. Best timing error was seen near 600 steps; longer runs oscillated.
     "demo": Config(name="demo", sample_rate=8000, slice_len=65536, model_dim=8, ms_dim=8, ms_groups=4,
                    timing_dim=16, timing_minibatch_std=True, wave_weight=0.3, loss="hinge", d_updates=1,
                    batch_size=8, g_lr=2e-4, d_lr=2e-4),
