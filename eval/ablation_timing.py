@@ -155,11 +155,11 @@ def train_arm(arm: str, logdir: Path, data_dir: Path | None, timing_weight: floa
            "--log_every=50", *arm_flags(arm)]
     if data_dir is not None:
         cmd.append(f"--data_dir={data_dir}")
+    commit = source_commit()          # the code the training starts with (HEAD may move while it runs)
     t0 = time.time()
     sh(cmd)
     wall = time.time() - t0
-    wall_file.write_text(json.dumps({"train_wall_s": wall, "command": shlex.join(cmd),
-                                     "commit": source_commit()}) + "\n")
+    wall_file.write_text(json.dumps({"train_wall_s": wall, "command": shlex.join(cmd), "commit": commit}) + "\n")
     return wall, False
 
 
