@@ -430,8 +430,8 @@ class GANTrainer:
     def train_step(self, iterator, stop_requested: bool = False) -> tuple[dict, bool]:
         """Run one step (cfg.d_updates D updates + 1 G update) -> ({loss name: float}, stop).
 
-        Loss names: d_<name>, gp_<name> (wgan-gp), r1_timing (timing_r1_weight > 0), d_total (means over the D updates), g_<name>, g_fm,
-        g_timing_fm, g_timing_stats, g_total.
+        Loss names: d_<name>, gp_<name> (wgan-gp), r1_timing (timing_r1_weight > 0), d_total (means over the
+        D updates), g_<name>, g_fm, g_timing_fm, g_timing_stats, g_total.
         stop: True when any worker passed stop_requested=True (so all workers leave the loop together).
         """
         logs, stop = self._step_fn(iterator, tf.constant(1.0 if stop_requested else 0.0))
