@@ -18,6 +18,7 @@ from wavebabble.errors import ConfigError
 SUPPORTED_SLICE_LENS = (16384, 32768, 65536, 131072)
 LOSSES = ("wgan-gp", "hinge", "lsgan")
 UPSAMPLES = ("transpose", "nearest")
+GATE_FORMS = ("speakers", "floor")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Config:
     upsample: str = "transpose"      # "transpose" (Conv1DTranspose) | "nearest" (nearest-neighbour + Conv1D)
     post_proc_filt_len: int = 0      # learned per-channel post-processing FIR length; 0 disables it
     g_activity_gate: bool = False    # per-speaker sigmoid activity envelope multiplies G's output (generator.py)
+    g_gate_form: str = "speakers"    # the gate's parameters: "speakers" (one sigmoid each) | "floor" (FloorGate)
     # --- discriminators ---
     phase_shuffle: int = 2           # phase shuffle radius of the WaveGAN D (0 disables)
     ms_dim: int = 16                 # base channels of each multi-scale D
@@ -115,6 +117,10 @@ class Config:
             bad("ms_groups", f"must divide ms_dim ({self.ms_dim})")
         if self.upsample not in UPSAMPLES:
             bad("upsample", f"must be one of {UPSAMPLES}")
+        if self.g_gate_form not in GATE_FORMS:
+            bad("g_gate_form", f"must be one of {GATE_FORMS}")
+        if self.g_gate_form == "floor" and self.nch != 2:
+            bad("g_gate_form", "'floor' needs nch=2 (it splits the floor between two speakers)")
         if self.loss not in LOSSES:
             bad("loss", f"must be one of {LOSSES}")
         if self.post_proc_filt_len < 0 or self.phase_shuffle < 0:

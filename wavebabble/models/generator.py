@@ -17,6 +17,9 @@ Architecture (d = cfg.model_dim, k = cfg.kernel_len = 25):
        multiplies the waveform. Each speaker's gate has its own weights, so the two channels start with
        different envelopes (without it both channels share one stack's envelope and the speaker-symmetric
        turn-timing D cannot tell them apart; eval/results/ablation_timing_notes.md).
+       cfg.g_gate_form == "floor": the head has FLOOR_GATE_LOGITS outputs (who holds the floor, the holder
+       speaks, the other speaks) combined by layers.FloorGate, so a pause (the holder falls silent and resumes)
+       is as simple for G as a speaker change.
 Upsampling layer: cfg.upsample == "transpose": Conv1DTranspose(kernel k, stride, "same");
                   cfg.upsample == "nearest":   UpSampling1D(stride) + Conv1D(kernel k, "same").
 With nch=1, d=64, slice 16384 and no post-processing the model has WaveGAN's 19,065,345 parameters.
@@ -34,7 +37,7 @@ import keras
 
 from wavebabble.config import Config
 from wavebabble.errors import ConfigError
-from wavebabble.models.layers import PolyphaseConv1DTranspose
+from wavebabble.models.layers import FloorGate, PolyphaseConv1DTranspose
 
 START_LEN = 16                 # time steps after the dense projection
 SHORT_SLICE = 16384            # slices longer than this double the dense width (WaveGAN)
@@ -43,6 +46,11 @@ DIM_MUL_LONG = 32
 UPSAMPLE_STRIDE = 4
 TRANSPOSE_IMPLS = ("polyphase", "keras")
 DEFAULT_TRANSPOSE_IMPL = "keras"
+FLOOR_GATE_LOGITS = 3          # "floor" gate form: floor, holder speaks, other speaks (layers.FloorGate)
+# Initial logit biases of the floor gate: the holder mostly speaking (sigmoid(2) = 0.88), the other mostly not
+# (0.12), so the two envelopes start anti-correlated (gate_A - gate_B = (2f - 1)(h - o)); with zero biases
+# h ~ o ~ 0.5 and both speakers start with the same envelope (correlation 0.98 measured at init, demo preset).
+FLOOR_GATE_BIAS_INIT = (0.0, 2.0, -2.0)
 
 # (channel multiplier of d, or None for nch; stride) per upsampling layer, by slice length.
 _LAYER_PLANS = {
@@ -94,8 +102,14 @@ def build_generator(cfg: Config, transpose_impl: str = DEFAULT_TRANSPOSE_IMPL) -
             # (over time and channels: the temporal envelope is kept); otherwise its logits hardly move.
             h = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False,
                                                 name="activity_gate_norm")(x)
-            gate = keras.layers.Conv1D(cfg.nch, cfg.kernel_len, padding="same", activation="sigmoid",
-                                       name="activity_gate")(h)
+            if cfg.g_gate_form == "floor":
+                gate = keras.layers.Conv1D(
+                    FLOOR_GATE_LOGITS, cfg.kernel_len, padding="same", name="activity_gate_logits",
+                    bias_initializer=keras.initializers.Constant(FLOOR_GATE_BIAS_INIT))(h)
+                gate = FloorGate(name="activity_gate")(gate)
+            else:
+                gate = keras.layers.Conv1D(cfg.nch, cfg.kernel_len, padding="same", activation="sigmoid",
+                                           name="activity_gate")(h)
             gate = keras.layers.UpSampling1D(cfg.slice_len // length, name="activity_gate_repeat")(gate)
     if cfg.post_proc_filt_len:
         # WaveGAN's post-processing filter, but depthwise: one FIR per channel, no channel mixing.

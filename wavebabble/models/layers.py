@@ -6,6 +6,8 @@
   stride*out_ch filters followed by a reshape (sub-pixel / polyphase form). It is the generator's
   XLA lever (see eval/bench_models.py): without XLA it is ~10% slower than Conv1DTranspose (28/25
   more MACs), but under XLA on CPU it keeps its speed while Conv1DTranspose becomes ~40x slower.
+- `FloorGate`: three gate logits (floor, holder active, other active) [batch, time, 3] -> the two speakers'
+  activity envelopes [batch, time, 2] (the generator's "floor" gate form).
 - `GroupedConv1D`: keras Conv1D(groups=g) weights and output, computed as g ordinary convolutions
   (TF's CPU backward of grouped convs is ~60x slower than ungrouped).
 """
@@ -28,6 +30,29 @@ class TimingFeatures(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 4)
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class FloorGate(keras.layers.Layer):
+    """Logits [batch, time, 3] = (floor, holder, other) -> speaker envelopes [batch, time, 2] in (0, 1).
+
+        f = sigmoid(floor)      how much speaker A holds the floor (1 - f: speaker B)
+        h = sigmoid(holder)     the floor holder is speaking
+        o = sigmoid(other)      the other speaker is speaking too (overlap, backchannel)
+        gate_A = f h + (1 - f) o,   gate_B = (1 - f) h + f o
+
+    A pause inside a turn is one variable dipping (h), a gap or a switch is the floor changing sides: the
+    two speakers' independent sigmoids ("speakers" form) make every silence between two speakers' turns
+    equally cheap whether the same speaker resumes or not."""
+
+    def call(self, logits):
+        f, h, o = tf.unstack(tf.sigmoid(logits), axis=-1)
+        gate_a = f * h + (1.0 - f) * o
+        gate_b = (1.0 - f) * h + f * o
+        return tf.stack([gate_a, gate_b], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2)
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")
