@@ -32,11 +32,16 @@ def test_dialogue8k_holds_several_seconds():
     ("slice_len", 20000), ("loss", "wgan"), ("upsample", "cubic"), ("model_dim", 0), ("model_dim", 2.5),
     ("kernel_len", 24), ("frame_hz", 33), ("timing_weight", -1.0), ("beta1", 1.0), ("g_lr", 0.0),
     ("ms_groups", 3), ("nch", 3), ("ms_scales", 1), ("timing_minibatch_std", 1), ("timing_turn_stats", "yes"),
-    ("timing_input_noise", -0.1),
+    ("timing_input_noise", -0.1), ("g_gate_form", "both"),
 ])
 def test_invalid_values_name_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         get_config("demo", **{field: value})
+
+
+def test_floor_gate_needs_two_speakers():
+    with pytest.raises(ConfigError, match="g_gate_form.*nch=2"):
+        get_config("demo", nch=1, g_activity_gate=True, g_gate_form="floor")
 
 
 def test_all_discriminators_off_is_refused():

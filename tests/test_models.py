@@ -10,7 +10,8 @@ from wavebabble.errors import ConfigError
 from wavebabble.losses import g_loss
 from wavebabble.models import (build_generator, build_multiscale_discriminator, build_timing_discriminator,
                                build_wave_discriminator, split_outputs)
-from wavebabble.models.layers import PolyphaseConv1DTranspose
+from wavebabble.models.generator import FLOOR_GATE_LOGITS
+from wavebabble.models.layers import FloorGate, PolyphaseConv1DTranspose
 from wavebabble.models.phase_shuffle import PhaseShuffle
 from wavebabble.models.timing_discriminator import MinibatchStd, timing_dilations, timing_receptive_field
 from wavebabble.vad import soft_vad
@@ -115,6 +116,44 @@ def test_activity_gate_is_a_per_speaker_envelope(slice_len):
     kernel, bias = head.get_weights()
     head.set_weights([kernel, np.array([0.0, -30.0], np.float32)])
     out = gated(z).numpy()
+    assert np.max(np.abs(out[..., 1])) < 1e-6 and np.max(np.abs(out[..., 0])) > 0
+
+
+def test_floor_gate_values():
+    """(floor, holder, other) logits: A holds and speaks -> A only; the holder silent -> a pause (both 0);
+    the other speaks too -> overlap; B holds -> B only; in between the formula of the FloorGate docstring."""
+    big = 40.0
+    cases = {(big, big, -big): (1, 0), (big, -big, -big): (0, 0), (big, big, big): (1, 1),
+             (-big, big, -big): (0, 1), (-big, -big, big): (1, 0)}
+    logits = np.array([list(k) for k in cases], np.float32)[None]              # [1, cases, 3]
+    np.testing.assert_allclose(FloorGate()(logits).numpy()[0], np.array(list(cases.values())), atol=1e-6)
+    x = np.random.default_rng(0).normal(0, 2, (2, 7, 3)).astype(np.float32)
+    f, h, o = np.moveaxis(1 / (1 + np.exp(-x)), -1, 0)
+    np.testing.assert_allclose(FloorGate()(x).numpy(), np.stack([f * h + (1 - f) * o, (1 - f) * h + f * o], -1),
+                               rtol=1e-5)
+
+
+def test_floor_gate_form_in_the_generator():
+    """g_gate_form="floor": a 3-logit head combined by FloorGate multiplies the waveform per channel; its
+    initial biases start the two speakers' envelopes anti-correlated (zero biases would start them alike)."""
+    cfg = get_config("demo", model_dim=2, g_activity_gate=True)
+    keras.utils.set_random_seed(0)
+    plain = build_generator(cfg)
+    floor = build_generator(cfg.replace(g_gate_form="floor"))
+    head = floor.get_layer("activity_gate_logits")
+    in_ch = head.input.shape[-1]
+    assert floor.count_params() == plain.count_params() + (cfg.kernel_len * in_ch + 1) * (FLOOR_GATE_LOGITS - 2)
+    z = _z(cfg, batch=4)
+    gate = keras.Model(floor.input, floor.get_layer("activity_gate").output)(z).numpy()    # [4, frames, 2]
+    corr = [np.corrcoef(g[:, 0], g[:, 1])[0, 1] for g in gate]
+    assert max(corr) < -0.5, corr
+    kernel, _ = head.get_weights()
+    head.set_weights([kernel, np.zeros(FLOOR_GATE_LOGITS, np.float32)])
+    gate = keras.Model(floor.input, floor.get_layer("activity_gate").output)(z).numpy()
+    assert min(np.corrcoef(g[:, 0], g[:, 1])[0, 1] for g in gate) > 0.5
+    # The floor on speaker A with the other silent: speaker B's channel is silent, A's is not.
+    head.set_weights([np.zeros_like(kernel), np.array([30.0, 30.0, -30.0], np.float32)])
+    out = floor(z).numpy()
     assert np.max(np.abs(out[..., 1])) < 1e-6 and np.max(np.abs(out[..., 0])) > 0
 
 
