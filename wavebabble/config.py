@@ -37,7 +37,7 @@ class Config:
     upsample: str = "transpose"      # "transpose" (Conv1DTranspose) | "nearest" (nearest-neighbour + Conv1D)
     post_proc_filt_len: int = 0      # learned per-channel post-processing FIR length; 0 disables it
     g_activity_gate: bool = False    # per-speaker sigmoid activity envelope multiplies G's output (generator.py)
-    g_gate_form: str = "speakers"    # the gate's parameters: "speakers" (one sigmoid each) | "floor" (FloorGate)
+    g_gate_form: str = "speakers"    # "speakers" (one sigmoid each) | "floor" (FloorGate; measured worse: see notes)
     # --- discriminators ---
     phase_shuffle: int = 2           # phase shuffle radius of the WaveGAN D (0 disables)
     ms_dim: int = 16                 # base channels of each multi-scale D

@@ -19,7 +19,8 @@ Architecture (d = cfg.model_dim, k = cfg.kernel_len = 25):
        turn-timing D cannot tell them apart; eval/results/ablation_timing_notes.md).
        cfg.g_gate_form == "floor": the head has FLOOR_GATE_LOGITS outputs (who holds the floor, the holder
        speaks, the other speaks) combined by layers.FloorGate, so a pause (the holder falls silent and resumes)
-       is as simple for G as a speaker change.
+       is as simple for G as a speaker change. Measured worse than "speakers" in the timing ablation (a floor
+       switch passes through both gates at 0.5 h, i.e. an overlap; ablation_timing_notes.md, seventh session).
 Upsampling layer: cfg.upsample == "transpose": Conv1DTranspose(kernel k, stride, "same");
                   cfg.upsample == "nearest":   UpSampling1D(stride) + Conv1D(kernel k, "same").
 With nch=1, d=64, slice 16384 and no post-processing the model has WaveGAN's 19,065,345 parameters.
