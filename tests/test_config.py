@@ -42,6 +42,8 @@ def test_invalid_values_name_the_field(field, value):
 def test_floor_gate_needs_two_speakers():
     with pytest.raises(ConfigError, match="g_gate_form.*nch=2"):
         get_config("demo", nch=1, g_activity_gate=True, g_gate_form="floor")
+    with pytest.raises(ConfigError, match="g_gate_form.*g_activity_gate=true"):
+        get_config("demo", g_gate_form="floor")
 
 
 def test_all_discriminators_off_is_refused():

@@ -121,6 +121,8 @@ class Config:
             bad("g_gate_form", f"must be one of {GATE_FORMS}")
         if self.g_gate_form == "floor" and self.nch != 2:
             bad("g_gate_form", "'floor' needs nch=2 (it splits the floor between two speakers)")
+        if self.g_gate_form != GATE_FORMS[0] and not self.g_activity_gate:
+            bad("g_gate_form", "only applies with g_activity_gate=true (there is no gate to shape)")
         if self.loss not in LOSSES:
             bad("loss", f"must be one of {LOSSES}")
         if self.post_proc_filt_len < 0 or self.phase_shuffle < 0:
