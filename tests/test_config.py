@@ -46,6 +46,17 @@ def test_floor_gate_needs_two_speakers():
         get_config("demo", g_gate_form="floor")
 
 
+def test_surrogate_annealing_needs_a_surrogate_and_steps():
+    with pytest.raises(ConfigError, match="vad_grad_anneal_steps.*vad_grad_temperature_db"):
+        get_config("demo", vad_grad_anneal_steps=100)
+    with pytest.raises(ConfigError, match="vad_grad_anneal_start.*vad_grad_anneal_steps"):
+        get_config("demo", vad_grad_temperature_db=10.0, vad_grad_anneal_start=100)
+    with pytest.raises(ConfigError, match="vad_grad_anneal_steps"):
+        get_config("demo", vad_grad_temperature_db=10.0, vad_grad_anneal_steps=-1)
+    cfg = get_config("demo", vad_grad_temperature_db=10.0, vad_grad_anneal_start=500, vad_grad_anneal_steps=700)
+    assert (cfg.vad_grad_anneal_start, cfg.vad_grad_anneal_steps) == (500, 700)
+
+
 def test_all_discriminators_off_is_refused():
     with pytest.raises(ConfigError, match="weight"):
         get_config("demo", wave_weight=0.0, ms_weight=0.0, timing_weight=0.0)

@@ -116,3 +116,35 @@ def test_timing_r1_penalty_is_logged_and_changes_only_the_timing_d_gradient(data
     assert np.isfinite(losses["r1_timing"])
     with pytest.raises(ConfigError, match="timing_r1_weight"):
         _cfg(timing_r1_weight=-1.0)
+
+
+def test_surrogate_gradient_annealing_follows_the_training_step(data_dir):
+    """vad_grad_anneal_*: at step 0 G's gradient is the constant surrogate's, once annealed it is the sharp VAD's;
+    the step is read when the (compiled) gradient function runs, not frozen when it was traced."""
+    base = _cfg(phase_shuffle=0, vad_threshold_db=-30.0)         # deterministic gradients
+    annealed_cfg = base.replace(vad_grad_temperature_db=10.0, vad_grad_anneal_start=1, vad_grad_anneal_steps=2)
+    trainers = {k: GANTrainer(c, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=4, jit_compile=True)
+                for k, c in (("annealed", annealed_cfg), ("sharp", base),
+                             ("broad", base.replace(vad_grad_temperature_db=10.0)))}
+    for other in ("sharp", "broad"):
+        trainers[other].generator.set_weights(trainers["annealed"].generator.get_weights())
+        for name, d in trainers["annealed"].discriminators.items():
+            trainers[other].discriminators[name].set_weights(d.get_weights())
+    real = tf.cast(next(trainers["annealed"].make_iterator(data_dir)), tf.float32)
+    z = tf.random.uniform([base.batch_size, base.latent_dim], -1, 1, seed=0)
+
+    def grads(key):
+        return trainers[key]._g_grads_fn(real, z)[0]
+
+    def diff(a, b):
+        return max(float(tf.reduce_max(tf.abs(x - y))) for x, y in zip(a, b))
+
+    sharp, broad = grads("sharp"), grads("broad")
+    scale = max(float(tf.reduce_max(tf.abs(g))) for g in broad)
+    assert diff(sharp, broad) > 1e-3 * scale                       # the surrogate changes G's gradient
+    assert diff(grads("annealed"), broad) <= 1e-5 * scale          # step 0: surrogate weight 1
+    trainers["annealed"].step.assign(2)                            # halfway: the mean of the two
+    half = [(a + b) / 2 for a, b in zip(sharp, broad)]
+    assert diff(grads("annealed"), half) <= 1e-5 * scale
+    trainers["annealed"].step.assign(3)                            # annealed: the sharp VAD's own gradient
+    assert diff(grads("annealed"), sharp) <= 1e-5 * scale

@@ -148,6 +148,39 @@ def test_surrogate_gradient_keeps_values_and_reaches_far_from_the_threshold():
     assert grads[10.0] > 100 * grads[0.0] > 0
 
 
+def test_surrogate_gradient_mix_blends_the_two_gradients():
+    """grad_mix m: values stay the sharp sigmoid; the gradient is m x the surrogate's + (1 - m) x the sharp one's."""
+    tf = pytest.importorskip("tensorflow")
+    x = np.stack([_tone_bursts([(0.3, 1.0)], 2.0, amp=0.5, noise=1e-4),
+                  _tone_bursts([(0.5, 1.5)], 2.0, amp=0.05, noise=1e-4)], 1)[None]
+    w = np.random.default_rng(0).standard_normal(vad.soft_vad(tf.constant(x), SR).shape).astype(np.float32)
+
+    def value_and_grad(t_grad, mix):
+        a = tf.Variable(tf.constant(x))
+        with tf.GradientTape() as tape:
+            v = vad.soft_vad(a, SR, threshold_db=-25.0, grad_temperature_db=t_grad, grad_mix=mix)
+            total = tf.reduce_sum(v * w)
+        return v.numpy(), tape.gradient(total, a).numpy()
+
+    v_sharp, g_sharp = value_and_grad(0.0, 1.0)
+    _, g_broad = value_and_grad(10.0, 1.0)
+    assert np.abs(g_broad - g_sharp).max() > 0.1 * np.abs(g_sharp).max()      # the two really differ
+    for mix in (0.0, 0.3, tf.constant(0.7)):
+        v, g = value_and_grad(10.0, mix)
+        np.testing.assert_allclose(v, v_sharp, atol=1e-6)
+        m = float(mix)
+        np.testing.assert_allclose(g, m * g_broad + (1 - m) * g_sharp, atol=1e-5 * np.abs(g_broad).max())
+
+
+def test_surrogate_mix_schedule():
+    """1 up to vad_grad_anneal_start, linear to 0 over vad_grad_anneal_steps, 0 after; constant 1 without it."""
+    from wavebabble.config import Config
+    cfg = Config(vad_grad_temperature_db=10.0, vad_grad_anneal_start=100, vad_grad_anneal_steps=200).validate()
+    got = [float(vad.surrogate_mix(cfg, s)) for s in (0, 100, 150, 200, 300, 10_000)]
+    np.testing.assert_allclose(got, [1.0, 1.0, 0.75, 0.5, 0.0, 0.0], atol=1e-6)
+    assert float(vad.surrogate_mix(Config(vad_grad_temperature_db=10.0), 10_000)) == 1.0
+
+
 # ----------------------------------------------------------------------------- hard VAD behaviour
 def test_all_silent_channel():
     x = np.zeros((3 * SR, 2), np.float32)

@@ -54,6 +54,8 @@ class Config:
     vad_adaptive: bool = False       # threshold = the hard VAD's per-clip, per-channel one (vad_threshold_db unused)
     vad_threshold_grad: bool = False  # with vad_adaptive: gradients flow through the threshold (gain-invariant)
     vad_grad_temperature_db: float = 0.0  # > 0: surrogate gradient of a broader sigmoid (values unchanged)
+    vad_grad_anneal_start: int = 0   # with vad_grad_anneal_steps > 0: surrogate weight 1 up to this G step, then
+    vad_grad_anneal_steps: int = 0   # ... linear to 0 (the sharp gradient) over this many steps (vad.surrogate_mix)
     # --- losses ---
     loss: str = "wgan-gp"            # "wgan-gp" | "hinge" | "lsgan"
     gp_weight: float = 10.0          # WGAN-GP lambda
@@ -139,7 +141,7 @@ class Config:
         for f in ("beta1", "beta2"):
             if not 0 <= getattr(self, f) < 1:
                 bad(f, "must be in [0, 1)")
-        for f in ("lr_decay_start", "lr_decay_steps"):
+        for f in ("lr_decay_start", "lr_decay_steps", "vad_grad_anneal_start", "vad_grad_anneal_steps"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 bad(f, "must be an integer >= 0")
@@ -159,6 +161,10 @@ class Config:
             bad("vad_temperature_db", "must be > 0")
         if self.vad_grad_temperature_db < 0:
             bad("vad_grad_temperature_db", "must be >= 0 (0: the gradient of the sharp sigmoid itself)")
+        if self.vad_grad_anneal_steps > 0 and not self.vad_grad_temperature_db > 0:
+            bad("vad_grad_anneal_steps", "anneals the surrogate gradient: needs vad_grad_temperature_db > 0")
+        if self.vad_grad_anneal_start > 0 and self.vad_grad_anneal_steps == 0:
+            bad("vad_grad_anneal_start", "needs vad_grad_anneal_steps > 0 (without it the surrogate is constant)")
         return self
 
     def replace(self, **overrides) -> "Config":

@@ -307,7 +307,7 @@ class GANTrainer:
 
     def _d_input(self, name: str, audio: tf.Tensor) -> tf.Tensor:
         if DISCRIMINATORS[name][2] == "vad":
-            return vad.model_soft_vad(audio, self.cfg)
+            return vad.model_soft_vad(audio, self.cfg, self.step)
         return audio
 
     @staticmethod

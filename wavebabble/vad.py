@@ -91,7 +91,7 @@ def frame_energy_db(audio: np.ndarray, sample_rate: int, frame_hz: int = FRAME_H
 
 def soft_vad(audio, sample_rate: int, frame_hz: int = FRAME_HZ, threshold_db: float = SOFT_THRESHOLD_DB,
              temperature_db: float = SOFT_TEMPERATURE_DB, adaptive: bool = False,
-             grad_temperature_db: float = 0.0, threshold_grad: bool = False):
+             grad_temperature_db: float = 0.0, threshold_grad: bool = False, grad_mix=1.0):
     """Differentiable VAD: TF float ``[B, T, C]`` -> float32 ``[B, T // hop, C]`` in [0, 1].
 
     ``sigmoid((frame_energy_db - threshold) / temperature_db)`` on the same frame grid as
@@ -109,6 +109,9 @@ def soft_vad(audio, sample_rate: int, frame_hz: int = FRAME_HZ, threshold_db: fl
     temperatures away from the threshold, so a generator whose channel sits far below it (silent) or far above
     it (in a long turn) would get no signal to start or end speech there; the broad surrogate keeps one
     (as surrogate gradients of step functions do, e.g. in spiking networks).
+    ``grad_mix`` (float or scalar tensor in [0, 1], with ``grad_temperature_db`` > 0): the gradient is
+    ``grad_mix`` x the broad one + (1 - ``grad_mix``) x the sharp one (values unchanged); 1 is the surrogate alone,
+    0 the sharp sigmoid's own gradient. :func:`surrogate_mix` anneals it over training.
     """
     import tensorflow as tf  # imported here so numpy-only users (evaluation) need not load TF
 
@@ -128,14 +131,33 @@ def soft_vad(audio, sample_rate: int, frame_hz: int = FRAME_HZ, threshold_db: fl
     if not grad_temperature_db:
         return sharp
     broad = tf.sigmoid((db - threshold) / float(grad_temperature_db))
-    return broad + tf.stop_gradient(sharp - broad)          # value: sharp; gradient: broad
+    mix = tf.cast(grad_mix, tf.float32)
+    # value: sharp; gradient: mix * broad' + (1 - mix) * sharp'
+    return (tf.stop_gradient(sharp) + mix * (broad - tf.stop_gradient(broad))
+            + (1.0 - mix) * (sharp - tf.stop_gradient(sharp)))
 
 
-def model_soft_vad(audio, cfg):
-    """:func:`soft_vad` of ``audio`` ``[B, T, C]`` with a Config's sample rate, frame rate and VAD fields."""
+def surrogate_mix(cfg, step):
+    """Weight of the surrogate gradient at generator step ``step`` (int or scalar tensor): 1 up to
+    ``cfg.vad_grad_anneal_start``, then linear to 0 over ``cfg.vad_grad_anneal_steps`` steps, 0 after; always 1
+    when ``vad_grad_anneal_steps`` is 0 (a constant surrogate). The broad gradient lets a generator stuck with
+    loud overlapping speakers (where the sharp sigmoid's gradient vanishes) find its way out early; the sharp
+    one afterwards fits the VAD the evaluation counts."""
+    import tensorflow as tf
+
+    if not cfg.vad_grad_anneal_steps:
+        return tf.constant(1.0)
+    progress = (tf.cast(step, tf.float32) - float(cfg.vad_grad_anneal_start)) / float(cfg.vad_grad_anneal_steps)
+    return 1.0 - tf.clip_by_value(progress, 0.0, 1.0)
+
+
+def model_soft_vad(audio, cfg, step=0):
+    """:func:`soft_vad` of ``audio`` ``[B, T, C]`` with a Config's sample rate, frame rate and VAD fields, at
+    generator step ``step`` (only the surrogate gradient's annealing reads it: :func:`surrogate_mix`)."""
     return soft_vad(audio, cfg.sample_rate, frame_hz=cfg.frame_hz, threshold_db=cfg.vad_threshold_db,
                     temperature_db=cfg.vad_temperature_db, adaptive=cfg.vad_adaptive,
-                    grad_temperature_db=cfg.vad_grad_temperature_db, threshold_grad=cfg.vad_threshold_grad)
+                    grad_temperature_db=cfg.vad_grad_temperature_db, threshold_grad=cfg.vad_threshold_grad,
+                    grad_mix=surrogate_mix(cfg, step))
 
 
 def _sorted_percentile(sorted_db, first, count, q: float):
