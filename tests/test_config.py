@@ -46,6 +46,12 @@ def test_floor_gate_needs_two_speakers():
         get_config("demo", g_gate_form="floor")
 
 
+def test_duration_stats_need_the_turn_statistics():
+    with pytest.raises(ConfigError, match="timing_duration_stats.*timing_turn_stats"):
+        get_config("demo", timing_duration_stats=True)
+    assert get_config("demo", timing_turn_stats=True, timing_duration_stats=True).timing_duration_stats
+
+
 def test_surrogate_annealing_needs_a_surrogate_and_steps():
     with pytest.raises(ConfigError, match="vad_grad_anneal_steps.*vad_grad_temperature_db"):
         get_config("demo", vad_grad_anneal_steps=100)

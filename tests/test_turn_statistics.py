@@ -6,7 +6,9 @@ import tensorflow as tf
 from wavebabble import timing
 from wavebabble.config import get_config
 from wavebabble.models import build_timing_discriminator
-from wavebabble.models.turn_statistics import NUM_TURN_STATS, STAT_NAMES, TurnStatistics, bridge_short_silences
+from wavebabble.models.timing_discriminator import DURATION_WINDOWS_S
+from wavebabble.models.turn_statistics import (
+    DURATION_STATS_PER_WINDOW, NUM_TURN_STATS, STAT_NAMES, TurnStatistics, bridge_short_silences, turn_stat_names)
 
 FRAME_HZ = 100
 FRAMES = 819
@@ -57,6 +59,65 @@ def test_counts_match_dialogue_events():
         edge = int(silent[0]) + int(silent[-1] and not silent.all())      # leading/trailing joint silences
         np.testing.assert_allclose(stats["silence_rate"] * seconds, len(ev.pauses) + len(ev.gaps) + edge
                                    + _interior_silences_next_to_overlap(filled), atol=1e-4)
+
+
+def _run_lengths(mask):
+    """[frames] bool -> (lengths of the runs of True, whether each touches the clip's start or end)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
+    starts, ends = edges[::2], edges[1::2]
+    return ends - starts, (starts == 0) | (ends == len(mask))
+
+
+def test_duration_counts_match_the_evaluation_ipus_and_joint_silences():
+    """durations_s: IPUs (the evaluation's) lasting >= d, and joint silences >= d (those at the clip's edges
+    always count: beyond the clip is silence); the base statistics are unchanged."""
+    rng = np.random.default_rng(4)
+    durations = (0.3, 0.5)
+    layer = TurnStatistics(FRAME_HZ, durations_s=durations)
+    names = turn_stat_names(durations)
+    assert len(names) == NUM_TURN_STATS + DURATION_STATS_PER_WINDOW * len(durations)
+    vads = np.stack([random_vad(rng, max_run=90) for _ in range(24)])
+    got = layer(tf.constant(vads, tf.float32)).numpy()
+    assert got.shape == (24, len(names))
+    np.testing.assert_allclose(got[:, :NUM_TURN_STATS], TurnStatistics(FRAME_HZ)(tf.constant(vads, tf.float32)),
+                               atol=1e-6)
+    seconds = FRAMES / FRAME_HZ
+    for v, row in zip(vads, got):
+        stats = dict(zip(names, row * seconds))
+        ev = timing.dialogue_events(v, FRAME_HZ)
+        filled = timing.fill_short_silences(v, FRAME_HZ)
+        for d in durations:
+            window = int(round(d * FRAME_HZ))
+            for c, side in enumerate("ab"):
+                lengths = ev.ipus[c][:, 1] - ev.ipus[c][:, 0]
+                np.testing.assert_allclose(stats[f"long_ipu_rate_{side}_{d:g}s"], np.sum(lengths >= window),
+                                           atol=1e-4)
+            lengths, at_edge = _run_lengths(~filled[:, 0] & ~filled[:, 1])
+            np.testing.assert_allclose(stats[f"long_silence_rate_{d:g}s"], np.sum((lengths >= window) | at_edge),
+                                       atol=1e-4)
+    # a long IPU chopped into short bursts: the same speech, far fewer long IPUs
+    whole = np.zeros((1, FRAMES, 2), np.float32)
+    whole[0, 100:400, 0] = 1
+    chopped = whole.copy()
+    for t in range(140, 400, 70):
+        chopped[0, t:t + 25, 0] = 0             # 0.25 s silences (pauses): bursts of 0.25-0.45 s
+    long_a = names.index("long_ipu_rate_a_0.5s")
+    counts = layer(tf.constant(np.concatenate([whole, chopped]))).numpy()[:, long_a] * seconds
+    np.testing.assert_allclose(counts, [1, 0], atol=1e-4)
+
+
+def test_duration_stats_option_in_the_timing_d():
+    cfg = get_config("demo", timing_dim=4, timing_turn_stats=True)
+    plain = build_timing_discriminator(cfg)
+    longer = build_timing_discriminator(cfg.replace(timing_duration_stats=True))
+    extra = DURATION_STATS_PER_WINDOW * len(DURATION_WINDOWS_S)
+    assert longer.get_layer("timing_turn_stats").compute_output_shape((None, cfg.num_frames, 2)) == (
+        None, NUM_TURN_STATS + extra)
+    stats_in = extra * (2 if cfg.timing_minibatch_std else 1)              # + their batch std
+    assert longer.count_params() - plain.count_params() == stats_in * 4     # Dense(4) inputs
+    assert longer(tf.random.uniform([2, cfg.num_frames, 2])).shape == (2, 1)
+    layer = longer.get_layer("timing_turn_stats")
+    assert TurnStatistics.from_config(layer.get_config()).durations_s == DURATION_WINDOWS_S
 
 
 def _interior_silences_next_to_overlap(filled):

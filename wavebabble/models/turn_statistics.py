@@ -1,6 +1,7 @@
 """Differentiable per-clip turn statistics of a soft VAD: what the timing evaluation counts, in TF.
 
-    TurnStatistics(frame_hz, hard=False)(vad [batch, frames, 2]) -> [batch, NUM_TURN_STATS]
+    TurnStatistics(frame_hz, hard=False, durations_s=())(vad [batch, frames, 2])
+        -> [batch, NUM_TURN_STATS + DURATION_STATS_PER_WINDOW * len(durations_s)]   (names: turn_stat_names)
 
 The evaluation (`wavebabble.timing`, DESIGN.md) bridges each channel's silences shorter than MIN_SILENCE_S,
 calls each remaining speech run an IPU and counts per minute IPUs, pauses, gaps and overlaps. This layer
@@ -24,10 +25,18 @@ computes the same kind of quantities from soft VAD probabilities a, b in [0, 1],
                  changes/min against 12.6 thresholded and generated 8.2 against 22.4; on babble it ranked a
                  generator with 18 changes/min below the corpus's 12. This form: real 13.5, generated 23.7.)
 
+    long(x, w)   grey-scale morphological opening of x with a flat window of w frames: on a 0/1 signal it
+                 removes the runs shorter than w and keeps the others whole
+
     statistics (rates in events per second, the rest fractions of the clip's frames):
       speech fraction of a and b, overlap fraction mean(a*b),
       runs of A and B (IPUs), runs of A*B (overlaps), runs of (1-A)(1-B) (joint silences: pauses, gaps and
-      the clip's leading/trailing silence), runs of A(1-B) and B(1-A) (one speaker alone), speaker changes
+      the clip's leading/trailing silence), runs of A(1-B) and B(1-A) (one speaker alone), speaker changes,
+      then for each duration d in durations_s: runs of long(A, d), long(B, d), long((1-A)(1-B), d), i.e. the
+      rates of IPUs and of joint silences lasting at least d. The counts above say how many turns there are;
+      these say how long they last, so a generator that chops its speech into 0.2 s bursts separated by
+      pauses just over the 0.2 s bridging (measured: FSDD seed 0, IPU median 0.2 s against 1.54 s) is told so
+      even when its IPU count happens to be close to the corpus's.
 
 The turn-timing discriminator (timing_discriminator.py, `cfg.timing_turn_stats`) reads these next to its
 convolutional features, so a generator whose turns are too short, or whose speakers switch too often, is
@@ -51,6 +60,8 @@ from wavebabble.timing import MIN_SILENCE_S
 STAT_NAMES = ("speech_a", "speech_b", "overlap", "ipu_rate_a", "ipu_rate_b", "overlap_rate", "silence_rate",
               "a_alone_rate", "b_alone_rate", "speaker_change_rate")
 NUM_TURN_STATS = len(STAT_NAMES)
+DURATION_STAT_PREFIXES = ("long_ipu_rate_a", "long_ipu_rate_b", "long_silence_rate")
+DURATION_STATS_PER_WINDOW = len(DURATION_STAT_PREFIXES)
 HARD_THRESHOLD = 0.5     # hard=True: speech where the soft VAD exceeds this
 HALF = 0.5               # a change is a swing of the floor from +1 to -1 (or back): variation 2
 HOLD_EPS = 1e-6          # floor hold factors are clipped to >= this before their log (exact 0 would give -inf)
@@ -73,6 +84,25 @@ def bridge_short_silences(x, window: int):
     dilated = _window_max(ext, left, right, 0.0)
     closed = -_window_max(-dilated, right, left, -1.0)                  # erosion with the reflected window
     return closed[:, window:window + frames, :]
+
+
+def keep_long_runs(x, window: int, outside: float):
+    """Opening of [batch, frames, C] values in [0, 1]: on 0/1 signals, runs of 1 shorter than `window` frames
+    vanish and longer ones are kept whole. Beyond the clip the signal is `outside` (0: a speech run cut by the
+    clip's edge counts only for the part inside; 1: a silence there continues beyond it)."""
+    if window <= 1:
+        return x
+    frames = tf.shape(x)[1]
+    left, right = window // 2, window - 1 - window // 2
+    ext = tf.pad(x, [[0, 0], [window, window], [0, 0]], constant_values=outside)
+    eroded = -_window_max(-ext, left, right, -outside)
+    opened = _window_max(eroded, right, left, outside)                  # dilation with the reflected window
+    return opened[:, window:window + frames, :]
+
+
+def turn_stat_names(durations_s=()) -> tuple[str, ...]:
+    """Names of TurnStatistics' outputs, in order, for the given duration windows (seconds)."""
+    return STAT_NAMES + tuple(f"{p}_{d:g}s" for d in durations_s for p in DURATION_STAT_PREFIXES)
 
 
 def count_runs(x):
@@ -105,13 +135,15 @@ def count_speaker_changes(alone_a, alone_b):
 
 @keras.saving.register_keras_serializable(package="wavebabble")
 class TurnStatistics(keras.layers.Layer):
-    """Soft VAD [batch, frames, 2] -> [batch, NUM_TURN_STATS] (see the module docstring for the order)."""
+    """Soft VAD [batch, frames, 2] -> [batch, len(turn_stat_names(durations_s))] (order: the module docstring)."""
 
-    def __init__(self, frame_hz: int, min_silence_s: float = MIN_SILENCE_S, hard: bool = False, **kwargs):
+    def __init__(self, frame_hz: int, min_silence_s: float = MIN_SILENCE_S, hard: bool = False,
+                 durations_s=(), **kwargs):
         super().__init__(**kwargs)
         self.frame_hz = int(frame_hz)
         self.min_silence_s = float(min_silence_s)
         self.hard = bool(hard)
+        self.durations_s = tuple(float(d) for d in durations_s)
 
     def call(self, vad):
         vad = tf.cast(vad, tf.float32)
@@ -126,11 +158,17 @@ class TurnStatistics(keras.layers.Layer):
         signals = tf.concat([ipus, big_a * big_b, (1.0 - big_a) * (1.0 - big_b), alone_a, alone_b],
                             axis=-1)                                                      # [batch, frames, 6]
         changes = count_speaker_changes(alone_a[..., 0], alone_b[..., 0])[:, None]
-        return tf.concat([fractions, count_runs(signals) / seconds, changes / seconds], axis=-1)
+        out = [fractions, count_runs(signals) / seconds, changes / seconds]
+        silence = (1.0 - big_a) * (1.0 - big_b)
+        for d in self.durations_s:
+            window = int(round(d * self.frame_hz))
+            long_runs = tf.concat([keep_long_runs(ipus, window, 0.0), keep_long_runs(silence, window, 1.0)], -1)
+            out.append(count_runs(long_runs) / seconds)
+        return tf.concat(out, axis=-1)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], NUM_TURN_STATS)
+        return (input_shape[0], NUM_TURN_STATS + DURATION_STATS_PER_WINDOW * len(self.durations_s))
 
     def get_config(self):
         return {**super().get_config(), "frame_hz": self.frame_hz, "min_silence_s": self.min_silence_s,
-                "hard": self.hard}
+                "hard": self.hard, "durations_s": list(self.durations_s)}
