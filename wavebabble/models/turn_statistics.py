@@ -73,19 +73,6 @@ def _window_max(x, left: int, right: int, pad_value: float):
     return tf.nn.max_pool1d(padded, ksize=left + right + 1, strides=1, padding="VALID")
 
 
-def bridge_short_silences(x, window: int):
-    """Closing of [batch, frames, C] values in [0, 1]: fills silences shorter than `window` frames between
-    two speech runs; leading/trailing silences stay (the clip is treated as padded with silence)."""
-    if window <= 1:
-        return x
-    frames = tf.shape(x)[1]
-    left, right = window // 2, window - 1 - window // 2
-    ext = tf.pad(x, [[0, 0], [window, window], [0, 0]])                 # silence beyond the clip
-    dilated = _window_max(ext, left, right, 0.0)
-    closed = -_window_max(-dilated, right, left, -1.0)                  # erosion with the reflected window
-    return closed[:, window:window + frames, :]
-
-
 def keep_long_runs(x, window: int, outside: float):
     """Opening of [batch, frames, C] values in [0, 1]: on 0/1 signals, runs of 1 shorter than `window` frames
     vanish and longer ones are kept whole. Beyond the clip the signal is `outside` (0: a speech run cut by the
@@ -98,6 +85,13 @@ def keep_long_runs(x, window: int, outside: float):
     eroded = -_window_max(-ext, left, right, -outside)
     opened = _window_max(eroded, right, left, outside)                  # dilation with the reflected window
     return opened[:, window:window + frames, :]
+
+
+def bridge_short_silences(x, window: int):
+    """Closing of [batch, frames, C] values in [0, 1]: fills silences shorter than `window` frames between
+    two speech runs; leading/trailing silences stay (the clip is treated as padded with silence). It is the
+    opening of the silence signal 1 - x with silence beyond the clip."""
+    return 1.0 - keep_long_runs(1.0 - x, window, 1.0)
 
 
 def turn_stat_names(durations_s=()) -> tuple[str, ...]:
