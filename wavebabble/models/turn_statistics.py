@@ -149,11 +149,10 @@ class TurnStatistics(keras.layers.Layer):
         big_a, big_b = ipus[..., 0:1], ipus[..., 1:2]
         alone_a, alone_b = big_a * (1.0 - big_b), big_b * (1.0 - big_a)
         fractions = tf.reduce_mean(tf.concat([a, b, a * b], axis=-1), axis=1)             # [batch, 3]
-        signals = tf.concat([ipus, big_a * big_b, (1.0 - big_a) * (1.0 - big_b), alone_a, alone_b],
-                            axis=-1)                                                      # [batch, frames, 6]
+        silence = (1.0 - big_a) * (1.0 - big_b)                                           # joint silence
+        signals = tf.concat([ipus, big_a * big_b, silence, alone_a, alone_b], axis=-1)   # [batch, frames, 6]
         changes = count_speaker_changes(alone_a[..., 0], alone_b[..., 0])[:, None]
         out = [fractions, count_runs(signals) / seconds, changes / seconds]
-        silence = (1.0 - big_a) * (1.0 - big_b)
         for d in self.durations_s:
             window = int(round(d * self.frame_hz))
             long_runs = tf.concat([keep_long_runs(ipus, window, 0.0), keep_long_runs(silence, window, 1.0)], -1)
