@@ -47,6 +47,7 @@ class Config:
     timing_minibatch_std: bool = False  # turn-timing D also sees each frame's VAD std across the batch
     timing_turn_stats: bool = False  # turn-timing D also reads per-clip turn statistics (turn_statistics.py)
     timing_duration_stats: bool = False  # ... and the rates of long IPUs and long silences (needs turn stats)
+    timing_pause_stats: bool = False  # ... and the rates of pauses and gaps themselves (needs turn stats)
     timing_input_noise: float = 0.0  # std of Gaussian noise added to the timing D's VAD input in training
     # --- VAD (soft, differentiable; see vad.py) ---
     frame_hz: int = 100              # VAD frames per second (10 ms hop)
@@ -152,12 +153,14 @@ class Config:
             bad("g_ema_decay", "must be in [0, 1) (0 disables the moving average)")
         if self.timing_input_noise < 0:
             bad("timing_input_noise", "must be >= 0")
-        for f in ("timing_minibatch_std", "timing_turn_stats", "timing_duration_stats", "timing_stats_hard",
+        for f in ("timing_minibatch_std", "timing_turn_stats", "timing_duration_stats", "timing_pause_stats",
+                  "timing_stats_hard",
                   "vad_adaptive", "vad_threshold_grad", "g_activity_gate"):
             if not isinstance(getattr(self, f), bool):
                 bad(f, "must be true or false")
-        if self.timing_duration_stats and not self.timing_turn_stats:
-            bad("timing_duration_stats", "needs timing_turn_stats=true (they extend the turn statistics)")
+        for f in ("timing_duration_stats", "timing_pause_stats"):
+            if getattr(self, f) and not self.timing_turn_stats:
+                bad(f, "needs timing_turn_stats=true (they extend the turn statistics)")
         if self.timing_stats_weight > 0 and not self.timing_turn_stats:
             bad("timing_stats_weight", "needs timing_turn_stats=true (the statistics it matches)")
         if self.vad_temperature_db <= 0:

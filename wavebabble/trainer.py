@@ -80,7 +80,7 @@ DISCRIMINATORS = {
 ARCH_FIELDS = ("sample_rate", "slice_len", "nch", "latent_dim", "model_dim", "kernel_len", "upsample",
                "post_proc_filt_len", "g_activity_gate", "g_gate_form", "ms_dim", "ms_scales", "ms_groups",
                "timing_dim", "timing_minibatch_std", "timing_turn_stats", "timing_duration_stats",
-               "frame_hz")
+               "timing_pause_stats", "frame_hz")
 
 
 class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):

@@ -17,9 +17,9 @@ cfg.frame_hz; the model never sees the waveform. Inside:
     LeakyReLU -> global mean and max over time (concatenated)                     "timing_pool"
     (when cfg.timing_turn_stats) per-clip turn statistics of the VAD input (turn_statistics.py: speech and
         overlap fractions, IPU / overlap / silence / one-speaker-alone run rates after 0.2 s bridging, speaker
-        changes; with cfg.timing_duration_stats also the rates of IPUs and joint silences lasting at least
-        each of DURATION_WINDOWS_S; counted on the thresholded VAD with straight-through gradients when
-        cfg.timing_stats_hard),
+        changes; with cfg.timing_pause_stats also the rates of pauses and gaps; with cfg.timing_duration_stats
+        also the rates of IPUs and joint silences lasting at least each of DURATION_WINDOWS_S; counted on the
+        thresholded VAD with straight-through gradients when cfg.timing_stats_hard),
         on a log scale log(stat + TURN_STATS_LOG_EPS) so that an overlap fraction of 0.05 against 0.02 weighs
         like a speech fraction of 1.0 against 0.4 (the evaluation scores relative errors),
         + their std across the batch when cfg.timing_minibatch_std, -> Dense(timing_dim) -> LeakyReLU,
@@ -116,7 +116,8 @@ def build_timing_discriminator(cfg: Config) -> keras.Model:
         keras.layers.GlobalMaxPooling1D(name="timing_max")(x)])
     if cfg.timing_turn_stats:
         stats = TurnStatistics(cfg.frame_hz, hard=cfg.timing_stats_hard, name=TURN_STATS_LAYER,
-                               durations_s=DURATION_WINDOWS_S if cfg.timing_duration_stats else ())(vad)
+                               durations_s=DURATION_WINDOWS_S if cfg.timing_duration_stats else (),
+                               pauses=cfg.timing_pause_stats)(vad)
         stats = LogScale(TURN_STATS_LOG_EPS, name="timing_turn_stats_log")(stats)
         if cfg.timing_minibatch_std:
             stats = MinibatchStd(name="timing_turn_stats_std")(stats)
