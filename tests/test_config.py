@@ -50,6 +50,9 @@ def test_duration_stats_need_the_turn_statistics():
     with pytest.raises(ConfigError, match="timing_duration_stats.*timing_turn_stats"):
         get_config("demo", timing_duration_stats=True)
     assert get_config("demo", timing_turn_stats=True, timing_duration_stats=True).timing_duration_stats
+    with pytest.raises(ConfigError, match="timing_pause_stats.*timing_turn_stats"):
+        get_config("demo", timing_pause_stats=True)
+    assert get_config("demo", timing_turn_stats=True, timing_pause_stats=True).timing_pause_stats
 
 
 def test_surrogate_annealing_needs_a_surrogate_and_steps():

@@ -8,7 +8,8 @@ from wavebabble.config import get_config
 from wavebabble.models import build_timing_discriminator
 from wavebabble.models.timing_discriminator import DURATION_WINDOWS_S
 from wavebabble.models.turn_statistics import (
-    DURATION_STATS_PER_WINDOW, NUM_TURN_STATS, STAT_NAMES, TurnStatistics, bridge_short_silences, turn_stat_names)
+    DURATION_STATS_PER_WINDOW, NUM_TURN_STATS, PAUSE_STAT_NAMES, STAT_NAMES, TurnStatistics, bridge_short_silences,
+    turn_stat_names)
 
 FRAME_HZ = 100
 FRAMES = 819
@@ -118,6 +119,64 @@ def test_duration_stats_option_in_the_timing_d():
     assert longer(tf.random.uniform([2, cfg.num_frames, 2])).shape == (2, 1)
     layer = longer.get_layer("timing_turn_stats")
     assert TurnStatistics.from_config(layer.get_config()).durations_s == DURATION_WINDOWS_S
+
+
+def test_pause_and_gap_counts_match_the_evaluation():
+    """pauses=True: the evaluation's pauses and gaps exactly on 0/1 VADs, between the base and duration stats."""
+    rng = np.random.default_rng(6)
+    durations = (0.5,)
+    names = turn_stat_names(durations, pauses=True)
+    assert names[NUM_TURN_STATS:NUM_TURN_STATS + 2] == PAUSE_STAT_NAMES
+    layer = TurnStatistics(FRAME_HZ, durations_s=durations, pauses=True)
+    vads = np.stack([random_vad(rng, max_run=int(rng.integers(20, 120))) for _ in range(48)])
+    got = layer(tf.constant(vads, tf.float32)).numpy()
+    assert got.shape == (48, len(names)) == (48, layer.compute_output_shape((None, FRAMES, 2))[1])
+    without = TurnStatistics(FRAME_HZ, durations_s=durations)(tf.constant(vads, tf.float32)).numpy()
+    np.testing.assert_allclose(np.delete(got, [NUM_TURN_STATS, NUM_TURN_STATS + 1], axis=1), without, atol=1e-6)
+    seconds = FRAMES / FRAME_HZ
+    counts = []
+    for v, row in zip(vads, got):
+        stats = dict(zip(names, row * seconds))
+        ev = timing.dialogue_events(v, FRAME_HZ)
+        np.testing.assert_allclose([stats["pause_rate"], stats["gap_rate"]], [len(ev.pauses), len(ev.gaps)],
+                                   atol=1e-4)
+        counts.append((len(ev.pauses), len(ev.gaps)))
+    assert min(c[0] for c in counts) < max(c[0] for c in counts) and max(c[1] for c in counts) > 0
+
+
+def test_pauses_and_gaps_by_who_speaks_on_each_side():
+    """A _ A is a pause, A _ B a gap; a silence after an overlap or at the clip's start is neither."""
+    def vad(*runs):
+        v = np.zeros((1, 300, 2), np.float32)
+        for channel, start, end in runs:
+            v[0, start:end, channel] = 1.0
+        return v
+
+    cases = {"pause": (vad((0, 0, 80), (0, 120, 200)), [1, 0]),
+             "gap": (vad((0, 0, 80), (1, 120, 200)), [0, 1]),
+             "after overlap": (vad((0, 0, 80), (1, 50, 80), (0, 120, 200)), [0, 0]),
+             "leading silence": (vad((0, 50, 200)), [0, 0]),
+             "pause then gap": (vad((1, 0, 60), (1, 100, 150), (0, 190, 300)), [1, 1])}
+    layer = TurnStatistics(FRAME_HZ, pauses=True)
+    for name, (v, want) in cases.items():
+        got = layer(tf.constant(v)).numpy()[0, NUM_TURN_STATS:NUM_TURN_STATS + 2] * 300 / FRAME_HZ
+        np.testing.assert_allclose(got, want, atol=1e-4, err_msg=name)
+    # gradients: raising A's resuming onset makes more of a pause; B speaking in the silence makes less of one
+    x = tf.Variable(cases["pause"][0])
+    with tf.GradientTape() as tape:
+        pauses = layer(x)[0, NUM_TURN_STATS]
+    g = tape.gradient(pauses, x).numpy()
+    assert np.all(np.isfinite(g)) and g[0, 120, 0] > 0 and g[0, 80:120, 1].sum() < 0
+
+
+def test_pause_stats_option_in_the_timing_d():
+    cfg = get_config("demo", timing_dim=4, timing_turn_stats=True)
+    plain = build_timing_discriminator(cfg)
+    with_pauses = build_timing_discriminator(cfg.replace(timing_pause_stats=True))
+    stats_in = len(PAUSE_STAT_NAMES) * (2 if cfg.timing_minibatch_std else 1)
+    assert with_pauses.count_params() - plain.count_params() == stats_in * 4
+    assert with_pauses(tf.random.uniform([2, cfg.num_frames, 2])).shape == (2, 1)
+    assert TurnStatistics.from_config(with_pauses.get_layer("timing_turn_stats").get_config()).pauses
 
 
 def _interior_silences_next_to_overlap(filled):
