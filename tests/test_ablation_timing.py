@@ -76,3 +76,40 @@ def test_bad_seeds_are_rejected_before_training(tmp_path, seeds):
     assert done.returncode != 0
     assert f"--seeds={seeds}" in done.stderr
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+
+
+@pytest.mark.slow
+def test_checkpoint_selection_reports_the_held_out_best_next_to_the_last(tmp_path):
+    """--select_checkpoint: every kept checkpoint of both arms scored on held-out clips, the lowest exported and
+    reported, the last checkpoint's error beside it; eval.select_checkpoint alone reuses that export."""
+    data = train_helpers.write_dialogues(tmp_path / "data", seconds=4.0)
+    out = tmp_path / "ablation"
+    done = run(ablation_cmd(tmp_path, data, out, "--seeds=0", "--select_checkpoint", "--select_clips=3"))
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(out.with_suffix(".json").read_text())["custom"]
+    assert result["select_checkpoint"] and result["select_clips"] == 3
+    run0 = result["runs"]["0"]
+    for arm in ("with_timing_d", "without_timing_d"):
+        sel = run0["selection"][arm]
+        held = {int(k): v for k, v in sel["held_out_mre"].items()}
+        assert sorted(held) == [1, 2]                           # --train_steps=2: a checkpoint every step
+        assert sel["chosen_step"] == min(held, key=lambda k: (held[k], -k))
+        assert (tmp_path / "work" / sel["export"].split("/work/")[1] / "saved_model.pb").is_file()
+        assert sel["mre_last"] is not None and sel["mre_last"] >= 0
+        if sel["chosen_step"] == 2:                             # the last one chosen: the same clips reported
+            assert sel["mre_last"] == run0["distances"][arm]["mean_relative_error"]
+    assert result["summary"]["mre_with_last_checkpoint"] == run0["selection"]["with_timing_d"]["mre_last"]
+    md = out.with_suffix(".md").read_text()
+    assert "Checkpoint selection" in md and "| 0 | without_timing_d | 1: " in md
+    logdir = next((tmp_path / "work").glob("custom_with_timing_d_*"))
+    exports = sorted(p.name for p in logdir.glob("export_step*"))
+    cli = subprocess.run([sys.executable, "-m", "eval.select_checkpoint", f"--logdir={logdir}", f"--data_dir={data}",
+                          "--num_clips=3", "--seed=2000"], cwd=train_helpers.REPO, env=train_helpers.env(),
+                         capture_output=True, text=True, timeout=600)
+    assert cli.returncode == 0, cli.stderr[-4000:]
+    assert "<- chosen" in cli.stdout and "exported checkpoint" in cli.stdout
+    assert sorted(p.name for p in logdir.glob("export_step*")) == exports       # same seed and clips: reused
+    missing = subprocess.run([sys.executable, "-m", "eval.select_checkpoint", f"--logdir={tmp_path / 'nothing'}"],
+                             cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True,
+                             timeout=600)
+    assert missing.returncode != 0 and "nothing" in missing.stderr
