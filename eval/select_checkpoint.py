@@ -12,6 +12,11 @@ the corpus drawn with the same `seed`. The checkpoint with the lowest error is e
 
 Report the chosen model on clips and real data drawn with another seed than the one that chose it: the score
 that picks a checkpoint is biased low (the minimum of several noisy scores); a fresh sample is not.
+
+Read the printed rates before trusting a choice: the mean relative error charges at most 1 for a statistic a
+model never produces and without limit for one it overproduces, so a near-silent checkpoint (no gaps, one speaker
+mute) can score ~1 and beat one that babbles over the other speaker (measured: every checkpoint chosen for the
+ablation's runs without the timing D, eval/results/ablation_timing_notes.md, ninth session).
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ EXPORT_PREFIX = "export_step"      # <logdir>/export_step<N>: the export of chec
 DEFAULT_CLIPS = 100                # clips per checkpoint (and real clips) scored
 DEFAULT_SEED = 1000                # latents and real sample; keep it apart from the seed a final evaluation uses
 GEN_BATCH = 25                     # clips per generator call while scoring
+PRINTED_RATES = ("ipu_per_min", "pause_per_min", "gap_per_min", "overlap_per_min")   # CLI table columns
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,7 @@ class CheckpointScore:
     step: int                      # generator step of the checkpoint
     path: str                      # checkpoint prefix
     mre: float                     # mean relative error of its timing statistics vs the real sample
+    summary: dict                  # its timing statistics (timing.TimingStats.summary)
 
 
 def checkpoint_steps(logdir) -> list[tuple[int, str]]:
@@ -72,7 +79,8 @@ def score_checkpoints(logdir, real: timing.TimingStats, num_clips: int = DEFAULT
         t0 = time.time()
         generator, cfg = load_generator_from_logdir(logdir, path)
         stats = measure_audio(generate(generator, cfg.latent_dim, num_clips, seed), cfg.sample_rate, cfg.frame_hz)
-        scores.append(CheckpointScore(step, path, timing.timing_distance(stats, real)["mean_relative_error"]))
+        scores.append(CheckpointScore(step, path, timing.timing_distance(stats, real)["mean_relative_error"],
+                                      stats.summary))
         print(f"{logdir}: checkpoint {step}: held-out timing MRE {scores[-1].mre:.3f} ({time.time() - t0:.0f} s)",
               flush=True)
     return scores
@@ -129,9 +137,15 @@ def main(argv) -> None:
         chosen, out, scores = select_checkpoint(FLAGS.logdir, real, FLAGS.num_clips, FLAGS.seed)
     except WavebabbleError as e:
         raise SystemExit(f"error: {e}") from None
-    print("step  held-out MRE")
+    print("  step  held-out MRE  " + "  ".join(PRINTED_RATES) + "  speech_ratio")
+
+    def row(summary: dict) -> str:
+        ratios = "/".join(f"{r:.2f}" for r in summary["speech_ratio"])
+        return "  ".join(f"{summary[k]:>{len(k)}.1f}" for k in PRINTED_RATES) + f"  {ratios}"
+
     for s in scores:
-        print(f"{s.step:>5}  {s.mre:.3f}{'  <- chosen' if s is chosen else ''}")
+        print(f"{s.step:>6}  {s.mre:>12.3f}  {row(s.summary)}{'  <- chosen' if s is chosen else ''}")
+    print(f"{'real':>6}  {'':>12}  {row(real.summary)}")
     print(f"exported checkpoint {chosen.step} to {out}")
 
 
