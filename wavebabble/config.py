@@ -47,7 +47,7 @@ class Config:
     timing_minibatch_std: bool = False  # turn-timing D also sees each frame's VAD std across the batch
     timing_turn_stats: bool = False  # turn-timing D also reads per-clip turn statistics (turn_statistics.py)
     timing_duration_stats: bool = False  # ... and the rates of long IPUs and long silences (needs turn stats)
-    timing_pause_stats: bool = False  # ... and the rates of pauses and gaps themselves (needs turn stats)
+    timing_pause_stats: bool = False  # ... and the rates of pauses and gaps themselves (needs turn stats; no better)
     timing_input_noise: float = 0.0  # std of Gaussian noise added to the timing D's VAD input in training
     # --- VAD (soft, differentiable; see vad.py) ---
     frame_hz: int = 100              # VAD frames per second (10 ms hop)

@@ -43,7 +43,8 @@ computes the same kind of quantities from soft VAD probabilities a, b in [0, 1],
       the clip's leading/trailing silence), runs of A(1-B) and B(1-A) (one speaker alone), speaker changes,
       with pauses=True the rates of pauses and gaps (the silence count split by who speaks on each side:
       measured in every babble seed of the eighth session, G made a third of the corpus's pauses and 30-60 %
-      more gaps, a difference of two soft counts the D would otherwise have to learn to take),
+      more gaps, a difference of two soft counts the D would otherwise have to learn to take; reading them
+      did not bring the pauses on three babble seeds: ablation_timing_notes.md, ninth session),
       then for each duration d in durations_s: runs of long(A, d), long(B, d), long((1-A)(1-B), d), i.e. the
       rates of IPUs and of joint silences lasting at least d. The counts above say how many turns there are;
       these say how long they last, so a generator that chops its speech into 0.2 s bursts separated by
