@@ -20,7 +20,6 @@ ablation's runs without the timing D, eval/results/ablation_timing_notes.md, nin
 """
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +35,6 @@ DEFAULT_CLIPS = 100                # clips per checkpoint (and real clips) score
 DEFAULT_SEED = 1000                # latents and real sample; keep it apart from the seed a final evaluation uses
 GEN_BATCH = 25                     # clips per generator call while scoring
 PRINTED_RATES = ("ipu_per_min", "pause_per_min", "gap_per_min", "overlap_per_min")   # CLI table columns
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
