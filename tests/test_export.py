@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from wavebabble.config import get_config
 from wavebabble.errors import ConfigError
-from wavebabble.export import ASSET_NAME, MAX_CLIPS, export_from_logdir, export_generator
+from wavebabble.export import ASSET_NAME, BATCH_ATOL, MAX_CLIPS, export_from_logdir, export_generator
 from wavebabble.models.generator import build_generator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ FRESH_SCRIPT = textwrap.dedent("""
     out["deterministic"] = bool(np.array_equal(a["audio"].numpy(), b["audio"].numpy())
                                 and np.array_equal(a["vad"].numpy(), b["vad"].numpy()))
     out["seed_matters"] = not np.allclose(a["audio"].numpy(), c["audio"].numpy())
-    out["prefix_stable"] = bool(np.array_equal(a["audio"].numpy()[:2], d["audio"].numpy()))
+    out["prefix_diff"] = float(np.max(np.abs(a["audio"].numpy()[:2] - d["audio"].numpy())))
     errors = {}
     bad_calls = {
         "z_wrong_width": lambda: sigs["serving_default"](z=tf.zeros([2, meta["latent_dim"] + 1])),
@@ -146,7 +146,8 @@ def test_fresh_process_without_wavebabble(exported, subprocess_results):
         assert shape == [n, cfg.slice_len, 2] and dtype == "float32" and -1.0 <= lo <= hi <= 1.0
         shape, dtype, lo, hi = outputs["vad"]
         assert shape == [n, cfg.num_frames, 2] and dtype == "float32" and 0.0 <= lo <= hi <= 1.0
-    assert r["deterministic"] and r["seed_matters"] and r["prefix_stable"]
+    assert r["deterministic"] and r["seed_matters"]         # same seed and batch: bit-identical
+    assert r["prefix_diff"] <= BATCH_ATOL                    # clips 0-1 of a batch of 4 vs a batch of 2
 
     e = r["errors"]
     assert all(e[k] is not None for k in e), e
@@ -168,7 +169,12 @@ def test_in_process_matches_keras_generator(exported):
     zs = loaded.latents(tf.constant(2, tf.int64), tf.constant(2), tf.constant(7, tf.int64))
     via_latents = loaded.signatures["serving_default"](z=zs)["audio"].numpy()
     via_generate = loaded.signatures["generate"](num_clips=tf.constant(4), seed=tf.constant(7, tf.int64))["audio"]
-    np.testing.assert_array_equal(via_latents, via_generate.numpy()[2:])  # clip i depends only on (seed, i)
+    # clip i depends only on (seed, i): its latent exactly, its audio within BATCH_ATOL across batch sizes
+    np.testing.assert_array_equal(zs.numpy(), loaded.latents(tf.constant(0, tf.int64), tf.constant(4),
+                                                             tf.constant(7, tf.int64)).numpy()[2:])
+    np.testing.assert_allclose(via_latents, via_generate.numpy()[2:], rtol=0, atol=BATCH_ATOL)
+    again = loaded.signatures["serving_default"](z=zs)["audio"].numpy()
+    np.testing.assert_array_equal(via_latents, again)  # same latents and batch: bit-identical
 
 
 def test_saved_model_cli_lists_signatures(exported, subprocess_results):

@@ -12,8 +12,12 @@ The SavedModel needs neither wavebabble nor Keras to run (`tf.saved_model.load` 
                                                         clip_seconds, vad_threshold_db, vad_temperature_db:
                                                         float32 [], config_json: string []}
 
-`generate` draws z ~ uniform(-1, 1) with a stateless Philox RNG: clip i uses seed pair (seed, i), so a clip
-depends only on (seed, i), never on num_clips or batching, and is identical across processes and machines.
+`generate` draws z ~ uniform(-1, 1) with a stateless Philox RNG: clip i uses seed pair (seed, i), so its latent
+depends only on (seed, i), never on num_clips or batching, and is bit-identical on every machine.
+What holds for the audio on every x86-64 CPU: the same seed and the same batch give bit-identical clips on one
+machine and runtime setting (run it twice, in any process); a clip generated in a batch of another size, or on
+another CPU or with oneDNN on or off, is equal within BATCH_ATOL (the kernels' summation order differs between
+batch sizes and CPU kinds; measured up to 8e-9 here), so a 16-bit WAV of it may differ by one quantisation step.
 The same draw is exported as the (non-signature) function `latents(start: int64, num_clips: int32,
 seed: int64) -> [num_clips, latent_dim]` for callers that generate in batches (see generate.py).
 `vad` is the soft VAD (vad.model_soft_vad) of `audio` with the config's VAD settings (threshold, temperature,
@@ -50,6 +54,7 @@ DEFAULT_JIT_COMPILE = False        # XLA was ~2x slower than oneDNN graphs at ba
 DEFAULT_OPTIMIZE = True            # serve a polyphase copy of G with precomputed kernels (see serving_generator)
 CHECK_CLIPS = 2                    # clips compared between G and its serving copy at export time
 CHECK_ATOL = 1e-4                  # largest allowed |difference| between them (audio in [-1, 1])
+BATCH_ATOL = 1e-5                  # promised |difference| of a clip across batch sizes and CPUs
 INT_METADATA = ("sample_rate", "slice_len", "latent_dim", "frame_hz", "hop_len", "num_frames", "nch",
                 "max_clips", "format_version")
 FLOAT_METADATA = ("clip_seconds", "vad_threshold_db", "vad_temperature_db")

@@ -11,7 +11,8 @@ Writes into --out_dir:
     manifest.jsonl           one corpus-manifest line per clip (wavebabble.corpus.manifest format)
     timing_summary.json/.txt timing statistics pooled over all clips
 and prints the pooled timing table. Clip i depends only on (--seed, i): the SavedModel's `latents` function draws
-its z, so --batch changes speed and memory, never the audio.
+its z, so --batch changes speed and memory; the audio only within export.BATCH_ATOL (float summation order),
+which can move a 16-bit sample by one step.
 """
 from __future__ import annotations
 
