@@ -253,7 +253,8 @@ def progress_line(step: int, total: int, losses: dict, steps_per_s: float, clips
 
 
 def _export(logdir: str) -> str:
-    """wavebabble.export.export_from_logdir(logdir) -> <logdir>/export (replacing an older export of this run)."""
+    """wavebabble.export.export_from_logdir(logdir) -> <logdir>/export (replacing the files an earlier export
+    wrote there; the user's other files stay)."""
     export = importlib.import_module(EXPORT_MODULE)
     print(f"exporting the generator to {os.path.join(logdir, 'export')} ...", flush=True)
     try:
