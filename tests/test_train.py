@@ -36,7 +36,22 @@ def data_dir(tmp_path_factory):
     ("--mixed_precision=float16", "--mixed_precision"),
 ])
 def test_bad_flag_fails_fast_naming_the_flag(tmp_path, data_dir, flag, named):
-    cmd = train_helpers.train_cmd(tmp_path / "run", data_dir) + [flag]
+    _assert_fails_fast_naming(tmp_path, data_dir, [flag], named)
+
+
+@pytest.mark.parametrize("flag, named", [
+    ("--g_lr=inf", "--g_lr"),
+    ("--d_lr=inf", "--d_lr"),
+    ("--set=g_lr=inf", "--set"),
+    ("--set=vad_threshold_db=nan", "--set"),
+])
+def test_non_finite_hyperparameter_fails_fast_naming_the_flag(tmp_path, data_dir, flag, named):
+    # one step at most, should the flag be accepted: the step would leave non-finite weights behind
+    _assert_fails_fast_naming(tmp_path, data_dir, [flag, "--train_steps=1"], named)
+
+
+def _assert_fails_fast_naming(tmp_path, data_dir, flags, named):
+    cmd = train_helpers.train_cmd(tmp_path / "run", data_dir) + flags
     t0 = time.time()
     done = subprocess.run(cmd, cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True,
                           timeout=FLAG_CHECK_TIMEOUT_S)
