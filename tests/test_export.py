@@ -293,3 +293,13 @@ def test_export_from_logdir_errors(tmp_path):
     cfg.to_json(empty / "config.json")
     with pytest.raises(ConfigError, match="no checkpoint"):
         export_from_logdir(str(empty))
+
+
+def test_export_refuses_a_checkpoint_with_non_finite_weights(tmp_path):
+    generator, cfg = _tiny()
+    v = generator.trainable_variables[-1]
+    v.assign(np.full(v.shape, np.inf, np.float32))
+    _make_logdir(tmp_path / "run", generator, cfg)
+    with pytest.raises(ConfigError, match=rf"checkpoint \S*ckpt-1 holds non-finite weights: generator/{v.path}"):
+        export_from_logdir(str(tmp_path / "run"))
+    assert not (tmp_path / "run" / "export").exists()

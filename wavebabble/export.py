@@ -234,8 +234,10 @@ def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
 def load_generator_from_logdir(logdir, checkpoint: str | None = None):
     """(generator, cfg) restored from a training run dir: <logdir>/config.json + <logdir>/ckpt/ (latest).
 
-    When the run kept a moving average of G's weights (cfg.g_ema_decay > 0) the average is restored."""
+    When the run kept a moving average of G's weights (cfg.g_ema_decay > 0) the average is restored.
+    ConfigError when the checkpoint cannot be restored or its generator holds a NaN or an infinity."""
     from wavebabble.models.generator import build_generator
+    from wavebabble.trainer import describe_names, non_finite_variables
 
     logdir = Path(logdir).expanduser()
     if not (logdir / CONFIG_NAME).is_file():
@@ -254,6 +256,10 @@ def load_generator_from_logdir(logdir, checkpoint: str | None = None):
     except (tf.errors.OpError, AssertionError, ValueError) as e:
         raise ConfigError(f"cannot restore the generator from checkpoint {checkpoint} with "
                           f"{logdir / CONFIG_NAME}: {e}") from e
+    bad = non_finite_variables({f"{key}/{v.path}": v for v in generator.weights})
+    if bad:
+        raise ConfigError(f"checkpoint {checkpoint} holds non-finite weights: {describe_names(bad)}; refusing to "
+                          f"export it (choose an earlier one with --checkpoint)")
     return generator, cfg
 
 
