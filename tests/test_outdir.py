@@ -137,5 +137,5 @@ def test_install_moves_a_staged_folder_in_and_keeps_the_users_files(tmp_path):
     said = "\n".join(lines)
     assert "replaced 2 files" in said and "removed 1 file " in said and "variables/shard-1" in said
     assert [p.name for p in tmp_path.iterdir() if p.name != "export"] == []          # staged folders moved in
-    with pytest.raises(ConfigError, match=r"model\.pb.*not written by report"):
+    with pytest.raises(ConfigError, match=r"model\.pb \(written by export\)"):
         open_out_dir(out, True, "--out", "the report", tool="report").check_writes(["model.pb"])

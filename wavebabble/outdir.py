@@ -170,11 +170,12 @@ class OutputFolder:
         for name in taken:
             owner = self._owner(name)
             why = (f"changed since {self.tool} wrote it" if name in self.changed else
-                   f"written by {owner}, not written by {self.tool}" if owner else
-                   f"not written by {self.tool} (no record of it in {RECORD_NAME})")
+                   f"written by {owner}" if owner else f"not written by {self.tool}")
             reasons.append(f"{name} ({why})")
         raise ConfigError(f"{self.flag}={self.path}: refusing to replace {_plural(len(taken), 'file')} that "
-                          f"{self.tool} would write: {_some(reasons)}; move them away or choose another {self.flag}")
+                          f"{self.tool} would write: {_some(reasons)}. {self.tool} replaces only its own earlier "
+                          f"outputs, as recorded unchanged in {RECORD_NAME}; move these away or choose another "
+                          f"{self.flag}")
 
     # ------------------------------------------------------------------ changes
     def _remove(self, names) -> None:
