@@ -38,7 +38,8 @@ REPORT_MD = "report.md"
 REPORT_JSON = "report.json"
 PLOTS = {"fto": "hist_fto.png", "ipu": "hist_ipu.png", "pause": "hist_pause.png", "strips": "vad_strips.png",
          "spectrum": "logmel_spectrum.png", "nn": "nn_distances.png"}
-REPORT_FILES = (REPORT_MD, REPORT_JSON, *PLOTS.values())  # what --overwrite replaces
+REPORT_FILES = (REPORT_MD, REPORT_JSON, *PLOTS.values())  # what a report writes (and --overwrite replaces)
+TOOL = "report"                   # this tool's name in the output folder's record (wavebabble.outdir)
 DEFAULT_MAX_FILES = 200           # files read per set (a deterministic random subset beyond this)
 DEFAULT_NUM_STRIPS = 4            # dialogues per set in vad_strips.png
 PROGRESS_EVERY_S = 5.0
@@ -161,66 +162,69 @@ def build_report(generated, reference, out, train_dir=None, overwrite: bool = Fa
                  sample_rate: int | None = None, frame_hz: int = FRAME_HZ, num_strips: int = DEFAULT_NUM_STRIPS,
                  max_files: int = DEFAULT_MAX_FILES, num_baseline: int = quality.NUM_BASELINE_WINDOWS,
                  seed: int = 0) -> dict:
-    """Write report.md, report.json and the PNGs into out; return the report.json dict."""
+    """Write report.md, report.json and the PNGs into out; return the report.json dict.
+
+    With ``overwrite`` the files an earlier report wrote there are removed first (wavebabble.outdir); the user's
+    other files stay, and one at a name the report writes is refused (ConfigError)."""
     out = Path(out)
-    prepare_out_dir(out, overwrite, "--out", "the report", owned=REPORT_FILES)
-    rng = np.random.default_rng(seed)
-    t0 = time.perf_counter()
-    _say(f"reading generated clips from {generated} ...")
-    g_paths, g_clips, g_skip, sr = load_set(generated, "generated", sample_rate, max_files, rng)
-    _say(f"reading reference dialogues from {reference} (at {sr} Hz) ...")
-    r_paths, r_clips, r_skip, _ = load_set(reference, "reference", sr, max_files, rng)
-    same_train = train_dir is None or Path(train_dir).resolve() == Path(reference).resolve()
-    if same_train:
-        t_paths, t_clips, t_skip = r_paths, r_clips, r_skip
-        train_dir = reference
-    else:
-        _say(f"reading training dialogues from {train_dir} ...")
-        t_paths, t_clips, t_skip, _ = load_set(train_dir, "train_dir", sr, max_files, rng)
+    with prepare_out_dir(out, overwrite, "--out", "the report", tool=TOOL, writes=REPORT_FILES, log=_say):
+        rng = np.random.default_rng(seed)
+        t0 = time.perf_counter()
+        _say(f"reading generated clips from {generated} ...")
+        g_paths, g_clips, g_skip, sr = load_set(generated, "generated", sample_rate, max_files, rng)
+        _say(f"reading reference dialogues from {reference} (at {sr} Hz) ...")
+        r_paths, r_clips, r_skip, _ = load_set(reference, "reference", sr, max_files, rng)
+        same_train = train_dir is None or Path(train_dir).resolve() == Path(reference).resolve()
+        if same_train:
+            t_paths, t_clips, t_skip = r_paths, r_clips, r_skip
+            train_dir = reference
+        else:
+            _say(f"reading training dialogues from {train_dir} ...")
+            t_paths, t_clips, t_skip, _ = load_set(train_dir, "train_dir", sr, max_files, rng)
 
-    _say("timing (hard VAD) ...")
-    gen_vads = [hard_vad(c, sr, frame_hz) for c in g_clips]
-    ref_vads = [hard_vad(c, sr, frame_hz) for c in r_clips]
-    timing_json, table, stats = timing_section(gen_vads, ref_vads, frame_hz)
-    g_stats, r_stats = stats["generated"], stats["reference"]
-    for key, label in (("fto", "floor-transfer offset (s; negative = overlap)"), ("ipu", "IPU duration (s)"),
-                       ("pause", "within-speaker pause (s)")):
-        plots.overlaid_histogram(out / PLOTS[key],
-                                 {"generated": getattr(g_stats, f"{key}_s"), "reference": getattr(r_stats, f"{key}_s")},
-                                 title=f"{key.upper() if key != 'pause' else 'pause'} distribution", xlabel=label)
-    clip_frames = int(np.median([v.shape[0] for v in gen_vads]))
-    strips = [(f"gen {p.stem}", v) for p, v in zip(g_paths[:num_strips], gen_vads[:num_strips])]
-    strips += [(f"ref {p.stem}", v[:clip_frames]) for p, v in zip(r_paths[:num_strips], ref_vads[:num_strips])]
-    plots.vad_strips(out / PLOTS["strips"], strips, frame_hz)
+        _say("timing (hard VAD) ...")
+        gen_vads = [hard_vad(c, sr, frame_hz) for c in g_clips]
+        ref_vads = [hard_vad(c, sr, frame_hz) for c in r_clips]
+        timing_json, table, stats = timing_section(gen_vads, ref_vads, frame_hz)
+        g_stats, r_stats = stats["generated"], stats["reference"]
+        for key, label in (("fto", "floor-transfer offset (s; negative = overlap)"), ("ipu", "IPU duration (s)"),
+                           ("pause", "within-speaker pause (s)")):
+            plots.overlaid_histogram(out / PLOTS[key], {"generated": getattr(g_stats, f"{key}_s"),
+                                                        "reference": getattr(r_stats, f"{key}_s")},
+                                     title=f"{key.upper() if key != 'pause' else 'pause'} distribution", xlabel=label)
+        clip_frames = int(np.median([v.shape[0] for v in gen_vads]))
+        strips = [(f"gen {p.stem}", v) for p, v in zip(g_paths[:num_strips], gen_vads[:num_strips])]
+        strips += [(f"ref {p.stem}", v[:clip_frames]) for p, v in zip(r_paths[:num_strips], ref_vads[:num_strips])]
+        plots.vad_strips(out / PLOTS["strips"], strips, frame_hz)
 
-    _say("log-mel Fréchet distance ...")
-    gen_feats = [quality.logmel(c, sr) for c in g_clips]
-    ref_feats = [quality.logmel(c, sr) for c in r_clips]
-    frechet = frechet_section(gen_feats, ref_feats, rng)
-    plots.mean_spectrum(out / PLOTS["spectrum"],
-                        {"generated": quality.frame_vectors(gen_feats).mean(0),
-                         "reference": quality.frame_vectors(ref_feats).mean(0)})
+        _say("log-mel Fréchet distance ...")
+        gen_feats = [quality.logmel(c, sr) for c in g_clips]
+        ref_feats = [quality.logmel(c, sr) for c in r_clips]
+        frechet = frechet_section(gen_feats, ref_feats, rng)
+        plots.mean_spectrum(out / PLOTS["spectrum"],
+                            {"generated": quality.frame_vectors(gen_feats).mean(0),
+                             "reference": quality.frame_vectors(ref_feats).mean(0)})
 
-    _say("memorisation check (nearest neighbours) ...")
-    train_feats = ref_feats if same_train else [quality.logmel(c, sr) for c in t_clips]
-    window_frames = int(np.median([f.shape[0] for f in gen_feats]))
-    memo = quality.memorisation_check(gen_feats, train_feats, window_frames, num_baseline, rng)
-    plots.overlaid_histogram(out / PLOTS["nn"],
-                             {"generated -> nearest training": memo["generated_nn_db"],
-                              "training -> nearest other training": memo["train_nn_db"]},
-                             title="nearest-neighbour log-mel distance", xlabel="RMS difference (dB)")
+        _say("memorisation check (nearest neighbours) ...")
+        train_feats = ref_feats if same_train else [quality.logmel(c, sr) for c in t_clips]
+        window_frames = int(np.median([f.shape[0] for f in gen_feats]))
+        memo = quality.memorisation_check(gen_feats, train_feats, window_frames, num_baseline, rng)
+        plots.overlaid_histogram(out / PLOTS["nn"],
+                                 {"generated -> nearest training": memo["generated_nn_db"],
+                                  "training -> nearest other training": memo["train_nn_db"]},
+                                 title="nearest-neighbour log-mel distance", xlabel="RMS difference (dB)")
 
-    report = {
-        "inputs": {"generated": _set_info(generated, g_paths, g_clips, g_skip, sr),
-                   "reference": _set_info(reference, r_paths, r_clips, r_skip, sr),
-                   "train": _set_info(train_dir, t_paths, t_clips, t_skip, sr)},
-        "sample_rate": sr, "frame_hz": frame_hz, "seed": seed,
-        "timing": timing_json, "frechet": frechet, "memorisation": memo,
-        "files": {"markdown": REPORT_MD, "plots": PLOTS},
-    }
-    (out / REPORT_JSON).write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
-    write_markdown(out / REPORT_MD, report, table)
-    _say(f"report written to {out / REPORT_MD} ({time.perf_counter() - t0:.1f} s)")
+        report = {
+            "inputs": {"generated": _set_info(generated, g_paths, g_clips, g_skip, sr),
+                       "reference": _set_info(reference, r_paths, r_clips, r_skip, sr),
+                       "train": _set_info(train_dir, t_paths, t_clips, t_skip, sr)},
+            "sample_rate": sr, "frame_hz": frame_hz, "seed": seed,
+            "timing": timing_json, "frechet": frechet, "memorisation": memo,
+            "files": {"markdown": REPORT_MD, "plots": PLOTS},
+        }
+        (out / REPORT_JSON).write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+        write_markdown(out / REPORT_MD, report, table)
+        _say(f"report written to {out / REPORT_MD} ({time.perf_counter() - t0:.1f} s)")
     return report
 
 

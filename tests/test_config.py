@@ -1,5 +1,7 @@
 """Config presets, validation and JSON round trip."""
 import dataclasses
+import json
+import math
 
 import pytest
 
@@ -37,6 +39,23 @@ def test_dialogue8k_holds_several_seconds():
 def test_invalid_values_name_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         get_config("demo", **{field: value})
+
+
+FLOAT_FIELDS = [f.name for f in dataclasses.fields(Config) if isinstance(getattr(Config(), f.name), float)]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("field", FLOAT_FIELDS)
+def test_non_finite_floats_are_refused_naming_the_field(field, value):
+    with pytest.raises(ConfigError, match=rf"'{field}' = -?(nan|inf): must be a finite number"):
+        get_config("demo", **{field: value})
+
+
+def test_json_with_a_non_finite_float_is_refused(tmp_path):
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({**get_config("demo").to_dict(), "g_lr": math.inf}))   # written as Infinity
+    with pytest.raises(ConfigError, match="'g_lr' = inf"):
+        Config.from_json(p)
 
 
 def test_floor_gate_needs_two_speakers():

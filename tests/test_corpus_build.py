@@ -11,6 +11,7 @@ import soundfile as sf
 from timing_checks import assert_rates_close, manifest_vs_measured
 from wavebabble.corpus import CorpusSpec, build_corpus, read_manifest, read_timing_file
 from wavebabble.errors import ConfigError, DataError
+from wavebabble.outdir import RECORD_NAME
 from wavebabble.timing import intervals_to_vad
 from wavebabble.vad import hard_vad
 
@@ -27,7 +28,7 @@ def test_same_seed_identical_bytes_and_manifest(tmp_path):
     build_corpus(tmp_path / "a", SMALL, progress=False)
     build_corpus(tmp_path / "b", SMALL, progress=False)
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
-    assert sorted(a) == ["corpus.json", "dialogue_00000.wav", "dialogue_00001.wav", "manifest.jsonl"]
+    assert sorted(a) == [RECORD_NAME, "corpus.json", "dialogue_00000.wav", "dialogue_00001.wav", "manifest.jsonl"]
     assert a == b
     build_corpus(tmp_path / "c", CorpusSpec(**{**SMALL.to_json(), "seed": 8}), progress=False)
     assert _files(tmp_path / "c")["dialogue_00000.wav"] != a["dialogue_00000.wav"]
@@ -53,6 +54,19 @@ def test_refuses_non_empty_out_dir(tmp_path):
         build_corpus(tmp_path, SMALL, progress=False)
     build_corpus(tmp_path, SMALL, progress=False, overwrite=True)
     assert (tmp_path / "notes.txt").read_text() == "keep me" and len(read_manifest(tmp_path)) == 2
+
+
+def test_overwrite_keeps_the_users_files_named_like_dialogues(tmp_path):
+    build_corpus(tmp_path, SMALL, progress=False)
+    (tmp_path / "dialogue_interview.wav").write_bytes(b"the user's recording")
+    build_corpus(tmp_path, SMALL, progress=False, overwrite=True)
+    assert (tmp_path / "dialogue_interview.wav").read_bytes() == b"the user's recording"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "dialogue_00001.wav").write_bytes(b"not written by the corpus builder")
+    with pytest.raises(ConfigError, match=r"dialogue_00001\.wav"):
+        build_corpus(other, SMALL, progress=False, overwrite=True)
+    assert (other / "dialogue_00001.wav").read_bytes() == b"not written by the corpus builder"
 
 
 def _cli(*args):

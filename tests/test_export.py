@@ -1,4 +1,5 @@
 """SavedModel export: signatures, fresh-process loading without wavebabble, metadata, bad inputs, overwrite rules."""
+import hashlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from wavebabble.config import get_config
 from wavebabble.errors import ConfigError
 from wavebabble.export import ASSET_NAME, BATCH_ATOL, MAX_CLIPS, export_from_logdir, export_generator
 from wavebabble.models.generator import build_generator
+from wavebabble.outdir import RECORD_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(model_dim=2, slice_len=16384)  # ~0.1 M parameters: exports in seconds
@@ -198,19 +200,75 @@ def test_export_refuses_non_empty_folder(exported, tmp_path):
     (busy / "notes.txt").write_text("keep me")
     with pytest.raises(ConfigError, match="not empty.*pass --overwrite"):
         export_generator(generator, cfg, busy)
-    with pytest.raises(ConfigError, match="no saved_model.pb"):  # never deletes a folder that is not an export
-        export_generator(generator, cfg, busy, overwrite=True)
     assert (busy / "notes.txt").read_text() == "keep me"
     with pytest.raises(ConfigError, match="--overwrite"):
         export_generator(generator, cfg, path)
     with pytest.raises(ConfigError, match="--overwrite"):
         export_from_logdir(str(logdir))
+    export_generator(generator, cfg, busy, overwrite=True)      # beside the user's files, which stay
+    assert (busy / "saved_model.pb").is_file() and (busy / "notes.txt").read_text() == "keep me"
     copy = tmp_path / "model"
-    shutil.copytree(path, copy)
-    (copy / "stale.txt").write_text("from an older export")
+    shutil.copytree(path, copy)                                  # with its record: the files are an export's
+    (copy / "stale.txt").write_text("not written by the export")
     assert export_generator(generator, cfg, copy, overwrite=True) == str(copy.resolve())
-    assert (copy / "saved_model.pb").is_file() and not (copy / "stale.txt").exists()
+    assert (copy / "saved_model.pb").is_file() and (copy / "stale.txt").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp folders left
+
+
+def _hashes(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_export_overwrite_replaces_only_what_an_export_wrote(exported, tmp_path, capfd):
+    _, _, _, logdir = exported
+    out = tmp_path / "export"
+    export_from_logdir(str(logdir), str(out))
+    first = _hashes(out)
+    (out / "MY_NOTES.txt").write_text("x")
+    (out / "variables" / "why.txt").write_text("my notes on these weights")
+    capfd.readouterr()
+    export_from_logdir(str(logdir), str(out), overwrite=True)
+    assert (out / "MY_NOTES.txt").read_text() == "x"
+    assert (out / "variables" / "why.txt").read_text() == "my notes on these weights"
+    assert {k for k in _hashes(out) if k not in ("MY_NOTES.txt", "variables/why.txt")} == set(first)
+    said = capfd.readouterr().err
+    assert "replaced" in said and "saved_model.pb" in said and "MY_NOTES" not in said
+    assert "saved_model.pb" in json.loads((out / RECORD_NAME).read_text())["outputs"]["export"]
+    assert tf.saved_model.load(str(out)).signatures["metadata"]()["slice_len"].numpy() == TINY["slice_len"]
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]                    # no temp folders left
+
+
+def test_export_overwrite_refuses_a_saved_model_it_did_not_write(exported, tmp_path):
+    path, generator, cfg, logdir = exported
+    out = tmp_path / "someone_elses_model"
+    shutil.copytree(path, out)
+    (out / RECORD_NAME).unlink(missing_ok=True)                       # no record: not provably an export
+    before = _hashes(out)
+    with pytest.raises(ConfigError, match=r"saved_model\.pb.*not written by export"):
+        export_from_logdir(str(logdir), str(out), overwrite=True)
+    with pytest.raises(ConfigError, match=r"saved_model\.pb.*not written by export"):
+        export_generator(generator, cfg, out, overwrite=True)
+    assert _hashes(out) == before
+
+
+def test_failed_export_leaves_the_earlier_export_as_it_was(exported, tmp_path, monkeypatch):
+    path, generator, cfg, _ = exported
+    out = tmp_path / "export"
+    export_generator(generator, cfg, out)
+    (out / "MY_NOTES.txt").write_text("x")
+    before = _hashes(out)
+
+    def half_save(obj, export_dir, **kwargs):
+        Path(export_dir, "variables").mkdir(parents=True)
+        Path(export_dir, "saved_model.pb").write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tf.saved_model, "save", half_save)
+    with pytest.raises(OSError, match="disk full"):
+        export_generator(generator, cfg, out, overwrite=True)
+    assert _hashes(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]
 
 
 @pytest.mark.slow
@@ -221,6 +279,11 @@ def test_export_cli(exported, tmp_path):
                           cwd=REPO, capture_output=True, text=True, env=_clean_env(), timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "saved_model.pb").is_file() and str(out) in proc.stdout
+    (out / "MY_NOTES.txt").write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "wavebabble.export", f"--logdir={logdir}", f"--out={out}",
+                           "--overwrite"], cwd=REPO, capture_output=True, text=True, env=_clean_env(), timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "MY_NOTES.txt").read_text() == "x" and "replaced" in proc.stderr
 
 
 def test_export_from_logdir_errors(tmp_path):
@@ -236,3 +299,13 @@ def test_export_from_logdir_errors(tmp_path):
     cfg.to_json(empty / "config.json")
     with pytest.raises(ConfigError, match="no checkpoint"):
         export_from_logdir(str(empty))
+
+
+def test_export_refuses_a_checkpoint_with_non_finite_weights(tmp_path):
+    generator, cfg = _tiny()
+    v = generator.trainable_variables[-1]
+    v.assign(np.full(v.shape, np.inf, np.float32))
+    _make_logdir(tmp_path / "run", generator, cfg)
+    with pytest.raises(ConfigError, match=rf"checkpoint \S*ckpt-1 holds non-finite weights: generator/{v.path}"):
+        export_from_logdir(str(tmp_path / "run"))
+    assert not (tmp_path / "run" / "export").exists()

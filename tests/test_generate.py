@@ -82,6 +82,30 @@ def test_generate_refuses_non_empty_out_dir(model, tmp_path):
     assert (out / "mine.txt").read_text() == "keep"
 
 
+def test_generate_overwrite_keeps_a_corpus_copys_own_files(model, tmp_path):
+    """--overwrite into a copy of a corpus: its ground-truth manifest.jsonl and a user's clip_*.wav stay."""
+    path, _ = model
+    corpus = tmp_path / "corpus_copy"
+    corpus.mkdir()
+    (corpus / "manifest.jsonl").write_text('{"path": "clip_interview_mom.wav"}\n')
+    (corpus / "clip_interview_mom.wav").write_bytes(b"mom's interview")
+    with pytest.raises(ConfigError, match=r"--out_dir=.*manifest\.jsonl"):
+        generate(path, 1, corpus, overwrite=True, log=lambda *_: None)
+    assert (corpus / "manifest.jsonl").read_text() == '{"path": "clip_interview_mom.wav"}\n'
+    assert (corpus / "clip_interview_mom.wav").read_bytes() == b"mom's interview"
+    assert not (corpus / "clip_0000.wav").exists()
+
+    out = tmp_path / "clips"
+    generate(path, 2, out, log=lambda *_: None)
+    (out / "clip_interview_mom.wav").write_bytes(b"mom's interview")
+    said = []
+    generate(path, 1, out, overwrite=True, log=said.append)
+    assert (out / "clip_interview_mom.wav").read_bytes() == b"mom's interview"
+    assert sorted(p.name for p in out.glob("clip_*")) == ["clip_0000.json", "clip_0000.wav",
+                                                          "clip_interview_mom.wav"]
+    assert any("removed 7 files" in line and "clip_0001.wav" in line for line in said), said
+
+
 def test_generate_bad_arguments(model, tmp_path):
     path, _ = model
     with pytest.raises(ConfigError, match="not a SavedModel"):

@@ -96,6 +96,17 @@ def test_report_produces_every_file(dialogues, tmp_path):
 
 
 @pytest.mark.fsdd
+def test_report_overwrite_refuses_the_users_own_report(dialogues, tmp_path):
+    reference, generated = dialogues
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / REPORT_MD).write_text("my own notes")
+    with pytest.raises(ConfigError, match=REPORT_MD):
+        build_report(generated, reference, out, overwrite=True)
+    assert (out / REPORT_MD).read_text() == "my own notes"
+
+
+@pytest.mark.fsdd
 def test_memorisation_check_flags_a_copied_clip(dialogues, tmp_path):
     reference, generated = dialogues
     import soundfile as sf

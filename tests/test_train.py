@@ -12,6 +12,7 @@ from train.train import TrainOptions, train
 from wavebabble import trainer as trainer_lib
 from wavebabble.config import Config, get_config
 from wavebabble.errors import ConfigError
+from wavebabble.export import export_from_logdir
 
 FLAG_CHECK_TIMEOUT_S = 60
 MAX_FLAG_CHECK_S = 20        # bad flags fail before TensorFlow starts: no model, no data
@@ -36,7 +37,22 @@ def data_dir(tmp_path_factory):
     ("--mixed_precision=float16", "--mixed_precision"),
 ])
 def test_bad_flag_fails_fast_naming_the_flag(tmp_path, data_dir, flag, named):
-    cmd = train_helpers.train_cmd(tmp_path / "run", data_dir) + [flag]
+    _assert_fails_fast_naming(tmp_path, data_dir, [flag], named)
+
+
+@pytest.mark.parametrize("flag, named", [
+    ("--g_lr=inf", "--g_lr"),
+    ("--d_lr=inf", "--d_lr"),
+    ("--set=g_lr=inf", "--set"),
+    ("--set=vad_threshold_db=nan", "--set"),
+])
+def test_non_finite_hyperparameter_fails_fast_naming_the_flag(tmp_path, data_dir, flag, named):
+    # one step at most, should the flag be accepted: the step would leave non-finite weights behind
+    _assert_fails_fast_naming(tmp_path, data_dir, [flag, "--train_steps=1"], named)
+
+
+def _assert_fails_fast_naming(tmp_path, data_dir, flags, named):
+    cmd = train_helpers.train_cmd(tmp_path / "run", data_dir) + flags
     t0 = time.time()
     done = subprocess.run(cmd, cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True,
                           timeout=FLAG_CHECK_TIMEOUT_S)
@@ -127,3 +143,62 @@ def test_non_finite_loss_stops_naming_step_and_keeps_last_good_checkpoint(tmp_pa
     fresh = trainer_lib.GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"))
     assert trainer_lib.RunCheckpoints(fresh, logdir).restore_latest() == 2
     assert all(np.isfinite(w).all() for w in fresh.model_weights().values())
+
+
+def _poison(model) -> str:
+    """Fill the model's first weight with NaN; -> its path."""
+    v = model.trainable_variables[0]
+    v.assign(np.full(v.shape, np.nan, np.float32))
+    return v.path
+
+
+def test_checkpoint_save_refuses_non_finite_weights(tmp_path):
+    cfg = get_config("demo", **train_helpers.TINY)
+    trainer = trainer_lib.GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"))
+    ckpts = trainer_lib.RunCheckpoints(trainer, tmp_path / "run")
+    good = ckpts.save()
+    trainer.step.assign(1)
+    name = _poison(trainer.generator)
+    with pytest.raises(trainer_lib.NonFiniteLossError, match=rf"non-finite weights at step 1: generator/{name}"):
+        ckpts.save()
+    assert ckpts.latest == good and ckpts.last_good() == good
+
+
+@pytest.mark.slow
+def test_weights_made_non_finite_by_a_step_are_not_saved(tmp_path, data_dir, monkeypatch):
+    """A step whose losses are finite but whose update leaves NaN weights (as a huge learning rate does)."""
+    cfg = get_config("demo", **train_helpers.TINY)
+    logdir = tmp_path / "run"
+    step_once = trainer_lib.GANTrainer.train_step
+
+    def step_then_poison(self, iterator, stop_requested=False):
+        out = step_once(self, iterator, stop_requested)
+        if int(self.step.numpy()) == 3:
+            _poison(self.generator)
+        return out
+
+    monkeypatch.setattr(trainer_lib.GANTrainer, "train_step", step_then_poison)
+    with pytest.raises(trainer_lib.NonFiniteLossError, match=r"non-finite weights at step 3: generator/") as info:
+        train(cfg, _opts(logdir, data_dir, train_steps=10, save_every=1))
+    assert str(info.value).endswith("ckpt-2")                                       # named last good
+    assert tf.train.latest_checkpoint(str(logdir / "ckpt")).endswith("ckpt-2")
+
+
+@pytest.mark.slow
+def test_a_non_finite_checkpoint_is_not_resumed_exported_or_called_last_good(tmp_path, data_dir):
+    cfg = get_config("demo", **train_helpers.TINY)
+    logdir = tmp_path / "run"
+    assert train(cfg, _opts(logdir, data_dir, train_steps=2)) == 0
+    trainer = trainer_lib.GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"))
+    trainer_lib.RunCheckpoints(trainer, logdir).restore_latest()
+    _poison(trainer.generator)
+    trainer.step.assign(3)
+    # a NaN checkpoint as a trainer without the check before saving wrote it
+    tf.train.CheckpointManager(trainer.checkpoint, str(logdir / "ckpt"), max_to_keep=5,
+                               checkpoint_name="ckpt").save(checkpoint_number=3)
+    with pytest.raises(trainer_lib.NonFiniteLossError,
+                       match=r"ckpt-3 holds non-finite weights.*Last good checkpoint: \S*ckpt-2\b"):
+        train(cfg, _opts(logdir, data_dir, train_steps=5))
+    with pytest.raises(ConfigError, match=r"checkpoint \S*ckpt-3 holds non-finite weights"):
+        export_from_logdir(str(logdir))
+    assert not (logdir / "export").exists()

@@ -11,8 +11,9 @@ config.json (otherwise the job refuses with the differing fields); training-only
 loss weights' values, d_updates, batch_size, ...) may change and are logged.
 Steps are generator updates; each runs cfg.d_updates discriminator updates on fresh real batches.
 SIGINT/SIGTERM: the current step finishes, a checkpoint is saved, and the job exits with 128 + signal number
-(130 / 143) so schedulers see it was interrupted. A non-finite loss stops the job (exit 1) without saving:
-the last good checkpoint stays. Progress: one line per --log_every steps.
+(130 / 143) so schedulers see it was interrupted. A non-finite loss, or non-finite weights when a checkpoint is
+due, stops the job (exit 1) without saving: the last good checkpoint stays, and the error names it. A checkpoint
+holding non-finite weights is not resumed from. Progress: one line per --log_every steps.
 
 Multi-worker (MultiWorkerMirroredStrategy): start the same command on every machine with TF_CONFIG set
 (`--strategy=multi_worker`, or `auto` picks it when TF_CONFIG names several tasks); --logdir must be on storage
@@ -253,7 +254,8 @@ def progress_line(step: int, total: int, losses: dict, steps_per_s: float, clips
 
 
 def _export(logdir: str) -> str:
-    """wavebabble.export.export_from_logdir(logdir) -> <logdir>/export (replacing an older export of this run)."""
+    """wavebabble.export.export_from_logdir(logdir) -> <logdir>/export (replacing the files an earlier export
+    wrote there; the user's other files stay)."""
     export = importlib.import_module(EXPORT_MODULE)
     print(f"exporting the generator to {os.path.join(logdir, 'export')} ...", flush=True)
     try:
@@ -267,7 +269,8 @@ def _export(logdir: str) -> str:
 
 def train(cfg: Config, opts: TrainOptions) -> int:
     """Train (or resume) the run in opts.logdir up to opts.train_steps; -> exit status (0 done, 128 + signal
-    number when interrupted). Raises NonFiniteLossError (nothing saved after it), ConfigError, DataError."""
+    number when interrupted). Raises NonFiniteLossError (a non-finite loss, or its subclass NonFiniteWeightsError:
+    non-finite weights when saving or in the checkpoint to resume; nothing saved after it), ConfigError, DataError."""
     import tensorflow as tf
 
     from wavebabble import data, summaries, trainer as trainer_lib
@@ -366,9 +369,7 @@ def train(cfg: Config, opts: TrainOptions) -> int:
                 status = SIGNAL_EXIT_BASE + int(signum)
                 break
     except trainer_lib.NonFiniteLossError as e:
-        last_good = tf.train.latest_checkpoint(ckpts.directory)
-        raise trainer_lib.NonFiniteLossError(
-            f"{e}; stopping without saving. Last good checkpoint: {last_good or 'none'}") from None
+        raise type(e)(f"{e}; stopping without saving. Last good checkpoint: {ckpts.last_good() or 'none'}") from None
     finally:
         stop_flag.restore()
         writer.flush()

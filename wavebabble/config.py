@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 from pathlib import Path
 
 from wavebabble.errors import ConfigError
@@ -98,10 +100,14 @@ class Config:
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> "Config":
-        """Raise ConfigError naming the first invalid field; return self."""
+        """Raise ConfigError naming the first invalid field (any NaN or infinity first); return self."""
         def bad(field, why):
             raise ConfigError(f"config field '{field}' = {getattr(self, field)!r}: {why}")
 
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isfinite(v):
+                bad(f.name, "must be a finite number")
         if self.slice_len not in SUPPORTED_SLICE_LENS:
             bad("slice_len", f"must be one of {SUPPORTED_SLICE_LENS}")
         for f in ("sample_rate", "nch", "latent_dim", "model_dim", "kernel_len", "ms_dim",

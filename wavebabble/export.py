@@ -24,7 +24,8 @@ seed: int64) -> [num_clips, latent_dim]` for callers that generate in batches (s
 adaptive).
 
 The same numbers are also readable as scalar variables on the loaded object (`loaded.sample_rate`, ...) and
-as `assets/wavebabble.json` (the full config plus the metadata).
+as `assets/wavebabble.json` (the full config plus the metadata). The folder also holds `.wavebabble-outputs.json`,
+the record of the files the export wrote, which is what `--overwrite` may replace (wavebabble.outdir).
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ from absl import app, flags, logging
 
 from wavebabble.config import Config
 from wavebabble.errors import ConfigError, WavebabbleError
-from wavebabble.outdir import check_out_dir
+from wavebabble.outdir import OutputFolder, open_out_dir
 
 MAX_CLIPS = 256                    # most clips one `generate` call makes (memory bound at dialogue8k sizes)
 FORMAT_VERSION = 1                 # bump when signatures or metadata change incompatibly
@@ -58,6 +59,11 @@ BATCH_ATOL = 1e-5                  # promised |difference| of a clip across batc
 INT_METADATA = ("sample_rate", "slice_len", "latent_dim", "frame_hz", "hop_len", "num_frames", "nch",
                 "max_clips", "format_version")
 FLOAT_METADATA = ("clip_seconds", "vad_threshold_db", "vad_temperature_db")
+TOOL = "export"                    # this tool's name in the output folder's record (wavebabble.outdir)
+# files every export writes, known before saving (checked before the slow restore and save)
+SAVED_MODEL_NAMES = (tf.saved_model.SAVED_MODEL_FILENAME_PB,
+                     f"{tf.saved_model.VARIABLES_DIRECTORY}/{tf.saved_model.VARIABLES_FILENAME}.index",
+                     f"{tf.saved_model.ASSETS_DIRECTORY}/{ASSET_NAME}")
 
 
 def export_metadata(cfg: Config) -> dict:
@@ -191,11 +197,12 @@ class DialogueGenerator(tf.Module):
         return {"serving_default": self.serving_default, "generate": self.generate, "metadata": self.metadata}
 
 
-def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
-    """Refuse a non-empty out_dir without overwrite, and any non-empty folder that is not a SavedModel."""
-    if check_out_dir(out_dir, overwrite, "--out", "the export") and not (out_dir / "saved_model.pb").exists():
-        raise ConfigError(f"export folder {out_dir} is not empty and holds no saved_model.pb; refusing to delete "
-                          f"it even with --overwrite (choose another --out)")
+def _open_out_dir(out_dir: Path, overwrite: bool) -> OutputFolder:
+    """The export folder; ConfigError when it is non-empty without overwrite, or when a file that no earlier
+    export wrote holds a name every export writes (saved_model.pb, ...)."""
+    folder = open_out_dir(out_dir, overwrite, "--out", "the export", tool=TOOL)
+    folder.check_writes(SAVED_MODEL_NAMES)
+    return folder
 
 
 def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
@@ -204,12 +211,15 @@ def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
 
     optimize: serve `serving_generator(generator)` (same outputs, faster); jit_compile: XLA around G + VAD.
 
-    Writes to a temporary sibling folder first, so a failed export never leaves a half-written out_dir.
+    Saves into a temporary sibling folder first, so a failed export leaves out_dir as it was. A new out_dir is
+    then that folder, renamed in one step; into an existing one (overwrite) each file the export wrote is moved
+    over its older version and the earlier export's other files are removed, as recorded in out_dir (see
+    wavebabble.outdir: the user's files stay, and one at a name the export writes is refused).
     Returns out_dir as a string. ConfigError if out_dir is non-empty and overwrite is False.
     """
     cfg.validate()
     out_dir = Path(out_dir).expanduser().resolve()
-    _check_out_dir(out_dir, overwrite)
+    folder = _open_out_dir(out_dir, overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
@@ -220,10 +230,7 @@ def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
         asset_src.write_text(module._config_json + "\n")
         model_dir = tmp / "model"
         tf.saved_model.save(module, str(model_dir), signatures=module.signatures())
-        _check_out_dir(out_dir, overwrite)  # again: something may have appeared while saving
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(model_dir, out_dir)
+        folder.install(model_dir)  # checks out_dir again: it may have changed while saving
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return str(out_dir)
@@ -232,8 +239,10 @@ def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
 def load_generator_from_logdir(logdir, checkpoint: str | None = None):
     """(generator, cfg) restored from a training run dir: <logdir>/config.json + <logdir>/ckpt/ (latest).
 
-    When the run kept a moving average of G's weights (cfg.g_ema_decay > 0) the average is restored."""
+    When the run kept a moving average of G's weights (cfg.g_ema_decay > 0) the average is restored.
+    ConfigError when the checkpoint cannot be restored or its generator holds a NaN or an infinity."""
     from wavebabble.models.generator import build_generator
+    from wavebabble.trainer import describe_names, non_finite_variables
 
     logdir = Path(logdir).expanduser()
     if not (logdir / CONFIG_NAME).is_file():
@@ -252,6 +261,10 @@ def load_generator_from_logdir(logdir, checkpoint: str | None = None):
     except (tf.errors.OpError, AssertionError, ValueError) as e:
         raise ConfigError(f"cannot restore the generator from checkpoint {checkpoint} with "
                           f"{logdir / CONFIG_NAME}: {e}") from e
+    bad = non_finite_variables({f"{key}/{v.path}": v for v in generator.weights})
+    if bad:
+        raise ConfigError(f"checkpoint {checkpoint} holds non-finite weights: {describe_names(bad)}; refusing to "
+                          f"export it (choose an earlier one with --checkpoint)")
     return generator, cfg
 
 
@@ -259,7 +272,7 @@ def export_from_logdir(logdir: str, out_dir: str | None = None, overwrite: bool 
                        checkpoint: str | None = None) -> str:
     """Restore the latest generator of a run dir and export it (default out_dir: <logdir>/export)."""
     out_dir = out_dir or os.path.join(logdir, DEFAULT_EXPORT_SUBDIR)
-    _check_out_dir(Path(out_dir).expanduser().resolve(), overwrite)  # fail before the slow restore
+    _open_out_dir(Path(out_dir).expanduser().resolve(), overwrite)  # fail before the slow restore
     generator, cfg = load_generator_from_logdir(logdir, checkpoint)
     return export_generator(generator, cfg, out_dir, overwrite=overwrite)
 
@@ -272,7 +285,8 @@ def define_flags() -> None:
     flags.DEFINE_string("logdir", None, "Training run dir holding config.json and ckpt/ (required).")
     flags.DEFINE_string("out", "", "SavedModel output folder; empty means <logdir>/export.")
     flags.DEFINE_string("checkpoint", "", "Checkpoint prefix to export; empty means the latest in <logdir>/ckpt.")
-    flags.DEFINE_boolean("overwrite", False, "Replace an existing non-empty export folder (must be a SavedModel).")
+    flags.DEFINE_boolean("overwrite", False, "Write into a non-empty --out, replacing the files an earlier export "
+                         "wrote there (the other files stay).")
 
 
 def main(argv) -> None:

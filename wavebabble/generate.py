@@ -32,7 +32,7 @@ CLIP_PREFIX = "clip_"
 SUMMARY_JSON = "timing_summary.json"
 SUMMARY_TXT = "timing_summary.txt"
 DEFAULT_BATCH = 16
-OUR_PATTERNS = (f"{CLIP_PREFIX}*.wav", f"{CLIP_PREFIX}*.json", "manifest.jsonl", SUMMARY_JSON, SUMMARY_TXT)
+TOOL = "generate"                  # this tool's name in the output folder's record (wavebabble.outdir)
 
 
 def load_model(model_dir):
@@ -57,6 +57,14 @@ def clip_name(index: int, width: int) -> str:
     return f"{CLIP_PREFIX}{index:0{width}d}"
 
 
+def output_names(num: int, width: int) -> list[str]:
+    """Every file `generate` writes for `num` clips (clip names `width` digits wide)."""
+    from wavebabble.corpus.manifest import MANIFEST_NAME
+
+    clips = [clip_name(i, width) for i in range(num)]
+    return [f"{c}.wav" for c in clips] + [f"{c}.json" for c in clips] + [MANIFEST_NAME, SUMMARY_JSON, SUMMARY_TXT]
+
+
 def generate_clips(loaded, meta: dict, num: int, seed: int, batch: int):
     """Yield (index, audio np.float32 [slice_len, 2]) for clips 0..num-1, `batch` at a time."""
     import tensorflow as tf
@@ -72,7 +80,10 @@ def generate_clips(loaded, meta: dict, num: int, seed: int, batch: int):
 
 def generate(model_dir, num: int, out_dir, seed: int = 0, batch: int = DEFAULT_BATCH, overwrite: bool = False,
              subtype: str = "PCM_16", log=print) -> timing.TimingStats:
-    """Write `num` clips + JSONs + manifest + pooled summary into out_dir; return the pooled TimingStats."""
+    """Write `num` clips + JSONs + manifest + pooled summary into out_dir; return the pooled TimingStats.
+
+    With `overwrite` the files an earlier `generate` wrote there are removed first (wavebabble.outdir); a file
+    of any other origin at a name this writes is refused (ConfigError) and the user's other files stay."""
     from wavebabble.corpus.manifest import manifest_record, write_manifest
     from wavebabble.vad import hard_vad
 
@@ -82,32 +93,33 @@ def generate(model_dir, num: int, out_dir, seed: int = 0, batch: int = DEFAULT_B
     if not 1 <= batch <= meta["max_clips"]:
         raise ConfigError(f"--batch={batch}: must be in [1, {meta['max_clips']}] (the model's max_clips)")
     out_dir = Path(out_dir).expanduser()
-    prepare_out_dir(out_dir, overwrite, "--out_dir", "generated clips", owned=OUR_PATTERNS)
     sr, frame_hz = meta["sample_rate"], meta["frame_hz"]
     width = max(4, len(str(num - 1)))
-    vads, records = [], []
-    t0 = time.perf_counter()
-    for index, audio in generate_clips(loaded, meta, num, seed, batch):
-        name = clip_name(index, width)
-        write_wav(out_dir / f"{name}.wav", audio, sr, subtype=subtype, overwrite=overwrite)
-        vad = hard_vad(audio, sr, frame_hz)
-        vads.append(vad)
-        intervals = timing.vad_to_intervals(vad, frame_hz)
-        duration = audio.shape[0] / sr
-        clip_json = {"path": f"{name}.wav", "sample_rate": sr, "duration": duration, "seed": seed, "index": index,
-                     "vad": [[[s, e] for s, e in ch] for ch in intervals],
-                     "timing": timing.timing_stats(vad, frame_hz).to_json()}
-        (out_dir / f"{name}.json").write_text(json.dumps(clip_json, indent=1, allow_nan=False) + "\n")
-        records.append(manifest_record(f"{name}.wav", sr, duration, intervals, seed=seed, index=index))
-        if (index + 1) % batch == 0 or index + 1 == num:
-            log(f"generated {index + 1} / {num} clips ({time.perf_counter() - t0:.1f} s)")
-    write_manifest(out_dir, records)
-    stats = timing.timing_stats(vads, frame_hz)
-    table = timing.stats_table({"generated": stats})
-    summary = {"model": str(model_dir), "num_clips": num, "seed": seed, "metadata": meta,
-               "timing": stats.to_json(), "counts": stats.counts()}
-    (out_dir / SUMMARY_JSON).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    (out_dir / SUMMARY_TXT).write_text(table + "\n")
+    with prepare_out_dir(out_dir, overwrite, "--out_dir", "generated clips", tool=TOOL,
+                         writes=output_names(num, width), log=log):
+        vads, records = [], []
+        t0 = time.perf_counter()
+        for index, audio in generate_clips(loaded, meta, num, seed, batch):
+            name = clip_name(index, width)
+            write_wav(out_dir / f"{name}.wav", audio, sr, subtype=subtype)
+            vad = hard_vad(audio, sr, frame_hz)
+            vads.append(vad)
+            intervals = timing.vad_to_intervals(vad, frame_hz)
+            duration = audio.shape[0] / sr
+            clip_json = {"path": f"{name}.wav", "sample_rate": sr, "duration": duration, "seed": seed, "index": index,
+                         "vad": [[[s, e] for s, e in ch] for ch in intervals],
+                         "timing": timing.timing_stats(vad, frame_hz).to_json()}
+            (out_dir / f"{name}.json").write_text(json.dumps(clip_json, indent=1, allow_nan=False) + "\n")
+            records.append(manifest_record(f"{name}.wav", sr, duration, intervals, seed=seed, index=index))
+            if (index + 1) % batch == 0 or index + 1 == num:
+                log(f"generated {index + 1} / {num} clips ({time.perf_counter() - t0:.1f} s)")
+        write_manifest(out_dir, records)
+        stats = timing.timing_stats(vads, frame_hz)
+        table = timing.stats_table({"generated": stats})
+        summary = {"model": str(model_dir), "num_clips": num, "seed": seed, "metadata": meta,
+                   "timing": stats.to_json(), "counts": stats.counts()}
+        (out_dir / SUMMARY_JSON).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        (out_dir / SUMMARY_TXT).write_text(table + "\n")
     log(table)
     log(f"wrote {num} stereo clips ({meta['clip_seconds']:.2f} s at {sr} Hz each) to {out_dir}")
     return stats

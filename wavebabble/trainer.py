@@ -29,7 +29,8 @@ not depend on the number of replicas, and a resumed run continues the same rando
 the WaveGAN D draws its own shifts.)
 
 Run directory helpers: `check_resume_compatible`, `write_config`, `RunCheckpoints` (tf.train.CheckpointManager in
-<logdir>/ckpt; under MultiWorkerMirroredStrategy only the chief writes there, the others write to temp dirs).
+<logdir>/ckpt; under MultiWorkerMirroredStrategy only the chief writes there, the others write to temp dirs). A
+checkpoint is never saved from, nor resumed into, weights holding NaN or infinity (NonFiniteWeightsError).
 """
 from __future__ import annotations
 
@@ -101,6 +102,10 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 class NonFiniteLossError(WavebabbleError):
     """A training loss became NaN or infinite (the message names the step and the loss)."""
+
+
+class NonFiniteWeightsError(NonFiniteLossError):
+    """Model or optimizer weights hold NaN or infinity (the message names the step or checkpoint and a weight)."""
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -185,6 +190,24 @@ def write_config(cfg: Config, logdir) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg.to_json(path)
     return path
+
+
+def non_finite_variables(named: dict) -> list[str]:
+    """The names in {name: variable} of the floating-point variables holding a NaN or an infinity."""
+    return [name for name, v in named.items()
+            if tf.as_dtype(v.dtype).is_floating and not bool(tf.reduce_all(tf.math.is_finite(v)))]
+
+
+def non_finite_checkpoint_tensors(path: str) -> list[str]:
+    """The keys of the floating-point tensors saved in checkpoint `path` holding a NaN or an infinity."""
+    reader = tf.train.load_checkpoint(path)
+    return [key for key, dtype in sorted(reader.get_variable_to_dtype_map().items())
+            if dtype.is_floating and not np.isfinite(reader.get_tensor(key)).all()]
+
+
+def describe_names(names: list[str]) -> str:
+    """'first' or 'first (and N more)'."""
+    return names[0] + (f" (and {len(names) - 1} more)" if len(names) > 1 else "")
 
 
 def assert_finite(losses_now: dict, step: int) -> None:
@@ -448,15 +471,22 @@ class GANTrainer:
                   for i in range(0, len(z), GENERATE_CHUNK)]
         return np.concatenate(chunks) if chunks else np.zeros([0, self.cfg.slice_len, self.cfg.nch], np.float32)
 
-    def model_weights(self) -> dict:
-        """{"<model>/<variable path>": np.ndarray} for G and every D (tests, debugging)."""
-        out = {}
+    def _models(self) -> list:
+        """(checkpoint key, model) for G, the moving-average G (when on) and every active D."""
         gens = [("generator", self.generator)] + ([("ema_generator", self.ema_generator)]
                                                   if self.ema_generator is not None else [])
-        for key, model in gens + [(f"{n}_d", m) for n, m in self.discriminators.items()]:
-            for v in model.weights:
-                out[f"{key}/{v.path}"] = np.array(v.numpy())
-        return out
+        return gens + [(f"{n}_d", m) for n, m in self.discriminators.items()]
+
+    def model_weights(self) -> dict:
+        """{"<model>/<variable path>": np.ndarray} for G and every D (tests, debugging)."""
+        return {f"{key}/{v.path}": np.array(v.numpy()) for key, model in self._models() for v in model.weights}
+
+    def non_finite_weights(self) -> list[str]:
+        """Names ("<model>/<variable path>", "<optimizer>/<slot>") of the model and optimizer variables that hold
+        a NaN or an infinity: empty when every float a checkpoint saves is finite."""
+        named = {f"{key}/{v.path}": v for key, model in self._models() for v in model.weights}
+        named.update({v.path: v for opt in (self.g_opt, self.d_opt) for v in opt.variables})
+        return non_finite_variables(named)
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -487,18 +517,40 @@ class RunCheckpoints:
     def latest(self) -> str | None:
         return tf.train.latest_checkpoint(self.directory)
 
+    def last_good(self) -> str | None:
+        """The newest checkpoint of <logdir>/ckpt whose saved floats are all finite, or None."""
+        state = tf.train.get_checkpoint_state(self.directory)
+        for path in reversed(list(state.all_model_checkpoint_paths) if state else []):
+            try:
+                if not non_finite_checkpoint_tensors(path):
+                    return path
+            except (tf.errors.OpError, ValueError):        # listed but deleted or unreadable
+                continue
+        return None
+
     def restore_latest(self) -> int | None:
-        """Restore the newest checkpoint of <logdir>/ckpt; -> its step, or None when there is none."""
+        """Restore the newest checkpoint of <logdir>/ckpt; -> its step, or None when there is none.
+
+        NonFiniteWeightsError when it holds a NaN or an infinity (the message names the last good checkpoint)."""
         path = self.latest
         if path is None:
             return None
         status = self.trainer.checkpoint.restore(path)
         status.assert_existing_objects_matched()
+        bad = self.trainer.non_finite_weights()
+        if bad:
+            raise NonFiniteWeightsError(f"checkpoint {path} holds non-finite weights: {describe_names(bad)}; not "
+                                        f"resuming from it. Last good checkpoint: {self.last_good() or 'none'}")
         return int(self.trainer.step.numpy())
 
     def save(self) -> str:
-        """Save at the trainer's current step (checkpoint number = step); -> the path (chief's real path)."""
+        """Save at the trainer's current step (checkpoint number = step); -> the path (chief's real path).
+
+        NonFiniteWeightsError, with nothing saved, when a model or optimizer weight is NaN or infinite."""
         step = int(self.trainer.step.numpy())
+        bad = self.trainer.non_finite_weights()
+        if bad:
+            raise NonFiniteWeightsError(f"non-finite weights at step {step}: {describe_names(bad)}")
         path = self._write_manager.save(checkpoint_number=step)
         if not self.chief:
             shutil.rmtree(self._write_dir, ignore_errors=True)

@@ -33,7 +33,7 @@ from wavebabble.outdir import prepare_out_dir
 KINDS = ("babble", "assemble")
 NUM_CHANNELS = 2
 WAV_PATTERN = "dialogue_{:05d}.wav"
-WAV_GLOB = "dialogue_*.wav"
+TOOL = "corpus"                  # this tool's name in the output folder's record (wavebabble.outdir)
 SPEC_NAME = "corpus.json"
 MAX_SAMPLE_RATE = 192_000
 MIN_SAMPLE_RATE = 1_000
@@ -117,13 +117,16 @@ def build_corpus(out_dir, spec: CorpusSpec, *, overwrite: bool = False, progress
                  turn_params: TurnTakingParams = TurnTakingParams(), log=None) -> Path:
     """Render ``spec`` into ``out_dir`` (WAVs, manifest.jsonl, corpus.json); return the folder.
 
+    With ``overwrite`` the files an earlier build wrote there are removed first (wavebabble.outdir); the user's
+    other files stay, and one at a name this writes is refused (ConfigError).
     Raises ConfigError for a bad spec or a non-empty ``out_dir`` without ``overwrite``; DataError for unusable
     utterances (unless ``spec.skip_bad``) or a bad timing file. ``log``: callable for status lines (default:
-    print to stderr when ``progress``).
+    print to stderr when ``progress``; what ``overwrite`` removed is printed to stderr either way).
     """
     spec.validate()
     turn_params.validate()
     out_dir = Path(out_dir)
+    out_log = {"log": log} if log is not None else {}       # prepare_out_dir's own default: stderr
     if log is None:
         log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
     timing = _timings(spec)  # read (and validate) the timing file before touching out_dir
@@ -137,21 +140,22 @@ def build_corpus(out_dir, spec: CorpusSpec, *, overwrite: bool = False, progress
             log(f"skipped {len(bank.rejected)} unusable utterance file(s):\n  " + "\n  ".join(bank.rejected))
     if spec.timing_file:
         log(f"timing from {spec.timing_file} (--seconds_each is not used: each entry sets its duration)")
-    prepare_out_dir(out_dir, overwrite, "--out_dir", "a corpus there", owned=(WAV_GLOB, MANIFEST_NAME, SPEC_NAME))
+    names = [WAV_PATTERN.format(i) for i in range(spec.num_dialogues)]
     records = []
-    with Progress(spec.num_dialogues, "dialogues", enabled=progress) as bar:
-        for i in range(spec.num_dialogues):
+    with (prepare_out_dir(out_dir, overwrite, "--out_dir", "a corpus there", tool=TOOL,
+                          writes=[*names, MANIFEST_NAME, SPEC_NAME], **out_log),
+          Progress(spec.num_dialogues, "dialogues", enabled=progress) as bar):
+        for i, name in enumerate(names):
             intervals, duration_s = timing(i)
             audio, truth, extra = render_dialogue(spec, i, intervals, duration_s, bank, turn_params)
-            name = WAV_PATTERN.format(i)
-            write_wav(out_dir / name, audio, spec.sample_rate, overwrite=overwrite)
+            write_wav(out_dir / name, audio, spec.sample_rate)
             records.append(manifest_record(name, spec.sample_rate, audio.shape[0] / spec.sample_rate, truth,
                                            **extra))
             bar.update()
-    (out_dir / SPEC_NAME).write_text(json.dumps({"spec": spec.to_json(),
-                                                 "turn_taking": dataclasses.asdict(turn_params)},
-                                                indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    write_manifest(out_dir, records)
+        (out_dir / SPEC_NAME).write_text(json.dumps({"spec": spec.to_json(),
+                                                     "turn_taking": dataclasses.asdict(turn_params)},
+                                                    indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_manifest(out_dir, records)
     total_s = sum(r["duration"] for r in records)
     length = f"{total_s / SECONDS_PER_MINUTE:.1f} min" if total_s >= SECONDS_PER_MINUTE else f"{total_s:.1f} s"
     log(f"wrote {len(records)} dialogue(s) ({length}) to {out_dir}")
