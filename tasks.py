@@ -10,6 +10,7 @@ setup.py changed since the last install.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -53,10 +54,25 @@ def ensure_venv() -> None:
     print(f"installed wavebabble[test] in {time.time() - t0:.0f} s", flush=True)
 
 
+def runtime_env(use: str) -> dict:
+    """os.environ plus wavebabble.runtime's settings for `use` (oneDNN, allocator, quiet TensorFlow), printed.
+
+    runtime.py is loaded by path: it needs only the standard library, and this script runs outside the venv."""
+    spec = importlib.util.spec_from_file_location("wavebabble_runtime", REPO / "wavebabble" / "runtime.py")
+    runtime = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = runtime  # its dataclass looks its module up there
+    spec.loader.exec_module(runtime)
+    add, settings = runtime.environment(use, os.environ)
+    print(settings.line(), flush=True)
+    return {**os.environ, **add}
+
+
 def cmd_test(args) -> int:
-    """Run the whole suite (fast and slow tests). pytest's 'no tests collected' (5) counts as failure."""
+    """Run the whole suite (fast and slow tests) with the training runtime settings (wavebabble/runtime.py).
+
+    pytest's 'no tests collected' (5) counts as failure."""
     ensure_venv()
-    rc = sh(PY, "-m", "pytest", "-q", *args, check=False)
+    rc = sh(PY, "-m", "pytest", "-q", *args, check=False, env=runtime_env("train"))
     if rc == 5:
         print("no tests ran: failing", file=sys.stderr)
         return 1

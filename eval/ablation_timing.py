@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
+from wavebabble import runtime
 from wavebabble import timing
 from wavebabble.config import PRESETS, get_config
 from wavebabble.errors import DataError
@@ -410,6 +411,7 @@ def main(argv) -> None:
 
 
 def run() -> None:
+    runtime.tune("serve")
     app.run(main)
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
+from wavebabble import runtime
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", "demo", "Config preset giving sample rate, slice length and batch size.")
 flags.DEFINE_string("data_dir", "", "Folder of stereo dialogues; empty = the embedded default corpus.")
@@ -145,6 +147,7 @@ def main(argv):
 
 
 def run():
+    runtime.tune("train")
     app.run(main)
 
 

@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
+
+from wavebabble import runtime
 FLAGS = flags.FLAGS
 
 
@@ -187,6 +189,7 @@ def main(argv) -> int:
 
 
 def run() -> None:
+    runtime.tune("serve")
     define_flags()
     app.run(main)
 

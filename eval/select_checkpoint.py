@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
+from wavebabble import runtime
 from wavebabble import timing
 from wavebabble.errors import ConfigError, WavebabbleError
 
@@ -147,6 +148,7 @@ def main(argv) -> None:
 
 
 def run() -> None:
+    runtime.tune("serve")
     define_flags()
     app.run(main)
 

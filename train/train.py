@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags, logging
 
+from wavebabble import runtime
 from wavebabble.config import LOSSES, PRESETS, Config, get_config
 from wavebabble.errors import ConfigError, WavebabbleError
 
@@ -413,6 +414,7 @@ def main(argv) -> None:
 
 def run() -> None:
     """Console-script entry point (wavebabble-train)."""
+    runtime.tune("train")
     app.run(main)
 
 

@@ -38,8 +38,13 @@ import types
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
-from absl import app, flags, logging
+
+from wavebabble import runtime
+
+runtime.tune_if_main(__name__, "serve")  # before TensorFlow loads (python -m wavebabble.export)
+
+import tensorflow as tf  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 from wavebabble.config import Config
 from wavebabble.errors import ConfigError, WavebabbleError
@@ -304,6 +309,7 @@ def main(argv) -> None:
 
 def run() -> None:
     """Console-script entry point."""
+    runtime.tune("serve")
     define_flags()
     app.run(main)
 

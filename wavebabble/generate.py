@@ -23,6 +23,7 @@ from pathlib import Path
 
 from absl import app, flags
 
+from wavebabble import runtime
 from wavebabble import timing
 from wavebabble.audio import write_wav
 from wavebabble.errors import ConfigError, WavebabbleError
@@ -153,6 +154,7 @@ def main(argv) -> None:
 
 def run() -> None:
     """Console-script entry point."""
+    runtime.tune("serve")
     define_flags()
     app.run(main)
 

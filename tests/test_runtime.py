@@ -1,0 +1,75 @@
+"""Runtime tuning before TensorFlow loads: oneDNN per use, quiet start-up, the user's own settings kept."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from wavebabble import runtime
+
+REPO = Path(__file__).resolve().parents[1]
+TUNED_VARS = ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL", runtime.VERBOSE_ENV)
+
+
+def _bare_env(**extra) -> dict:
+    """This process's environment without any variable the runtime sets or reads, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in TUNED_VARS}
+    env.update(extra)
+    return env
+
+
+def test_each_use_gets_its_onednn_setting_and_quiet_logs():
+    for use, want in runtime.ONEDNN_BY_USE.items():
+        add, settings = runtime.environment(use, _bare_env())
+        assert add == {"TF_ENABLE_ONEDNN_OPTS": want, "TF_CPP_MIN_LOG_LEVEL": runtime.QUIET_TF_LOG_LEVEL}
+        assert settings.onednn == (want == "1")
+        assert settings.line().startswith(f"runtime: {use} | oneDNN {'on' if want == '1' else 'off'} | CPU ")
+    with pytest.raises(ValueError, match="train"):
+        runtime.environment("inference", _bare_env())
+
+
+def test_the_users_own_settings_win():
+    add, settings = runtime.environment("train", _bare_env(TF_ENABLE_ONEDNN_OPTS="0", TF_CPP_MIN_LOG_LEVEL="0"))
+    assert add == {} and settings.onednn is False
+    add, _ = runtime.environment("serve", _bare_env(**{runtime.VERBOSE_ENV: "1"}))
+    assert "TF_CPP_MIN_LOG_LEVEL" not in add                     # verbose: TensorFlow's own logging
+    assert runtime.onednn_setting(_bare_env()) is None           # unset: TensorFlow decides by the CPU
+
+
+def _run_cli(script_text: str, tmp_path, **env_extra) -> subprocess.CompletedProcess:
+    script = tmp_path / "cli.py"
+    script.write_text(textwrap.dedent(script_text))
+    return subprocess.run([sys.executable, str(script)], env=_bare_env(**{"PYTHONPATH": str(REPO), **env_extra}),
+                          capture_output=True, text=True, timeout=300)
+
+
+CLI = """
+    import os
+    from wavebabble import runtime
+    s = runtime.tune("train")
+    import tensorflow as tf
+    print("RESULT", os.environ["TF_ENABLE_ONEDNN_OPTS"], tf.__version__ != "", flush=True)
+    assert runtime.tune("serve") is s  # later calls: the first call's settings
+"""
+
+
+def test_cli_start_sets_onednn_and_hides_tensorflow_start_up_noise(tmp_path):
+    proc = _run_cli(CLI, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "RESULT 1 True" in proc.stdout
+    assert proc.stderr.splitlines() == [runtime.RuntimeSettings("train", True, runtime.cpu_flags()).line()]
+
+
+def test_verbose_shows_tensorflow_and_a_failed_import_shows_its_messages(tmp_path):
+    proc = _run_cli(CLI, tmp_path, **{runtime.VERBOSE_ENV: "1"})
+    assert proc.returncode == 0 and "RESULT 1 True" in proc.stdout
+    broken = tmp_path / "broken"
+    (broken / "tensorflow").mkdir(parents=True)
+    (broken / "tensorflow" / "__init__.py").write_text(
+        "import sys\nsys.stderr.write('explanation from the import\\n')\nraise ImportError('no tensorflow here')\n")
+    proc = _run_cli("from wavebabble import runtime\nruntime.tune('serve')\n", tmp_path,
+                    PYTHONPATH=f"{broken}{os.pathsep}{REPO}")
+    assert proc.returncode != 0
+    assert "explanation from the import" in proc.stderr and "no tensorflow here" in proc.stderr
