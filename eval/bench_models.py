@@ -23,9 +23,10 @@ from __future__ import annotations
 import functools
 import statistics
 import time
-from pathlib import Path
 
 from absl import app, flags
+
+from wavebabble import runtime
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("presets", ["paper", "dialogue8k", "demo"], "Presets to benchmark.")
@@ -44,6 +45,8 @@ flags.DEFINE_bool("train", True, "Also time one full training step per preset.")
 flags.DEFINE_bool("train_jit", False, "Compile the training step with XLA (jit_compile=True).")
 
 MATMUL_PROBE = 3           # matmul runs before each timed run (median = that run's peak)
+MATMUL_IMPLS = ("tensorflow", "numpy")
+PEAK = {}                    # {"name", "fn"}: the best matmul, chosen once per run in main()
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 FWD_GRAD_FACTOR = 3          # forward + backward wrt inputs + backward wrt weights
 
@@ -86,8 +89,13 @@ def median_time(fn, repeats: int, budget_s: float = float("inf")) -> float:
     return statistics.median(times)
 
 
-def make_matmul(n: int):
-    """A callable running one fp32 n^3 tf.matmul (2 n^3 FLOPs) to completion."""
+def make_matmul(n: int, impl: str):
+    """A callable running one fp32 n^3 matmul (2 n^3 FLOPs) to completion with `impl` (one of MATMUL_IMPLS)."""
+    if impl == "numpy":
+        import numpy as np
+        rng = np.random.default_rng(0)
+        a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+        return lambda: a @ b
     import tensorflow as tf
     a = tf.random.normal([n, n])
     b = tf.random.normal([n, n])
@@ -96,13 +104,24 @@ def make_matmul(n: int):
     return lambda: mm().numpy()
 
 
+def best_matmul(n: int) -> tuple[str, object, dict]:
+    """(name, callable, {impl: GFLOP/s}) of the fastest fp32 matmul of MATMUL_IMPLS here (median of 3 runs each).
+
+    TensorFlow's matmul uses oneDNN only when TF_ENABLE_ONEDNN_OPTS is on; numpy's BLAS may be faster: the peak
+    the %-of-peak figures divide by is the best one available in this process."""
+    fns = {impl: make_matmul(n, impl) for impl in MATMUL_IMPLS}
+    gflops = {impl: 2 * n ** 3 / median_time(fn, MATMUL_PROBE) / 1e9 for impl, fn in fns.items()}
+    name = max(gflops, key=gflops.get)
+    return name, fns[name], gflops
+
+
 def paired_time(fn, flop: float, n: int, repeats: int, budget_s: float) -> dict:
     """Alternate one matmul-peak probe (median of MATMUL_PROBE runs) and one fn() run, `repeats` times.
 
     The shared cores' load changes from second to second, so each run's GFLOP/s is divided by the peak
     measured just before it; returns medians of time, GFLOP/s, peak and of the per-pair ratios.
     """
-    mm = make_matmul(n)
+    mm = PEAK["fn"]
     mm_flop = 2 * n ** 3
     fn()                                          # warm-up / trace
     secs, peaks, ratios = [], [], []
@@ -127,11 +146,7 @@ def paired_time(fn, flop: float, n: int, repeats: int, budget_s: float) -> dict:
 
 
 def cpu_has_bf16() -> bool:
-    try:
-        flags_text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(f in flags_text.split() for f in BF16_CPU_FLAGS)
+    return any(f in runtime.cpu_flags() for f in BF16_CPU_FLAGS)
 
 
 def bench_generator(cfg, batch, repeats, n, transpose_impl="keras", jit=False, bf16=False) -> dict:
@@ -254,13 +269,18 @@ def _row(name, what, batch, r) -> str:
 def main(argv):
     del argv
     import os
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
     from wavebabble.config import get_config
 
     n, reps = FLAGS.matmul_n, FLAGS.repeats
     bf16 = cpu_has_bf16()
-    print(f"# peak: fp32 {n}^3 tf.matmul GFLOP/s probed before every timed run; %peak = median over runs of "
-          f"(run GFLOP/s / its probe); ms, GFLOP/s, peak: medians. CPU bf16: {bf16}", flush=True)
+    settings = runtime.tune("train")
+    PEAK["name"], PEAK["fn"], gflops = best_matmul(n)
+    print(f"# {settings.line()} | TF {tf.__version__}, {os.cpu_count()} cores", flush=True)
+    print(f"# peak: fp32 {n}^3 matmul by {PEAK['name']} ("
+          + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in gflops.items())
+          + f"), probed before every timed run; %peak = median over runs of (run GFLOP/s / its probe); ms, GFLOP/s, "
+          f"peak: medians. CPU bf16: {bf16}", flush=True)
     header = (f"{'preset':<11} {'what':<34} {'batch':>5} {'ms':>10} {'clips/s':>8} {'audio s/s':>9} "
               f"{'GFLOP/s':>8} {'peak':>8} {'%peak':>7} {'runs':>4}")
     print(header)
@@ -293,4 +313,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    runtime.tune("train")
     app.run(main)
