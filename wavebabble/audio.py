@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -40,6 +41,29 @@ RESAMPLE_TYPE = "soxr_hq"  # librosa's default high-quality resampler
 
 def _fail(path, problem: str) -> AudioError:
     return AudioError(f"audio file {path}: {problem}")
+
+
+ZERO_LENGTH = "zero-length audio (the file holds no samples)"
+
+
+def _existing_file(path) -> Path:
+    """``path`` as a Path; AudioError when it is missing, not a regular file, or empty (0 bytes)."""
+    path = Path(path)
+    if not path.exists():
+        raise _fail(path, "file not found")
+    if not path.is_file():
+        raise _fail(path, "not a regular file")
+    if os.path.getsize(path) == 0:
+        raise _fail(path, "empty file (0 bytes)")
+    return path
+
+
+def _count_nonfinite(audio: np.ndarray) -> int:
+    return int(np.size(audio) - np.count_nonzero(np.isfinite(audio)))
+
+
+def _nonfinite(count: int) -> str:
+    return f"{count} non-finite samples (NaN or inf)"
 
 
 def _decode(path: Path) -> tuple[np.ndarray, int]:
@@ -71,21 +95,15 @@ def read_audio(path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
     Raises AudioError (naming the file) when it is missing, empty, unreadable/corrupt, has no samples or has
     non-finite samples.
     """
-    path = Path(path)
-    if not path.exists():
-        raise _fail(path, "file not found")
-    if not path.is_file():
-        raise _fail(path, "not a regular file")
-    if os.path.getsize(path) == 0:
-        raise _fail(path, "empty file (0 bytes)")
+    path = _existing_file(path)
     audio, sr = _decode(path)
     if audio.ndim != 2 or audio.shape[1] == 0:
         raise _fail(path, f"decoded to an unexpected shape {audio.shape} (no channels)")
     if audio.shape[0] == 0:
-        raise _fail(path, "zero-length audio (the file holds no samples)")
-    bad = int(np.size(audio) - np.count_nonzero(np.isfinite(audio)))
+        raise _fail(path, ZERO_LENGTH)
+    bad = _count_nonfinite(audio)
     if bad:
-        raise _fail(path, f"{bad} non-finite samples (NaN or inf)")
+        raise _fail(path, _nonfinite(bad))
     if sample_rate is not None and int(sample_rate) != sr:
         audio = resample(audio, sr, int(sample_rate))
         sr = int(sample_rate)
@@ -102,15 +120,53 @@ def read_stereo(path, sample_rate: int | None = None, mono: str = "reject") -> t
     if mono not in MONO_POLICIES:
         raise ValueError(f"mono must be one of {MONO_POLICIES}, got {mono!r}")
     audio, sr = read_audio(path, sample_rate)
-    channels = audio.shape[1]
-    if channels == STEREO_CHANNELS:
-        return audio, sr
-    if channels == 1:
-        if mono == "reject":
-            raise _fail(path, "is mono (1 channel); a stereo dialogue (2 channels: speaker A left, B right) is "
-                              "needed here (pair two mono files, or allow mono='duplicate')")
-        return np.repeat(audio, STEREO_CHANNELS, axis=1), sr
-    raise _fail(path, f"has {channels} channels; only stereo (2) or, where allowed, mono (1) is supported")
+    _check_channels(path, audio.shape[1], mono)
+    return _as_stereo(audio), sr
+
+
+def _check_channels(path, channels: int, mono: str) -> None:
+    """AudioError unless ``channels`` is 2, or 1 with ``mono="duplicate"`` (see read_stereo)."""
+    if channels == 1 and mono == "reject":
+        raise _fail(path, "is mono (1 channel); a stereo dialogue (2 channels: speaker A left, B right) is "
+                          "needed here (pair two mono files, or allow mono='duplicate')")
+    if channels not in (1, STEREO_CHANNELS):
+        raise _fail(path, f"has {channels} channels; only stereo (2) or, where allowed, mono (1) is supported")
+
+
+def _as_stereo(audio: np.ndarray) -> np.ndarray:
+    """``[n, 1]`` -> ``[n, 2]`` (the channel copied); ``[n, 2]`` unchanged."""
+    return audio if audio.shape[1] == STEREO_CHANNELS else np.repeat(audio, STEREO_CHANNELS, axis=1)
+
+
+def stereo_blocks(path, block_frames: int, mono: str = "reject") -> tuple[int, Iterator[np.ndarray]] | None:
+    """A libsndfile-readable dialogue as ``(sample_rate, blocks)``: float32 ``[<= block_frames, 2]`` blocks in
+    order, never the whole file at once; None when libsndfile cannot open the file (then :func:`read_stereo`
+    reports a corrupt file or decodes it with librosa).
+
+    The same checks as :func:`read_stereo` (missing, empty, zero-length, channels, ``mono`` policy) raise
+    AudioError before the first block; non-finite samples raise AudioError after the last block.
+    """
+    if mono not in MONO_POLICIES:
+        raise ValueError(f"mono must be one of {MONO_POLICIES}, got {mono!r}")
+    path = _existing_file(path)
+    try:
+        info = sf.info(str(path))
+    except Exception:  # libsndfile cannot open it: read_stereo reports why, or decodes it another way
+        return None
+    _check_channels(path, info.channels, mono)
+    if info.frames == 0:
+        raise _fail(path, ZERO_LENGTH)
+
+    def blocks() -> Iterator[np.ndarray]:
+        bad = 0
+        with sf.SoundFile(str(path)) as f:
+            for block in f.blocks(blocksize=int(block_frames), dtype="float32", always_2d=True):
+                bad += _count_nonfinite(block)
+                yield _as_stereo(block)
+        if bad:
+            raise _fail(path, _nonfinite(bad))
+
+    return int(info.samplerate), blocks()
 
 
 def pair_mono(left: np.ndarray, right: np.ndarray) -> np.ndarray:

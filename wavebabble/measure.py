@@ -19,9 +19,12 @@ import numpy as np
 from wavebabble import audio as audio_io
 from wavebabble import timing
 from wavebabble.errors import AudioError, DataError
-from wavebabble.vad import FRAME_HZ, frame_energy_db, hard_vad
+from wavebabble.vad import FRAME_HZ, frame_energy_db, frame_energy_db_blocks, hard_vad, hard_vad_from_energy
 
 PROGRESS_EVERY_S = 5.0  # log progress at most this often while measuring many files
+SECONDS_PER_HOUR = 3600
+MAX_DURATION_S = 24 * SECONDS_PER_HOUR  # longest VAD-JSON dialogue accepted (its VAD is [duration * frame_hz, 2])
+READ_BLOCK_FRAMES = 1 << 16  # samples per channel read at a time from an audio file (256 KiB of float32 stereo)
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +68,37 @@ def envelope_correlation(clips, sample_rate: int, frame_hz: int = FRAME_HZ) -> n
     return np.asarray(out)
 
 
+def file_energy_db(path, sample_rate: int | None = None, frame_hz: int = FRAME_HZ, mono: str = "reject"
+                   ) -> tuple[np.ndarray, int]:
+    """Frame energies of one dialogue file: ``(float32 [frames, 2] dBFS, sample rate they were measured at)``.
+
+    A file libsndfile reads (WAV, FLAC, OGG, ...) at its own rate (``sample_rate`` None or equal to it) is read
+    in blocks of ``READ_BLOCK_FRAMES`` samples and framed block by block, so memory is one block plus the
+    energies, whatever the file's length. Resampling (``sample_rate`` differing from the file's rate) and files
+    only librosa decodes read the whole file first (:func:`wavebabble.audio.read_stereo`), then frame it.
+    AudioError (naming the file) as read_stereo raises it, and when the rate is below ``frame_hz``.
+    """
+    opened = audio_io.stereo_blocks(path, READ_BLOCK_FRAMES, mono)
+    if opened is not None and (sample_rate is None or int(sample_rate) == opened[0]):
+        sr, blocks = opened
+        _check_frame_rate(path, sr, frame_hz)
+        return frame_energy_db_blocks(blocks, sr, frame_hz, audio_io.STEREO_CHANNELS), sr
+    stereo, sr = audio_io.read_stereo(path, sample_rate, mono=mono)
+    _check_frame_rate(path, sr, frame_hz)
+    return frame_energy_db(stereo, sr, frame_hz), sr
+
+
+def _check_frame_rate(path, sample_rate: int, frame_hz: int) -> None:
+    """AudioError naming the file when ``sample_rate`` gives less than one sample per VAD frame."""
+    if int(sample_rate) < int(frame_hz):
+        raise AudioError(f"audio file {path}: sample rate {sample_rate} Hz is below the VAD frame rate "
+                         f"frame_hz={frame_hz} (at least one sample per frame is needed)")
+
+
 def measure_files(paths, *, sample_rate: int | None = None, frame_hz: int = FRAME_HZ, mono: str = "reject",
                   skip_bad: bool = False, vad_kwargs: dict | None = None) -> timing.TimingStats:
-    """Timing of stereo audio files (pooled). Each file: ``read_stereo`` -> ``hard_vad(**vad_kwargs)`` -> events.
+    """Timing of stereo audio files (pooled). Each file: :func:`file_energy_db` -> ``hard_vad_from_energy(
+    **vad_kwargs)`` -> events.
 
     A bad file raises its AudioError (naming the file) unless ``skip_bad``; skipped files are listed in
     ``stats.skipped`` as ``(path, reason)``. No usable file at all raises DataError.
@@ -77,14 +108,15 @@ def measure_files(paths, *, sample_rate: int | None = None, frame_hz: int = FRAM
     last = time.monotonic()
     for i, path in enumerate(paths):
         try:
-            stereo, sr = audio_io.read_stereo(path, sample_rate, mono=mono)
+            energy, _ = file_energy_db(path, sample_rate, frame_hz, mono)
         except AudioError as e:
             if not skip_bad:
                 raise
             log.warning("skipping %s", e)
             skipped.append((str(path), str(e)))
             continue
-        events.append(timing.dialogue_events(audio_vad(stereo, sr, frame_hz, vad_kwargs), frame_hz))
+        vad = hard_vad_from_energy(energy, frame_hz, **(vad_kwargs or {}))
+        events.append(timing.dialogue_events(vad, frame_hz))
         if time.monotonic() - last > PROGRESS_EVERY_S:
             last = time.monotonic()
             log.info("measured %d / %d files", i + 1, len(paths))
@@ -109,9 +141,10 @@ def _parse_item(item, where: str, frame_hz: int) -> np.ndarray:
         raise DataError(f"{where}: expected an object with 'duration' (seconds) and 'vad' "
                         "([[[start, end], ...], [[start, end], ...]])")
     duration = item["duration"]
-    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not np.isfinite(duration) \
-            or duration <= 0:
-        raise DataError(f"{where}: 'duration' must be a positive number of seconds, got {duration!r}")
+    # the range test also refuses NaN and inf, and ints too large for a float
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 < duration <= MAX_DURATION_S:
+        raise DataError(f"{where}: 'duration' must be a positive number of seconds, at most {MAX_DURATION_S} "
+                        f"({MAX_DURATION_S / SECONDS_PER_HOUR:g} hours), got {duration!r}")
     chans = item["vad"]
     if not isinstance(chans, list) or len(chans) != 2:
         raise DataError(f"{where}: 'vad' must be a list of 2 channels (speaker A, speaker B) of [start, end] "

@@ -5,7 +5,9 @@ is the mean power of a ``WINDOW_S`` (25 ms) window centred on sample ``(i + 0.5)
 clip's edges, in dBFS (a full-scale square wave is 0 dB, a full-scale sine -3 dB, digital silence
 ``SILENCE_DB`` = -100 dB).
 
-- :func:`frame_energy_db`: numpy ``[T]`` / ``[T, C]`` -> ``[frames]`` / ``[frames, C]`` dBFS.
+- :func:`frame_energy_db`: numpy ``[T]`` / ``[T, C]`` -> ``[frames]`` / ``[frames, C]`` dBFS;
+  :func:`frame_energy_db_blocks` / :class:`FrameEnergy`: the same from consecutive ``[n, C]`` blocks (a long
+  file read piece by piece), keeping only the float32 energies.
 - :func:`soft_vad`: TF ``[B, T, C]`` -> ``[B, T // hop, C]`` in [0, 1],
   ``sigmoid((energy_db - threshold_db) / temperature_db)``; differentiable (used by the turn-timing
   discriminator and summaries). Its fixed threshold assumes level-normalised audio (loud speaker peaking
@@ -16,7 +18,7 @@ clip's edges, in dBFS (a full-scale square wave is 0 dB, a full-scale sine -3 dB
   its own noise floor).
 - :func:`model_soft_vad`: :func:`soft_vad` with a Config's VAD fields (the one call the trainer, summaries,
   export and benchmarks use).
-- :func:`hard_vad`: numpy ``[T, C]`` -> bool ``[frames, C]``. The threshold adapts to each channel's own noise
+- :func:`hard_vad`: numpy ``[T, C]`` -> bool ``[frames, C]`` (:func:`hard_vad_from_energy` on frame energies). The threshold adapts to each channel's own noise
   floor and speech level, so it works on raw recordings at any gain; an all-silent channel or one with only
   steady background noise yields no speech; isolated bursts shorter than 0.1 s (clicks) are dropped; a 30 ms
   hangover keeps word endings. Optional ``dialogue_range_db`` ties each channel to the loudest one.
@@ -64,28 +66,81 @@ def num_frames(num_samples: int, sample_rate: int, frame_hz: int = FRAME_HZ) -> 
     return int(num_samples) // frame_params(sample_rate, frame_hz)[0]
 
 
+ENERGY_BLOCK_SAMPLES = 1 << 16  # frame_energy_db works through in-memory audio this many samples at a time
+
+
+class FrameEnergy:
+    """Frame energies of a clip fed in consecutive blocks: ``add([n_i, C])`` ..., then ``result()`` ->
+    ``[sum(n_i) // hop, C]`` float32 dBFS, equal to :func:`frame_energy_db` of the whole clip.
+
+    Memory: the squared samples not yet framed (less than a window plus a block) and the float32 energies.
+    Each frame's power is summed within the block that completes it, so block boundaries may fall anywhere.
+    """
+
+    def __init__(self, sample_rate: int, frame_hz: int = FRAME_HZ, channels: int = 1):
+        self.hop, self.window, left_pad = frame_params(sample_rate, frame_hz)
+        self.num_samples = 0
+        self._pending = np.zeros((left_pad, int(channels)))  # squared padded samples from frame len(done) on
+        self._done: list[np.ndarray] = []
+        self._num_done = 0
+
+    def add(self, block: np.ndarray) -> None:
+        """Append the next ``[n, C]`` samples of the clip."""
+        block = np.asarray(block)
+        if block.ndim != 2 or block.shape[1] != self._pending.shape[1]:
+            raise ValueError(f"blocks must be [time, {self._pending.shape[1]}], got shape {block.shape}")
+        self.num_samples += block.shape[0]
+        self._pending = np.concatenate([self._pending, np.square(block, dtype=np.float64)])
+        complete = min((self._pending.shape[0] - self.window) // self.hop + 1,
+                       self.num_samples // self.hop - self._num_done)
+        if complete > 0:
+            self._frame(complete)
+
+    def result(self) -> np.ndarray:
+        """Energies of every frame of the clip so far: ``[num_samples // hop, C]`` float32 dBFS."""
+        remaining = self.num_samples // self.hop - self._num_done
+        if remaining > 0:  # the last frames' windows run past the clip's end: zero padded
+            needed = (remaining - 1) * self.hop + self.window
+            tail = np.zeros((needed, self._pending.shape[1]))
+            body = self._pending[:needed]
+            tail[:body.shape[0]] = body
+            self._pending = tail
+            self._frame(remaining)
+        if not self._done:
+            return np.zeros((0, self._pending.shape[1]), dtype=np.float32)
+        return np.concatenate(self._done)
+
+    def _frame(self, count: int) -> None:
+        """Energies of the next ``count`` frames, whose windows all lie in the pending samples."""
+        csum = np.concatenate([np.zeros((1, self._pending.shape[1])), np.cumsum(self._pending, axis=0)])
+        starts = np.arange(count) * self.hop
+        power = (csum[starts + self.window] - csum[starts]) / self.window
+        self._done.append((10.0 * np.log10(np.maximum(power, 0.0) + ENERGY_EPS)).astype(np.float32))
+        self._num_done += count
+        self._pending = self._pending[count * self.hop:]
+
+
+def frame_energy_db_blocks(blocks, sample_rate: int, frame_hz: int = FRAME_HZ, channels: int = 1) -> np.ndarray:
+    """Frame energies of a clip given as consecutive ``[n_i, channels]`` blocks -> ``[frames, channels]`` float32
+    dBFS, equal to :func:`frame_energy_db` of the concatenated clip (see :class:`FrameEnergy`)."""
+    acc = FrameEnergy(sample_rate, frame_hz, channels)
+    for block in blocks:
+        acc.add(block)
+    return acc.result()
+
+
 def frame_energy_db(audio: np.ndarray, sample_rate: int, frame_hz: int = FRAME_HZ) -> np.ndarray:
-    """Frame energies in dBFS: ``[T]`` -> ``[frames]``, ``[T, C]`` -> ``[frames, C]`` (float32)."""
-    x = np.asarray(audio, dtype=np.float64)
+    """Frame energies in dBFS: ``[T]`` -> ``[frames]``, ``[T, C]`` -> ``[frames, C]`` (float32).
+
+    Works through the clip in blocks of ``ENERGY_BLOCK_SAMPLES``, so its float64 temporaries stay small."""
+    x = np.asarray(audio)
     squeeze = x.ndim == 1
     if squeeze:
         x = x[:, None]
     if x.ndim != 2:
         raise ValueError(f"audio must be [time] or [time, channels], got shape {x.shape}")
-    hop, window, left_pad = frame_params(sample_rate, frame_hz)
-    n = x.shape[0] // hop
-    if n == 0:
-        out = np.zeros((0, x.shape[1]), dtype=np.float32)
-        return out[:, 0] if squeeze else out
-    needed = (n - 1) * hop + window
-    padded = np.zeros((needed, x.shape[1]))
-    body = x[:max(0, needed - left_pad)]
-    padded[left_pad:left_pad + body.shape[0]] = body ** 2
-    csum = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(padded, axis=0)], axis=0)
-    starts = np.arange(n) * hop
-    power = (csum[starts + window] - csum[starts]) / window
-    db = 10.0 * np.log10(np.maximum(power, 0.0) + ENERGY_EPS)
-    db = db.astype(np.float32)
+    blocks = (x[i:i + ENERGY_BLOCK_SAMPLES] for i in range(0, x.shape[0], ENERGY_BLOCK_SAMPLES))
+    db = frame_energy_db_blocks(blocks, sample_rate, frame_hz, x.shape[1])
     return db[:, 0] if squeeze else db
 
 
@@ -234,13 +289,22 @@ def _level_and_threshold(energy_db, noise_percentile, level_percentile, snr_marg
     return level, max(gate, level - speech_range_db)
 
 
-def hard_vad(audio: np.ndarray, sample_rate: int, frame_hz: int = FRAME_HZ, *,
-             noise_percentile: float = NOISE_PERCENTILE, level_percentile: float = LEVEL_PERCENTILE,
-             snr_margin_db: float = SNR_MARGIN_DB, speech_range_db: float = SPEECH_RANGE_DB,
-             min_speech_db: float = MIN_SPEECH_DB, min_speech_s: float = MIN_SPEECH_S,
-             min_isolated_s: float = MIN_ISOLATED_S, isolation_s: float = ISOLATION_S,
-             hangover_s: float = HANGOVER_S, dialogue_range_db: float | None = None) -> np.ndarray:
+def hard_vad(audio: np.ndarray, sample_rate: int, frame_hz: int = FRAME_HZ, **kw) -> np.ndarray:
     """Energy VAD with a per-channel adaptive threshold: ``[T, C]`` -> bool ``[frames, C]`` (``[T]`` -> ``[frames]``).
+
+    :func:`hard_vad_from_energy` of :func:`frame_energy_db`; ``kw`` are its thresholds and durations.
+    """
+    return hard_vad_from_energy(frame_energy_db(audio, sample_rate, frame_hz), frame_hz, **kw)
+
+
+def hard_vad_from_energy(energy: np.ndarray, frame_hz: int = FRAME_HZ, *,
+                         noise_percentile: float = NOISE_PERCENTILE, level_percentile: float = LEVEL_PERCENTILE,
+                         snr_margin_db: float = SNR_MARGIN_DB, speech_range_db: float = SPEECH_RANGE_DB,
+                         min_speech_db: float = MIN_SPEECH_DB, min_speech_s: float = MIN_SPEECH_S,
+                         min_isolated_s: float = MIN_ISOLATED_S, isolation_s: float = ISOLATION_S,
+                         hangover_s: float = HANGOVER_S, dialogue_range_db: float | None = None) -> np.ndarray:
+    """The hard VAD of frame energies (dBFS, :func:`frame_energy_db`): ``[frames, C]`` -> bool ``[frames, C]``
+    (``[frames]`` -> ``[frames]``).
 
     Per channel: threshold from :func:`channel_threshold_db` (noise floor + margin, speech level - range,
     absolute minimum); frames above it are speech; runs shorter than ``min_speech_s`` are dropped, and so are
@@ -252,7 +316,7 @@ def hard_vad(audio: np.ndarray, sample_rate: int, frame_hz: int = FRAME_HZ, *,
     channel's speech level minus this, so a channel holding only faint sound (crosstalk, generator hiss) next to
     a loud speaker yields no speech. Channels are then no longer independent of each other's gain.
     """
-    energy = frame_energy_db(audio, sample_rate, frame_hz)
+    energy = np.asarray(energy)
     squeeze = energy.ndim == 1
     if squeeze:
         energy = energy[:, None]
