@@ -11,14 +11,16 @@ The measuring itself lives in ``wavebabble.measure`` / ``wavebabble.timing``.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
 from absl import app, flags
 
 from wavebabble import measure, timing
-from wavebabble.errors import WavebabbleError
-from wavebabble.vad import FRAME_HZ
+from wavebabble.audio import MAX_SAMPLE_RATE
+from wavebabble.errors import ConfigError, WavebabbleError
+from wavebabble.vad import FRAME_HZ, MAX_FRAME_HZ
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input", None, "Stereo audio file, or folder searched recursively for audio files, to measure.")
@@ -27,14 +29,28 @@ flags.DEFINE_string("vad_json", None, "Instead of --input: JSON timing annotatio
 flags.DEFINE_string("reference", None, "Optional reference stereo audio file or folder (e.g. real dialogues).")
 flags.DEFINE_string("reference_vad_json", None, "Optional reference as JSON timing annotations (see --vad_json).")
 flags.DEFINE_string("json", None, "Write the statistics (and distances) to this JSON file.")
-flags.DEFINE_integer("sample_rate", None, "Resample audio to this rate before the VAD (default: each file's rate).")
-flags.DEFINE_integer("frame_hz", FRAME_HZ, "VAD frames per second.")
+flags.DEFINE_integer("sample_rate", None, "Resample audio to this rate before the VAD (default: each file's rate); "
+                     f"from --frame_hz to {MAX_SAMPLE_RATE} Hz.")
+flags.DEFINE_integer("frame_hz", FRAME_HZ, f"VAD frames per second, 1 to {MAX_FRAME_HZ}.")
 flags.DEFINE_bool("skip_bad", False, "Skip (and count) unreadable or non-stereo audio files instead of failing.")
 flags.DEFINE_enum("mono", "reject", ["reject", "duplicate"],
                   "Mono files: reject them, or copy the channel to both speakers.")
 flags.DEFINE_float("dialogue_range_db", None, "Hard VAD: if set, a channel's threshold is at least the loudest "
                    "channel's speech level minus this many dB (ignores faint crosstalk or generator hiss on a "
-                   "silent channel). Default: each channel adapts to its own level only.")
+                   "silent channel); a positive number. Default: each channel adapts to its own level only.")
+
+
+def check_flags() -> None:
+    """ConfigError naming the flag and its allowed range when --frame_hz, --sample_rate or --dialogue_range_db
+    is out of range."""
+    frame_hz, sample_rate, range_db = FLAGS.frame_hz, FLAGS.sample_rate, FLAGS.dialogue_range_db
+    if not 1 <= frame_hz <= MAX_FRAME_HZ:
+        raise ConfigError(f"flag --frame_hz={frame_hz}: must be 1 to {MAX_FRAME_HZ} (VAD frames per second)")
+    if sample_rate is not None and not frame_hz <= sample_rate <= MAX_SAMPLE_RATE:
+        raise ConfigError(f"flag --sample_rate={sample_rate}: must be from --frame_hz={frame_hz} to "
+                          f"{MAX_SAMPLE_RATE} Hz")
+    if range_db is not None and not (math.isfinite(range_db) and range_db > 0):
+        raise ConfigError(f"flag --dialogue_range_db={range_db:g}: must be a positive number of dB (or unset)")
 
 
 def _measure(audio_path: str | None, vad_json: str | None, what: str) -> timing.TimingStats | None:
@@ -54,6 +70,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:
+        check_flags()
         stats = _measure(FLAGS.input, FLAGS.vad_json, "input")
         if stats is None:
             raise app.UsageError("give --input (audio file or folder) or --vad_json (annotations)")

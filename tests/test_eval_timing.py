@@ -203,3 +203,58 @@ def test_envelope_correlation_turn_taking_vs_copied_channel():
     gained = taking * np.array([1.0, 0.01])       # a channel's gain does not change it (above the -100 dB floor)
     np.testing.assert_allclose(envelope_correlation(gained[None], sr), corr[:1], atol=2e-3)
     assert np.isnan(envelope_correlation(np.zeros((1, n, 2)), sr)[0])
+
+
+def _one_error_line(res):
+    """The CLI failed with exit code 1 and said why in exactly one line, without a Python traceback."""
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "Traceback" not in res.stdout + res.stderr, res.stderr
+    lines = [line for line in (res.stdout + res.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("args,flag,allowed", [
+    (["--sample_rate=0"], "--sample_rate=0", "frame_hz"),
+    (["--sample_rate=-8000"], "--sample_rate=-8000", "frame_hz"),
+    (["--sample_rate=50"], "--sample_rate=50", "frame_hz"),
+    (["--sample_rate=1000000000"], "--sample_rate=1000000000", "384000"),
+    (["--frame_hz=0"], "--frame_hz=0", "1000"),
+    (["--frame_hz=-100"], "--frame_hz=-100", "1000"),
+    (["--frame_hz=100000"], "--frame_hz=100000", "1000"),
+    (["--dialogue_range_db=-5"], "--dialogue_range_db=-5", "positive"),
+    (["--dialogue_range_db=0"], "--dialogue_range_db=0", "positive"),
+    (["--dialogue_range_db=nan"], "--dialogue_range_db=nan", "positive"),
+])
+def test_cli_refuses_bad_values_in_one_line(audio_dir, args, flag, allowed):
+    line = _one_error_line(_cli(f"--input={audio_dir}", *args, ok=False))
+    assert flag in line and allowed in line, line
+
+
+def test_cli_frame_rate_above_a_files_rate_is_one_line(tmp_path):
+    audio.write_wav(tmp_path / "low.wav", np.zeros((200, 2), np.float32), 50)
+    line = _one_error_line(_cli(f"--input={tmp_path / 'low.wav'}", ok=False))
+    assert "low.wav" in line and "frame_hz=100" in line, line
+
+
+def test_cli_bad_frame_rate_with_vad_json_is_one_line(tmp_path):
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(DLG1))
+    line = _one_error_line(_cli(f"--vad_json={ann}", "--frame_hz=0", ok=False))
+    assert "--frame_hz=0" in line, line
+
+
+def test_vad_json_clipped_and_merged_intervals_warn(tmp_path):
+    # channel 0: one interval past the 6 s duration and one starting after it; channel 1: two overlapping pairs
+    dlg = {"duration": 6.0, "vad": [[[0.5, 2.0], [5.0, 7.0], [6.5, 8.0]],
+                                    [[2.9, 4.0], [3.5, 4.2], [4.5, 5.5], [5.0, 5.2]]]}
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(dlg))
+    res = _cli(f"--vad_json={ann}")
+    warned = [line for line in res.stderr.splitlines() if "ann.json" in line]
+    assert len(warned) == 2, res.stderr
+    assert "channel 0" in warned[0] and "2 interval(s)" in warned[0] and "clipped" in warned[0], warned
+    assert "channel 1" in warned[1] and "2 interval(s)" in warned[1] and "merged" in warned[1], warned
+    clean = tmp_path / "clean.json"
+    clean.write_text(json.dumps(DLG1))
+    assert "clean.json" not in _cli(f"--vad_json={clean}").stderr

@@ -36,6 +36,7 @@ SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au")
 WRITE_SUBTYPES = ("PCM_16", "FLOAT")
 MONO_POLICIES = ("reject", "duplicate")
 STEREO_CHANNELS = 2
+MAX_SAMPLE_RATE = 384000  # highest rate a CLI resamples to (the top rate of common audio hardware)
 RESAMPLE_TYPE = "soxr_hq"  # librosa's default high-quality resampler
 
 

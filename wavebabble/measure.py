@@ -159,7 +159,23 @@ def _parse_item(item, where: str, frame_hz: int) -> np.ndarray:
             if not ok or not 0 <= iv[0] <= iv[1]:
                 raise DataError(f"{where}: vad channel {c} interval {j} = {iv!r} is not [start, end] seconds "
                                 "with 0 <= start <= end")
+    _warn_clipped_or_merged(where, chans, float(duration))
     return timing.intervals_to_vad(chans, float(duration), frame_hz)
+
+
+def _warn_clipped_or_merged(where: str, chans, duration: float) -> None:
+    """Log one warning line per channel whose intervals the VAD changes: intervals ending past ``duration``
+    (clipped to it, or dropped when they start after it) and intervals overlapping an earlier one (merged)."""
+    for c, chan in enumerate(chans):
+        clipped = sum(1 for _, end in chan if end > duration)
+        merged, reach = 0, -np.inf
+        for start, end in sorted(chan):
+            merged += start < reach
+            reach = max(reach, end)
+        found = ([f"{clipped} interval(s) end past the duration {duration:g} s (clipped)"] if clipped else []) \
+            + ([f"{merged} interval(s) overlap an earlier one (merged)"] if merged else [])
+        if found:
+            log.warning("%s: vad channel %d: %s", where, c, "; ".join(found))
 
 
 def load_vad_json(path, frame_hz: int = FRAME_HZ) -> list[np.ndarray]:

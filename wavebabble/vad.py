@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 FRAME_HZ = 100                 # VAD frames per second (10 ms hop)
+MAX_FRAME_HZ = 1000            # highest frame rate a CLI accepts (1 ms hop; the window stays WINDOW_S)
 WINDOW_S = 0.025               # analysis window per frame (25 ms), centred on the frame
 ENERGY_EPS = 1e-10             # power floor: log of silence stays finite
 SILENCE_DB = 10.0 * np.log10(ENERGY_EPS)  # = -100 dBFS, the energy of digital silence
