@@ -6,13 +6,14 @@
 For each preset:
   * generator forward: clips/s, seconds of stereo audio generated per second of compute, achieved
     GFLOP/s (analytic: 2 * MACs counted from layer shapes, see `model_macs`) and that divided by the
-    fp32 matmul peak (a 2048^3 tf.matmul) measured in the same run: a matmul probe (median of 3) runs
-    right before every timed run and each run is divided by its own probe (`paired_time`), because
-    other processes on the shared cores change the load from second to second;
-  * one full training step (cfg.d_updates discriminator updates + one generator update, with every
-    discriminator whose weight is > 0, WGAN-GP penalty when cfg.loss == "wgan-gp"), time and the same
-    ratio. Train-step FLOPs are estimated as 3x forward for differentiated model calls (forward +
-    two backward products), 1x for the no-grad generator call inside the D updates, and 3x for the
+    fp32 matmul peak measured in the same run: the fastest 2048^3 matmul of TensorFlow and numpy
+    (`best_matmul`, printed at the top); a probe of it (median of 3) runs right before every timed run and
+    each run is divided by its own probe (`paired_time`), because other processes on the shared cores change
+    the load from second to second;
+  * one full training step, the trainer's own (GANTrainer.train_step on one device: cfg.d_updates
+    discriminator updates + one generator update with every discriminator whose weight is > 0), its time,
+    steps/s and the same ratio. Train-step FLOPs are estimated as 3x forward for differentiated model calls
+    (forward + two backward products), 1x for the no-grad generator call inside the D updates, and 3x for the
     gradient-penalty critic call (its double backward is not counted: the ratio is a lower bound).
 Levers (--levers): rows for the generator forward with keras Conv1DTranspose vs the polyphase form,
 nearest+conv upsampling, XLA jit_compile, mixed bfloat16 (only if /proc/cpuinfo has avx512_bf16/amx).
@@ -20,7 +21,6 @@ All timings are medians of --repeats runs after one warm-up.
 """
 from __future__ import annotations
 
-import functools
 import statistics
 import time
 
@@ -166,99 +166,32 @@ def bench_generator(cfg, batch, repeats, n, transpose_impl="keras", jit=False, b
     return {**r, "clips_s": batch / r["sec"], "audio_s_per_s": batch * cfg.clip_seconds / r["sec"]}
 
 
-def make_train_step(cfg, jit=False):
-    """A minimal full GAN step (cfg.d_updates D updates + 1 G update). Returns (step_fn, macs_per_example)."""
-    import keras
+def make_train_step(cfg, batch: int, jit=False):
+    """The trainer's own step (wavebabble.trainer.GANTrainer.train_step: cfg.d_updates D updates + 1 G update, one
+    device) on a fixed random real batch [batch, slice_len, nch]. Returns (step_fn, macs_per_example)."""
     import tensorflow as tf
-    from wavebabble import losses
-    from wavebabble.models import (build_generator, build_multiscale_discriminator,
-                                   build_timing_discriminator, build_wave_discriminator, split_outputs)
-    from wavebabble.vad import model_soft_vad
+    from wavebabble.trainer import GANTrainer, make_strategy
 
-    gen = build_generator(cfg)
-    d_wave = build_wave_discriminator(cfg) if cfg.wave_weight else None
-    d_ms = build_multiscale_discriminator(cfg) if cfg.ms_weight else None
-    d_time = build_timing_discriminator(cfg) if cfg.timing_weight else None
-    discs = [d for d in (d_wave, d_ms, d_time) if d is not None]
-    d_vars = [v for d in discs for v in d.trainable_variables]
-    g_opt = keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
-    d_opt = keras.optimizers.Adam(cfg.d_lr, beta_1=cfg.beta1, beta_2=cfg.beta2)
-    g_opt.build(gen.trainable_variables)
-    d_opt.build(d_vars)
-    wgan = cfg.loss == "wgan-gp"
-
-    def vad(x):
-        return model_soft_vad(x, cfg)
-
-    def ms_scores(x):
-        return split_outputs(d_ms(x, training=True))
-
-    def d_step(real):
-        z = tf.random.uniform([tf.shape(real)[0], cfg.latent_dim], -1.0, 1.0)
-        fake = gen(z, training=True)
-        with tf.GradientTape() as tape:
-            terms = []
-            if d_wave is not None:
-                loss = losses.d_loss(d_wave(real, training=True), d_wave(fake, training=True), cfg.loss)
-                if wgan:
-                    loss += cfg.gp_weight * losses.gradient_penalty(functools.partial(d_wave, training=True), real, fake)
-                terms.append((cfg.wave_weight, loss))
-            if d_ms is not None:
-                loss = losses.d_loss(ms_scores(real)[1], ms_scores(fake)[1], cfg.loss)
-                if wgan:
-                    loss += cfg.gp_weight * losses.gradient_penalty(functools.partial(d_ms, training=True), real, fake)
-                terms.append((cfg.ms_weight, loss))
-            if d_time is not None:
-                v_real, v_fake = vad(real), vad(fake)
-                loss = losses.d_loss(d_time(v_real, training=True), d_time(v_fake, training=True), cfg.loss)
-                if wgan:
-                    loss += cfg.gp_weight * losses.gradient_penalty(functools.partial(d_time, training=True),
-                                                                    v_real, v_fake)
-                terms.append((cfg.timing_weight, loss))
-            total = tf.reduce_mean(losses.weighted_sum(terms))
-        d_opt.apply_gradients(zip(tape.gradient(total, d_vars), d_vars))
-        return total
-
-    def g_step(real):
-        z = tf.random.uniform([tf.shape(real)[0], cfg.latent_dim], -1.0, 1.0)
-        with tf.GradientTape() as tape:
-            fake = gen(z, training=True)
-            terms = []
-            if d_wave is not None:
-                terms.append((cfg.wave_weight, losses.g_loss(d_wave(fake, training=True), cfg.loss)))
-            if d_ms is not None:
-                f_feats, f_scores = ms_scores(fake)
-                terms.append((cfg.ms_weight, losses.g_loss(f_scores, cfg.loss)))
-                if cfg.fm_weight:
-                    terms.append((cfg.fm_weight, losses.feature_matching(ms_scores(real)[0], f_feats)))
-            if d_time is not None:
-                terms.append((cfg.timing_weight, losses.g_loss(d_time(vad(fake), training=True), cfg.loss)))
-            total = tf.reduce_mean(losses.weighted_sum(terms))
-        g_opt.apply_gradients(zip(tape.gradient(total, gen.trainable_variables), gen.trainable_variables))
-        return total
-
-    @tf.function(jit_compile=jit)
-    def step(real):
-        d_total = tf.constant(0.0)
-        for _ in range(cfg.d_updates):
-            d_total = d_step(real)
-        return d_total, g_step(real)
-
-    g_macs = model_macs(gen)
+    cfg = cfg.replace(batch_size=batch)
+    trainer = GANTrainer(cfg, make_strategy("one_device"), jit_compile=jit)
+    real = tf.random.uniform([batch, cfg.slice_len, cfg.nch], -0.5, 0.5)
+    iterator = iter(trainer.strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(real).repeat()))
+    discs = list(trainer.discriminators.values())
+    g_macs = model_macs(trainer.generator)
     d_macs = sum(model_macs(d) for d in discs)
-    gp_macs = d_macs if wgan else 0
-    fm_macs = model_macs(d_ms) if (d_ms is not None and cfg.fm_weight) else 0
+    gp_macs = d_macs if cfg.loss == "wgan-gp" else 0
+    ms = trainer.discriminators.get("ms")
+    fm_macs = model_macs(ms) if (ms is not None and cfg.fm_weight) else 0
     per_d_update = g_macs + FWD_GRAD_FACTOR * (2 * d_macs + gp_macs)
     per_g_update = FWD_GRAD_FACTOR * (g_macs + d_macs) + fm_macs
-    return step, cfg.d_updates * per_d_update + per_g_update
+    return (lambda: trainer.train_step(iterator)), cfg.d_updates * per_d_update + per_g_update
 
 
 def bench_train(cfg, batch, repeats, n, jit=False) -> dict:
-    import tensorflow as tf
-    step, macs = make_train_step(cfg, jit=jit)
-    real = tf.random.uniform([batch, cfg.slice_len, cfg.nch], -0.5, 0.5)
-    r = paired_time(lambda: [t.numpy() for t in step(real)], 2 * macs * batch, n, repeats, FLAGS.row_budget_s)
-    return {**r, "clips_s": batch / r["sec"], "audio_s_per_s": batch * cfg.clip_seconds / r["sec"]}
+    step, macs = make_train_step(cfg, batch, jit=jit)
+    r = paired_time(step, 2 * macs * batch, n, repeats, FLAGS.row_budget_s)
+    return {**r, "clips_s": batch / r["sec"], "audio_s_per_s": batch * cfg.clip_seconds / r["sec"],
+            "steps_s": 1.0 / r["sec"]}
 
 
 def _row(name, what, batch, r) -> str:
