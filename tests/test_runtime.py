@@ -47,11 +47,19 @@ def _run_cli(script_text: str, tmp_path, **env_extra) -> subprocess.CompletedPro
 
 CLI = """
     import os
+    from absl import app, logging
     from wavebabble import runtime
     s = runtime.tune("train")
     import tensorflow as tf
-    print("RESULT", os.environ["TF_ENABLE_ONEDNN_OPTS"], tf.__version__ != "", flush=True)
-    assert runtime.tune("serve") is s  # later calls: the first call's settings
+
+    def main(argv):
+        print("RESULT", os.environ["TF_ENABLE_ONEDNN_OPTS"], tf.__version__ != "", flush=True)
+        assert runtime.tune("serve") is s  # later calls: the first call's settings
+        logging.info("absl info line")
+        tf.get_logger().info("tensorflow info line")
+        logging.warning("absl warning line")
+
+    app.run(main)
 """
 
 
@@ -59,12 +67,15 @@ def test_cli_start_sets_onednn_and_hides_tensorflow_start_up_noise(tmp_path):
     proc = _run_cli(CLI, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "RESULT 1 True" in proc.stdout
-    assert proc.stderr.splitlines() == [runtime.RuntimeSettings("train", True, runtime.cpu_flags()).line()]
+    lines = proc.stderr.splitlines()
+    assert lines[0] == runtime.RuntimeSettings("train", True, runtime.cpu_flags()).line()
+    assert len(lines) == 2 and lines[1].endswith("absl warning line"), lines   # no CUDA probing, no info lines
 
 
 def test_verbose_shows_tensorflow_and_a_failed_import_shows_its_messages(tmp_path):
     proc = _run_cli(CLI, tmp_path, **{runtime.VERBOSE_ENV: "1"})
     assert proc.returncode == 0 and "RESULT 1 True" in proc.stdout
+    assert "absl info line" in proc.stderr and "tensorflow info line" in proc.stderr
     broken = tmp_path / "broken"
     (broken / "tensorflow").mkdir(parents=True)
     (broken / "tensorflow" / "__init__.py").write_text(

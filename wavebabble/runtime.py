@@ -11,9 +11,12 @@ Choices, each made only where the user's own environment leaves the variable uns
                           Conv1DTranspose gradients run as thousands of small gemm calls and glibc returns and
                           re-faults their memory every step. Serving a clip at batch 1 is not faster with it.
                           Figures: eval/results/performance_notes.md.
-  TF_CPP_MIN_LOG_LEVEL    2 (errors only), unless WAVEBABBLE_VERBOSE=1.
+  TF_CPP_MIN_LOG_LEVEL    3, unless WAVEBABBLE_VERBOSE=1: TensorFlow's C++ log lines (its errors reach Python as
+                          exceptions; what it logs as errors on a CPU machine is noise such as "oneDNN supports
+                          DT_STRING only on platforms with AVX-512").
 TensorFlow's C++ start-up messages that ignore TF_CPP_MIN_LOG_LEVEL (CUDA probing on a CPU machine) are hidden by
-importing it with standard error redirected (`_import_tensorflow_quietly`; shown when the import fails).
+importing it with standard error redirected (`_import_tensorflow_quietly`; shown when the import fails), and its
+Python logger is set to warnings and above (no "Assets written to ..." lines).
 `tune` then prints one line to standard error, e.g. `runtime: train | oneDNN on | CPU avx2 fma (no avx512)`.
 
 This module needs only the standard library: it runs before TensorFlow, and `tasks.py` loads it by path.
@@ -26,7 +29,8 @@ import sys
 
 USES = ("train", "serve")
 ONEDNN_BY_USE = {"train": "1", "serve": "0"}
-QUIET_TF_LOG_LEVEL = "2"
+QUIET_TF_LOG_LEVEL = "3"             # C++ log: fatal only (errors reach Python as exceptions)
+QUIET_PY_LOG_LEVEL = "WARNING"      # the "tensorflow" Python logger
 VERBOSE_ENV = "WAVEBABBLE_VERBOSE"
 CPU_FLAGS_SHOWN = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
 
@@ -101,6 +105,7 @@ def _import_tensorflow_quietly() -> None:
             try:
                 import tensorflow as tf
                 tf.config.list_physical_devices()
+                tf.get_logger().setLevel(QUIET_PY_LOG_LEVEL)
             except BaseException:
                 os.dup2(saved, 2)
                 sink.seek(0)
@@ -109,6 +114,17 @@ def _import_tensorflow_quietly() -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _keep_absl_at_warnings() -> None:
+    """Keep absl's log at warnings when the command line gives no --verbosity (absl.app.run otherwise raises an
+    unset verbosity to INFO, and TensorFlow logs a line per checkpoint and signature through it)."""
+    from absl import flags, logging
+
+    verbosity = flags.FLAGS["verbosity"]
+    if verbosity.using_default_value:
+        verbosity.value = logging.WARNING
+        verbosity.using_default_value = False
 
 
 _tuned: RuntimeSettings | None = None
@@ -128,6 +144,7 @@ def tune(use: str) -> RuntimeSettings:
         add, _tuned = environment(use)
         os.environ.update(add)
         if not verbose():
+            _keep_absl_at_warnings()
             _import_tensorflow_quietly()
     print(_tuned.line(), file=sys.stderr, flush=True)
     return _tuned
