@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import train_helpers
-from train.train import TrainOptions, train
+from train.train import TrainOptions, _parse_set, train
 from wavebabble import trainer as trainer_lib
 from wavebabble.config import Config, get_config
 from wavebabble.errors import ConfigError
@@ -34,10 +34,21 @@ def data_dir(tmp_path_factory):
     ("--data_dir=/no/such/folder", "--data_dir"),
     ("--set=model_dim=abc", "--set"),
     ("--set=no_such_field=1", "--set"),
+    ("--set=g_activity_gate=ture", "--set"),
     ("--mixed_precision=float16", "--mixed_precision"),
 ])
 def test_bad_flag_fails_fast_naming_the_flag(tmp_path, data_dir, flag, named):
     _assert_fails_fast_naming(tmp_path, data_dir, [flag], named)
+
+
+def test_set_booleans_are_true_false_1_or_0():
+    assert _parse_set(["g_activity_gate=true", "timing_minibatch_std=0"]) == {
+        "g_activity_gate": True, "timing_minibatch_std": False}
+    assert _parse_set(["g_activity_gate=FALSE", "timing_minibatch_std= 1"]) == {
+        "g_activity_gate": False, "timing_minibatch_std": True}
+    for word in ("ture", "on", "yes", "no", ""):
+        with pytest.raises(ConfigError, match=f"g_activity_gate needs true, false, 1 or 0, got '{word}'"):
+            _parse_set([f"g_activity_gate={word}"])
 
 
 @pytest.mark.parametrize("flag, named", [

@@ -46,6 +46,7 @@ REAL_CLIPS_SALT = 104729              # summary real clips: data.load_clips(seed
 EXIT_NON_FINITE = 1
 SIGNAL_EXIT_BASE = 128                # exit status after a signal: 128 + signum (shell convention)
 EXPORT_MODULE = "wavebabble.export"
+BOOL_WORDS = {"true": True, "1": True, "false": False, "0": False}   # what --set accepts for a bool field
 
 # flags that override a Config field of the same name (flag value None = keep the preset's value)
 CONFIG_FLAGS = ("batch_size", "loss", "d_updates", "wave_weight", "ms_weight", "timing_weight", "fm_weight",
@@ -141,15 +142,16 @@ def _parse_set(items: list[str]) -> dict:
         kind = type(getattr(defaults, field))
         try:
             if kind is bool:
-                value = raw.strip().lower() in ("1", "true", "yes")
+                value = BOOL_WORDS[raw.strip().lower()]
             elif kind is int:
                 value = int(raw)
             elif kind is float:
                 value = float(raw)
             else:
                 value = raw
-        except ValueError:
-            raise ConfigError(f"flag --set={item}: {field} needs a {kind.__name__}, got {raw!r}") from None
+        except (ValueError, KeyError):
+            wanted = "true, false, 1 or 0" if kind is bool else f"a {kind.__name__}"
+            raise ConfigError(f"flag --set={item}: {field} needs {wanted}, got {raw!r}") from None
         out[field] = value
     return out
 
