@@ -60,6 +60,8 @@ FRESH_SCRIPT = textwrap.dedent("""
         "z_wrong_width": lambda: sigs["serving_default"](z=tf.zeros([2, meta["latent_dim"] + 1])),
         "z_wrong_rank": lambda: sigs["serving_default"](z=tf.zeros([2, 1, meta["latent_dim"]])),
         "z_float64": lambda: sigs["serving_default"](z=tf.zeros([2, meta["latent_dim"]], tf.float64)),
+        "z_nan": lambda: sigs["serving_default"](z=tf.fill([2, meta["latent_dim"]], float("nan"))),
+        "z_inf": lambda: sigs["serving_default"](z=tf.fill([1, meta["latent_dim"]], float("inf"))),
         "too_many_clips": lambda: g(meta["max_clips"] + 1, 0),
         "zero_clips": lambda: g(0, 0),
         "seed_int32": lambda: sigs["generate"](num_clips=tf.constant(1), seed=tf.constant(1, tf.int32)),
@@ -156,6 +158,7 @@ def test_fresh_process_without_wavebabble(exported, subprocess_results):
     assert f"[?,{cfg.latent_dim}]" in e["z_wrong_width"] and "[2,101]" in e["z_wrong_width"]
     assert f"[?,{cfg.latent_dim}]" in e["z_wrong_rank"]
     assert "float" in e["z_float64"] and "double" in e["z_float64"]
+    assert "z must be finite" in e["z_nan"] and "z must be finite" in e["z_inf"]
     assert f"num_clips must be <= MAX_CLIPS = {MAX_CLIPS}" in e["too_many_clips"]
     assert "num_clips must be >= 1" in e["zero_clips"]
     assert "int64" in e["seed_int32"]

@@ -12,6 +12,7 @@ The SavedModel needs neither wavebabble nor Keras to run (`tf.saved_model.load` 
                                                         clip_seconds, vad_threshold_db, vad_temperature_db:
                                                         float32 [], config_json: string []}
 
+`serving_default` refuses a z holding NaN or inf (InvalidArgumentError "z must be finite").
 `generate` draws z ~ uniform(-1, 1) with a stateless Philox RNG: clip i uses seed pair (seed, i), so its latent
 depends only on (seed, i), never on num_clips or batching, and is bit-identical on every machine.
 What holds for the audio on every x86-64 CPU: the same seed and the same batch give bit-identical clips on one
@@ -150,6 +151,7 @@ class DialogueGenerator(tf.Module):
             # Checked at run time: signature callers may feed any shape (the signature alone does not stop them).
             z = tf.ensure_shape(z, [None, latent_dim],
                                 name=f"z_must_be_float32_batch_by_{latent_dim}")
+            z = tf.debugging.assert_all_finite(z, "serving_default: z must be finite (no NaN or inf)")
             return self._synthesize(z)
 
         @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="start"),
