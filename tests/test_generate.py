@@ -1,6 +1,7 @@
 """generate CLI: stereo WAVs at the model's rate, per-clip VAD/timing JSONs, manifest, summary; overwrite rules."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,25 @@ def test_generate_bad_arguments(model, tmp_path):
         generate(path, 0, tmp_path / "x")
     with pytest.raises(ConfigError, match="--batch"):
         generate(path, 1, tmp_path / "x", batch=10_000)
+
+
+@pytest.mark.parametrize("damage", ["truncated_pb", "no_variables", "truncated_variables"])
+def test_generate_refuses_a_damaged_saved_model_in_one_line(model, tmp_path, damage):
+    path, _ = model
+    broken = tmp_path / "broken"
+    shutil.copytree(path, broken)
+    if damage == "truncated_pb":
+        pb = broken / "saved_model.pb"
+        pb.write_bytes(pb.read_bytes()[: pb.stat().st_size // 2])
+    elif damage == "no_variables":
+        shutil.rmtree(broken / "variables")
+    else:
+        for data in (broken / "variables").glob("variables.data-*"):
+            data.write_bytes(data.read_bytes()[: data.stat().st_size // 3])
+    with pytest.raises(ConfigError, match="cannot load the SavedModel"):
+        generate(broken, 1, tmp_path / "out", log=lambda *_: None)
+    proc = subprocess.run([sys.executable, "-m", "wavebabble.generate", f"--model={broken}", "--num=1",
+                           f"--out_dir={tmp_path / 'out_cli'}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "cannot load the SavedModel" in proc.stderr

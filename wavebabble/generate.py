@@ -44,7 +44,14 @@ def load_model(model_dir):
     if not (model_dir / "saved_model.pb").is_file():
         raise ConfigError(f"--model={model_dir}: not a SavedModel folder (no saved_model.pb); export one with "
                           f"`python -m wavebabble.export --logdir=RUN`")
-    loaded = tf.saved_model.load(str(model_dir))
+    from google.protobuf.message import DecodeError
+
+    try:
+        loaded = tf.saved_model.load(str(model_dir))
+    except (tf.errors.OpError, OSError, ValueError, IndexError, DecodeError) as e:  # IndexError: short variables
+        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"--model={model_dir}: cannot load the SavedModel (damaged or incomplete: "
+                          f"{type(e).__name__}: {first_line})") from e
     if "metadata" not in loaded.signatures or not hasattr(loaded, "latents"):
         raise ConfigError(f"--model={model_dir}: not a wavebabble export (no metadata signature / latents)")
     meta = {}
