@@ -42,6 +42,7 @@ REPORT_FILES = (REPORT_MD, REPORT_JSON, *PLOTS.values())  # what a report writes
 TOOL = "report"                   # this tool's name in the output folder's record (wavebabble.outdir)
 DEFAULT_MAX_FILES = 200           # files read per set (a deterministic random subset beyond this)
 DEFAULT_NUM_STRIPS = 4            # dialogues per set in vad_strips.png
+MIN_BASELINE_WINDOWS = 2          # the memorisation baseline compares two non-overlapping training windows
 PROGRESS_EVERY_S = 5.0
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,18 @@ def build_report(generated, reference, out, train_dir=None, overwrite: bool = Fa
             _say(f"reading training dialogues from {train_dir} ...")
             t_paths, t_clips, t_skip, _ = load_set(train_dir, "train_dir", sr, max_files, rng)
 
+        _say("log-mel features ...")
+        gen_feats = [quality.logmel(c, sr) for c in g_clips]
+        ref_feats = [quality.logmel(c, sr) for c in r_clips]
+        train_feats = ref_feats if same_train else [quality.logmel(c, sr) for c in t_clips]
+        window_frames = int(np.median([f.shape[0] for f in gen_feats]))
+        if quality.baseline_windows([f.shape[0] for f in train_feats], window_frames) < MIN_BASELINE_WINDOWS:
+            flag = "--reference" if same_train else "--train_dir"
+            raise DataError(f"{flag}={train_dir}: {len(train_feats)} file(s) of "
+                            f"{sum(c.shape[0] for c in t_clips) / sr:.2f} s in all hold fewer than "
+                            f"{MIN_BASELINE_WINDOWS} non-overlapping windows of the generated clips' length "
+                            f"({window_frames / frame_hz:.2f} s), which the memorisation check compares")
+
         _say("timing (hard VAD) ...")
         gen_vads = [hard_vad(c, sr, frame_hz) for c in g_clips]
         ref_vads = [hard_vad(c, sr, frame_hz) for c in r_clips]
@@ -198,16 +211,12 @@ def build_report(generated, reference, out, train_dir=None, overwrite: bool = Fa
         plots.vad_strips(out / PLOTS["strips"], strips, frame_hz)
 
         _say("log-mel Fréchet distance ...")
-        gen_feats = [quality.logmel(c, sr) for c in g_clips]
-        ref_feats = [quality.logmel(c, sr) for c in r_clips]
         frechet = frechet_section(gen_feats, ref_feats, rng)
         plots.mean_spectrum(out / PLOTS["spectrum"],
                             {"generated": quality.frame_vectors(gen_feats).mean(0),
                              "reference": quality.frame_vectors(ref_feats).mean(0)})
 
         _say("memorisation check (nearest neighbours) ...")
-        train_feats = ref_feats if same_train else [quality.logmel(c, sr) for c in t_clips]
-        window_frames = int(np.median([f.shape[0] for f in gen_feats]))
         memo = quality.memorisation_check(gen_feats, train_feats, window_frames, num_baseline, rng)
         plots.overlaid_histogram(out / PLOTS["nn"],
                                  {"generated -> nearest training": memo["generated_nn_db"],

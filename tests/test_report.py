@@ -130,6 +130,19 @@ def test_report_input_errors(tmp_path):
     write_wav(mono / "a.wav", np.zeros(8000, np.float32), 8000)
     with pytest.raises(DataError, match="--generated=.*stereo"):
         build_report(mono, mono, tmp_path / "out2")
+    # a reference too short for the memorisation check is refused before any plot, and --out is not left behind
+    rng = np.random.default_rng(0)
+    generated, short = tmp_path / "gen", tmp_path / "short_ref"
+    write_wav(generated / "clip.wav", 0.1 * rng.standard_normal((16000, 2)).astype(np.float32), 8000)
+    write_wav(short / "tenth.wav", 0.1 * rng.standard_normal((800, 2)).astype(np.float32), 8000)
+    with pytest.raises(DataError, match="--reference=.*0.10 s in all hold fewer than 2 non-overlapping windows"):
+        build_report(generated, short, tmp_path / "out3")
+    assert not (tmp_path / "out3").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(DataError, match="non-overlapping windows"):
+        build_report(generated, short, tmp_path / "mine", overwrite=True)
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]   # the user's folder stays as it was
 
 
 @pytest.mark.fsdd

@@ -114,6 +114,7 @@ class OutputFolder:
     def __init__(self, path, tool: str, flag: str, log=_stderr):
         self.path, self.tool, self.flag, self.log = Path(path), tool, flag, log
         self._planned: tuple[str, ...] = ()
+        self._created = False   # prepare_out_dir made the folder itself (it did not exist)
         self.refresh()
 
     def refresh(self) -> None:
@@ -245,10 +246,16 @@ class OutputFolder:
     def __enter__(self) -> "OutputFolder":
         return self
 
-    def __exit__(self, *exc) -> None:
-        """Record every planned name that now exists as a file (it was free or this tool's when the run began)."""
-        self.save({name: fingerprint(self.path / name) for name in self._planned
-                   if (self.path / name).is_file() and not (self.path / name).is_symlink()})
+    def __exit__(self, exc_type, *exc) -> None:
+        """Record every planned name that now exists as a file (it was free or this tool's when the run began).
+
+        When the run failed before writing anything into a folder it made itself, remove that empty folder."""
+        written = {name: fingerprint(self.path / name) for name in self._planned
+                   if (self.path / name).is_file() and not (self.path / name).is_symlink()}
+        if exc_type is not None and self._created and not written and not any(self.path.iterdir()):
+            self.path.rmdir()
+            return
+        self.save(written)
 
 
 def open_out_dir(out_dir, overwrite: bool, flag: str, what: str, tool: str, log=_stderr) -> OutputFolder:
@@ -273,6 +280,7 @@ def prepare_out_dir(out_dir, overwrite: bool, flag: str, what: str, tool: str, w
     if bad:
         raise ValueError(f"output names must be relative paths inside the folder, got {bad}")
     folder.check_writes(writes)
+    folder._created = not folder.path.exists()
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.remove_earlier()
     folder._planned = writes

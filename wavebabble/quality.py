@@ -175,6 +175,13 @@ def _nearest(query: np.ndarray, seqs: list, exclude: tuple[int, int] | None = No
     return best
 
 
+def baseline_windows(train_frames: list[int], window_frames: int, pool: int = NN_POOL) -> int:
+    """How many non-overlapping clip-length windows the memorisation baseline can draw from training files of
+    ``train_frames`` log-mel frames each (a file shorter than a window is padded to one)."""
+    k = max(window_frames // pool, 1)
+    return sum(max(window_frames, n) // pool // k for n in train_frames)
+
+
 def memorisation_check(gen_feats: list, train_feats: list, window_frames: int, num_baseline: int,
                        rng: np.random.Generator, fraction: float = MEMORISATION_FRACTION,
                        pool: int = NN_POOL) -> dict:
