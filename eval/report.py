@@ -42,6 +42,7 @@ REPORT_FILES = (REPORT_MD, REPORT_JSON, *PLOTS.values())  # what a report writes
 TOOL = "report"                   # this tool's name in the output folder's record (wavebabble.outdir)
 DEFAULT_MAX_FILES = 200           # files read per set (a deterministic random subset beyond this)
 DEFAULT_NUM_STRIPS = 4            # dialogues per set in vad_strips.png
+SKIPPED_SHOWN = 10                 # skipped files named per set in report.md (report.json has all)
 MIN_BASELINE_WINDOWS = 2          # the memorisation baseline compares two non-overlapping training windows
 PROGRESS_EVERY_S = 5.0
 
@@ -116,6 +117,19 @@ def _fmt(x, digits=3):
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def skipped_lines(inputs: dict, shown: int = SKIPPED_SHOWN) -> list[str]:
+    """Markdown list items naming the files each input set skipped (unreadable, mono, ...), `shown` per set."""
+    lines = []
+    for name, info in inputs.items():
+        skipped = info["skipped"]
+        if skipped and not (name == "train" and info["folder"] == inputs["reference"]["folder"]):
+            lines.append(f"- **{len(skipped)} {name} file(s) skipped**, not measured:")
+            lines += [f"  - `{path}`: {why}" for path, why in skipped[:shown]]
+            if len(skipped) > shown:
+                lines.append(f"  - ... and {len(skipped) - shown} more (report.json lists them all)")
+    return lines
+
+
 def write_markdown(path: Path, r: dict, timing_table: str) -> None:
     g, ref, tr = r["inputs"]["generated"], r["inputs"]["reference"], r["inputs"]["train"]
     fd, mem = r["frechet"], r["memorisation"]
@@ -128,6 +142,7 @@ def write_markdown(path: Path, r: dict, timing_table: str) -> None:
         f"- reference: `{ref['folder']}` — {ref['num_files']} files, {ref['minutes']:.2f} min",
         f"- training (memorisation check): `{tr['folder']}` — {tr['num_files']} files",
         f"- sample rate {r['sample_rate']} Hz, VAD {r['frame_hz']} frames/s (hard_vad on both sets)",
+        *skipped_lines(r["inputs"]),
         "",
         "## Turn-taking timing", "",
         "Both sets measured the same way (hard VAD -> IPUs, pauses, gaps, overlaps, FTOs; DESIGN.md definitions). "

@@ -116,7 +116,10 @@ def test_memorisation_check_flags_a_copied_clip(dialogues, tmp_path):
     copies = tmp_path / "copies"
     write_wav(copies / "copy_swapped.wav", ref_audio[4000:4000 + clip_len, ::-1], sr)  # off-grid, channels swapped
     write_wav(copies / "noise.wav", 0.01 * np.random.default_rng(0).standard_normal((clip_len, 2)), sr)
+    write_wav(copies / "mono.wav", np.zeros(clip_len, np.float32), sr)   # skipped, and the report says so
     r = build_report(copies, reference, tmp_path / "report", train_dir=reference)
+    md = (tmp_path / "report" / REPORT_MD).read_text()
+    assert "**1 generated file(s) skipped**" in md and "mono.wav" in md and "reference file(s) skipped" not in md
     mem = r["memorisation"]
     assert mem["flagged"] == [0]  # copy_swapped.wav sorts first
     assert mem["generated_nn_db"][0] < 0.5 * mem["train_nn_median_db"] < mem["generated_nn_db"][1]
