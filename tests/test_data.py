@@ -197,6 +197,17 @@ def test_corrupt_files_skipped_and_reported_once(folder, tmp_path, caplog):
         data.index_sources(folder, sample_rate=SR, cache_dir=tmp_path / "cache", skip_bad=False)
 
 
+def test_sources_shorter_than_a_slice_are_padded_with_one_warning(folder, tmp_path, caplog):
+    write_pair_sine(folder / "tiny.wav", 1, 0.5, 0)       # one sample long
+    with caplog.at_level(logging.WARNING, logger="wavebabble.data"):
+        batches(make(folder, tmp_path), 2)
+        make(folder, tmp_path)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings                      # reported once
+    assert "1 of 5 source(s)" in warnings[0] and f"({SLICE} samples" in warnings[0]
+    assert "tiny.wav: 1 samples" in warnings[0]
+
+
 def test_no_usable_file_raises_data_error_naming_folder(tmp_path):
     empty = tmp_path / "nothing_here"
     empty.mkdir()

@@ -87,7 +87,7 @@ PROGRESS_MIN_FILES = 20             # ... when decoding at least this many sourc
 MAX_NAMES_REPORTED = 50             # names listed in the unusable-files warning
 PIPELINE_SEED_STRIDE = 1000003      # seeds of different input pipelines: seed * stride + pipeline id
 
-_REPORTED: set = set()              # (folder, bad names) already reported in this process
+_REPORTED: set = set()              # warnings (unusable, padded sources) already given in this process
 
 
 # ---------------------------------------------------------------------------------------------- sources
@@ -369,12 +369,29 @@ def _report_bad(index: SourceIndex) -> None:
                 f"\n  ... and {more} more" if more else "")
 
 
+def _report_padded(index: SourceIndex, slice_len: int) -> None:
+    """Warn once per process and folder which sources are shorter than slice_len (zero-padded in every slice)."""
+    short = sorted((s.num_samples, s.name) for s in index.sources if s.num_samples < slice_len)
+    key = ("padded", str(index.folder), slice_len, tuple(name for _, name in short))
+    if not short or key in _REPORTED:
+        return
+    _REPORTED.add(key)
+    shown = short[:MAX_NAMES_REPORTED]
+    more = len(short) - len(shown)
+    log.warning("%d of %d source(s) in %s are shorter than a training slice (%d samples, %.2f s) and are "
+                "zero-padded to it; the model learns that padding as silence:\n%s%s", len(short),
+                len(index.sources), index.folder, slice_len, slice_len / index.sample_rate,
+                "\n".join(f"  {name}: {n} samples ({n / index.sample_rate:.2f} s)" for n, name in shown),
+                f"\n  ... and {more} more" if more else "")
+
+
 def _usable(index: SourceIndex, slice_len: int, short: str) -> list:
     if short not in SHORT_MODES:
         raise DataError(f"short={short!r}: must be one of {SHORT_MODES}")
     if not 0 < slice_len <= SEGMENT_STRIDE:
         raise DataError(f"slice_len={slice_len}: must be in [1, {SEGMENT_STRIDE}]")
     if short == "pad":
+        _report_padded(index, slice_len)
         return list(index.sources)
     kept = [s for s in index.sources if s.num_samples >= slice_len]
     if len(kept) < len(index.sources):
