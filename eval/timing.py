@@ -17,7 +17,8 @@ from pathlib import Path
 from absl import app, flags
 
 from wavebabble import measure, timing
-from wavebabble.errors import WavebabbleError
+from wavebabble.errors import WavebabbleError, cli_errors, output_error
+from wavebabble.outdir import write_text_atomic
 from wavebabble.vad import FRAME_HZ
 
 FLAGS = flags.FLAGS
@@ -80,8 +81,12 @@ def main(argv):
         if distance is not None:
             out["distance"] = distance
         path = Path(FLAGS.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n")
+        with cli_errors("wavebabble-timing"):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise output_error("the statistics", path, e) from None
+            write_text_atomic(path, json.dumps(out, indent=2, allow_nan=False) + "\n", "the statistics")
         print(f"wrote {path}")
     return 0
 

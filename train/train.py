@@ -12,7 +12,8 @@ loss weights' values, d_updates, batch_size, ...) may change and are logged.
 Steps are generator updates; each runs cfg.d_updates discriminator updates on fresh real batches.
 SIGINT/SIGTERM: the current step finishes, a checkpoint is saved, and the job exits with 128 + signal number
 (130 / 143) so schedulers see it was interrupted. A non-finite loss, or non-finite weights when a checkpoint is
-due, stops the job (exit 1) without saving: the last good checkpoint stays, and the error names it. A checkpoint
+due, stops the job (exit 1) without saving: the last good checkpoint stays, and the error names it. So does a
+checkpoint that cannot be written (disk full, read-only --logdir): its partial files are removed. A checkpoint
 holding non-finite weights is not resumed from. Progress: one line per --log_every steps.
 
 Multi-worker (MultiWorkerMirroredStrategy): start the same command on every machine with TF_CONFIG set
@@ -30,11 +31,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags, logging
+from absl import app, flags
 
 from wavebabble import runtime
 from wavebabble.config import LOSSES, PRESETS, Config, get_config
-from wavebabble.errors import ConfigError, WavebabbleError
+from wavebabble.errors import ConfigError, OutputError, WavebabbleError, cli_errors
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")   # = trainer.STRATEGIES (kept TF-free)
 MIXED_PRECISION = ("off", "bfloat16")                         # = trainer.MIXED_PRECISION
@@ -371,6 +372,8 @@ def train(cfg: Config, opts: TrainOptions) -> int:
                 break
     except trainer_lib.NonFiniteLossError as e:
         raise type(e)(f"{e}; stopping without saving. Last good checkpoint: {ckpts.last_good() or 'none'}") from None
+    except OutputError as e:
+        raise OutputError(f"{e}; stopping. Last good checkpoint: {ckpts.last_good() or 'none'}") from None
     finally:
         stop_flag.restore()
         writer.flush()
@@ -403,12 +406,8 @@ def main(argv) -> None:
     except ConfigError as e:
         raise app.UsageError(str(e)) from None
     _configure_devices(FLAGS.cpu_devices)
-    try:
+    with cli_errors("wavebabble-train", EXIT_NON_FINITE):
         status = train(cfg, opts)
-    except WavebabbleError as e:
-        logging.error("%s", e)
-        print(f"wavebabble-train: error: {e}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_NON_FINITE)
     sys.exit(status)
 
 

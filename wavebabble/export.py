@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 import types
 from pathlib import Path
@@ -47,7 +46,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from wavebabble.config import Config
-from wavebabble.errors import ConfigError, WavebabbleError
+from wavebabble.errors import ConfigError, cli_errors, output_error
 from wavebabble.outdir import OutputFolder, open_out_dir
 
 MAX_CLIPS = 256                    # most clips one `generate` call makes (memory bound at dialogue8k sizes)
@@ -65,6 +64,7 @@ INT_METADATA = ("sample_rate", "slice_len", "latent_dim", "frame_hz", "hop_len",
                 "max_clips", "format_version")
 FLOAT_METADATA = ("clip_seconds", "vad_threshold_db", "vad_temperature_db")
 TOOL = "export"                    # this tool's name in the output folder's record (wavebabble.outdir)
+EXPORT_TMP_INFIX = ".tmp-"         # an export stages into the sibling folder .<out name>.tmp-<random>
 # files every export writes, known before saving (checked before the slow restore and save)
 SAVED_MODEL_NAMES = (tf.saved_model.SAVED_MODEL_FILENAME_PB,
                      f"{tf.saved_model.VARIABLES_DIRECTORY}/{tf.saved_model.VARIABLES_FILENAME}.index",
@@ -210,6 +210,11 @@ def _open_out_dir(out_dir: Path, overwrite: bool) -> OutputFolder:
     return folder
 
 
+def export_tmp_prefix(out_dir: Path) -> str:
+    """Name prefix of the temporary sibling folder an export of out_dir is staged in: '.<name>.tmp-'."""
+    return f".{out_dir.name}{EXPORT_TMP_INFIX}"
+
+
 def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
                      jit_compile: bool = DEFAULT_JIT_COMPILE, optimize: bool = DEFAULT_OPTIMIZE) -> str:
     """Save `generator` (z [B, latent_dim] -> audio [B, slice_len, nch]) as a SavedModel in out_dir.
@@ -220,13 +225,19 @@ def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
     then that folder, renamed in one step; into an existing one (overwrite) each file the export wrote is moved
     over its older version and the earlier export's other files are removed, as recorded in out_dir (see
     wavebabble.outdir: the user's files stay, and one at a name the export writes is refused).
-    Returns out_dir as a string. ConfigError if out_dir is non-empty and overwrite is False.
+    Returns out_dir as a string. ConfigError if out_dir is non-empty and overwrite is False; OutputError naming
+    out_dir when it cannot be written (read-only, disk full).
     """
     cfg.validate()
     out_dir = Path(out_dir).expanduser().resolve()
+    from wavebabble.trainer import WRITE_ERRORS, write_error
+
     folder = _open_out_dir(out_dir, overwrite)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=export_tmp_prefix(out_dir), dir=out_dir.parent))
+    except OSError as e:
+        raise output_error("the export", out_dir, e) from None
     try:
         asset_src = tmp / "_asset_src" / ASSET_NAME
         asset_src.parent.mkdir()
@@ -236,6 +247,8 @@ def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
         model_dir = tmp / "model"
         tf.saved_model.save(module, str(model_dir), signatures=module.signatures())
         folder.install(model_dir)  # checks out_dir again: it may have changed while saving
+    except WRITE_ERRORS as e:
+        raise write_error("the export", out_dir, e) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return str(out_dir)
@@ -299,11 +312,9 @@ def main(argv) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.logdir:
         raise app.UsageError("--logdir is required")
-    try:
+    with cli_errors("wavebabble-export"):
         out = export_from_logdir(FLAGS.logdir, FLAGS.out or None, overwrite=FLAGS.overwrite,
                                  checkpoint=FLAGS.checkpoint or None)
-    except WavebabbleError as e:
-        sys.exit(f"wavebabble-export: error: {e}")
     print(f"exported SavedModel to {out}\n  inspect: saved_model_cli show --all --dir {out}")
 
 
