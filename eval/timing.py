@@ -17,7 +17,8 @@ from pathlib import Path
 from absl import app, flags
 
 from wavebabble import measure, timing
-from wavebabble.errors import WavebabbleError, cli_errors, output_error
+from wavebabble.cli import cli_errors, run_main
+from wavebabble.errors import output_error
 from wavebabble.outdir import write_text_atomic
 from wavebabble.vad import FRAME_HZ
 
@@ -54,14 +55,11 @@ def _measure(audio_path: str | None, vad_json: str | None, what: str) -> timing.
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    try:
+    with cli_errors("wavebabble-timing"):
         stats = _measure(FLAGS.input, FLAGS.vad_json, "input")
         if stats is None:
             raise app.UsageError("give --input (audio file or folder) or --vad_json (annotations)")
         ref = _measure(FLAGS.reference, FLAGS.reference_vad_json, "reference")
-    except WavebabbleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
     named = {"input": stats}
     distance = None
     if ref is not None:
@@ -93,7 +91,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (``wavebabble-timing``)."""
-    app.run(main)
+    run_main(main, "wavebabble-timing")
 
 
 if __name__ == "__main__":

@@ -34,8 +34,9 @@ import numpy as np
 from absl import app, flags
 
 from wavebabble import runtime
+from wavebabble.cli import cli_errors, run_main
 from wavebabble.config import LOSSES, PRESETS, Config, get_config
-from wavebabble.errors import ConfigError, OutputError, WavebabbleError, cli_errors
+from wavebabble.errors import ConfigError, OutputError, WavebabbleError
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")   # = trainer.STRATEGIES (kept TF-free)
 MIXED_PRECISION = ("off", "bfloat16")                         # = trainer.MIXED_PRECISION
@@ -414,7 +415,7 @@ def main(argv) -> None:
 def run() -> None:
     """Console-script entry point (wavebabble-train)."""
     runtime.tune("train")
-    app.run(main)
+    run_main(main, "wavebabble-train")
 
 
 if __name__ == "__main__":

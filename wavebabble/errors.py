@@ -1,8 +1,4 @@
-"""One exception type per area. Messages name the file or flag and what is wrong.
-
-:func:`cli_errors` turns them (and OSError) into the one-line error every CLI prints."""
-import contextlib
-import sys
+"""One exception type per area. Messages name the file or flag and what is wrong."""
 
 
 class WavebabbleError(Exception):
@@ -26,9 +22,6 @@ class OutputError(WavebabbleError):
     the path and the operating system's reason)."""
 
 
-EXIT_ERROR = 1                      # exit status of a CLI stopped by a WavebabbleError or an OSError
-
-
 def os_reason(error: BaseException) -> str:
     """The operating system's reason in an OSError ('No space left on device'), else the error's text."""
     return getattr(error, "strerror", None) or str(error)
@@ -37,21 +30,3 @@ def os_reason(error: BaseException) -> str:
 def output_error(what: str, path, error: BaseException) -> OutputError:
     """OutputError 'cannot write <what> to <path>: <reason>' for an OSError (or a library error wrapping one)."""
     return OutputError(f"cannot write {what} to {path}: {os_reason(error)}")
-
-
-def error_line(error: BaseException) -> str:
-    """One line for a WavebabbleError (its message) or an OSError ('<path>: <reason>')."""
-    if isinstance(error, OSError) and not isinstance(error, WavebabbleError):
-        return f"{error.filename}: {os_reason(error)}" if error.filename else os_reason(error)
-    return str(error)
-
-
-@contextlib.contextmanager
-def cli_errors(tool: str, status: int = EXIT_ERROR):
-    """Inside a CLI's main: a WavebabbleError or OSError becomes one stderr line '<tool>: error: ...' and exit
-    `status`, without a traceback."""
-    try:
-        yield
-    except (WavebabbleError, OSError) as e:
-        print(f"{tool}: error: {error_line(e)}", file=sys.stderr, flush=True)
-        sys.exit(status)

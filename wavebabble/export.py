@@ -45,8 +45,9 @@ runtime.tune_if_main(__name__, "serve")  # before TensorFlow loads (python -m wa
 import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
+from wavebabble.cli import cli_errors, run_main
 from wavebabble.config import Config
-from wavebabble.errors import ConfigError, cli_errors, output_error
+from wavebabble.errors import ConfigError, output_error
 from wavebabble.outdir import OutputFolder, open_out_dir
 
 MAX_CLIPS = 256                    # most clips one `generate` call makes (memory bound at dialogue8k sizes)
@@ -322,7 +323,7 @@ def run() -> None:
     """Console-script entry point."""
     runtime.tune("serve")
     define_flags()
-    app.run(main)
+    run_main(main, "wavebabble-export")
 
 
 if __name__ == "__main__":

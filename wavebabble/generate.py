@@ -25,7 +25,8 @@ from absl import app, flags
 from wavebabble import runtime
 from wavebabble import timing
 from wavebabble.audio import write_wav
-from wavebabble.errors import ConfigError, cli_errors
+from wavebabble.cli import cli_errors, run_main
+from wavebabble.errors import ConfigError
 from wavebabble.outdir import prepare_out_dir, write_text_atomic
 
 CLIP_PREFIX = "clip_"
@@ -155,7 +156,7 @@ def run() -> None:
     """Console-script entry point."""
     runtime.tune("serve")
     define_flags()
-    app.run(main)
+    run_main(main, "wavebabble-generate")
 
 
 if __name__ == "__main__":
