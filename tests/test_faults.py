@@ -122,3 +122,51 @@ def test_checkpoint_on_a_full_disk_keeps_the_last_good_one(small_fs, tmp_path):
     assert ckpts.latest == first
     left = sorted(p.name for p in (logdir / "ckpt").iterdir())
     assert not [name for name in left if "_temp" in name or ".tmp" in name], left
+
+
+# ---------------------------------------------------------------------------------------------- after a kill -9
+CHECKPOINT_STATE_TMP = "checkpoint.tmp" + "0123456789abcdef" * 2     # tf.io's atomic write: checkpoint.tmp<uuid>
+
+
+def test_partial_checkpoint_files_of_a_killed_save_are_removed_at_start(tmp_path, capsys):
+    import tensorflow as tf
+
+    from wavebabble.config import get_config
+    from wavebabble.trainer import GANTrainer, RunCheckpoints
+
+    ckpt = tmp_path / "run" / "ckpt"
+    (ckpt / "ckpt-7_temp").mkdir(parents=True)
+    (ckpt / "ckpt-7_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 1024)
+    (ckpt / CHECKPOINT_STATE_TMP).write_text("model_checkpoint_path: 'ckpt-7'\n")
+    mine = ["ckpt-7_temp.notes", "checkpoint.tmp", "my_ckpt-7_temp"]
+    for name in mine:
+        (ckpt / name).write_text("the user's")
+    trainer = GANTrainer(get_config("demo", **train_helpers.TINY), tf.distribute.OneDeviceStrategy("/cpu:0"))
+    ckpts = RunCheckpoints(trainer, tmp_path / "run")
+    assert sorted(ckpts.removed_partial) == sorted([CHECKPOINT_STATE_TMP, "ckpt-7_temp"])
+    assert sorted(p.name for p in ckpt.iterdir()) == sorted(mine)
+
+
+def test_an_export_killed_while_staging_is_cleaned_at_the_next_export(tiny_export, tmp_path, capfd):
+    from wavebabble.export import export_from_logdir
+
+    _, logdir = tiny_export
+    staged = tmp_path / ".export.tmp-ab1_cd2e"          # tempfile.mkdtemp's 8 random characters
+    (staged / "model" / "variables").mkdir(parents=True)
+    (staged / "model" / "saved_model.pb").write_bytes(b"half")
+    mine = tmp_path / ".export.tmp-notes.txt"
+    mine.write_text("the user's")
+    export_from_logdir(str(logdir), str(tmp_path / "export"))
+    assert not staged.exists() and mine.read_text() == "the user's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["export", mine.name])
+    assert staged.name in capfd.readouterr().err
+
+
+def test_a_run_that_fails_on_its_data_leaves_no_config(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    logdir = tmp_path / "run"
+    proc = train_helpers.run_train(logdir, empty, "--train_steps=1")
+    assert proc.returncode != 0
+    one_error_line(proc.stderr, str(empty))
+    assert not (logdir / "config.json").exists()

@@ -289,13 +289,15 @@ def train(cfg: Config, opts: TrainOptions) -> int:
         if old_cfg is not None:
             for change in trainer_lib.training_field_changes(old_cfg, cfg):
                 print(f"resume: training field changed: {change}", flush=True)
-        trainer_lib.write_config(cfg, logdir)
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); global batch "
           f"{cfg.batch_size}; discriminators {trainer_lib.active_discriminators(cfg)}; logdir {logdir}", flush=True)
 
     trainer = trainer_lib.GANTrainer(cfg, strategy, seed=opts.seed, mixed_precision=opts.mixed_precision,
                                      jit_compile=opts.jit_compile)
     ckpts = trainer_lib.RunCheckpoints(trainer, logdir, max_to_keep=opts.max_to_keep, chief=chief)
+    if ckpts.removed_partial:
+        print(f"removed the partial files of an interrupted checkpoint save from {ckpts.directory}: "
+              f"{', '.join(ckpts.removed_partial)}", flush=True)
     resumed = ckpts.restore_latest()
     if resumed is not None:
         print(f"resumed from {ckpts.latest} at step {resumed}", flush=True)
@@ -304,7 +306,6 @@ def train(cfg: Config, opts: TrainOptions) -> int:
     # a resumed run continues with a new data order instead of replaying the first clips
     ds_kwargs = {"seed": opts.seed + start, "pair_pattern": opts.pair_pattern}
     iterator = trainer.make_iterator(opts.data_dir, **ds_kwargs)
-    writer = tf.summary.create_file_writer(logdir) if chief else tf.summary.create_noop_writer()
     panels, fixed_z = None, None
     if chief:
         n_real = max(opts.num_summary_clips, opts.num_timing_clips)
@@ -314,6 +315,9 @@ def train(cfg: Config, opts: TrainOptions) -> int:
             panels = summaries.ListeningPanels(cfg, real, num_audio_clips=opts.num_summary_clips)
         fixed_z = np.random.default_rng([opts.seed, FIXED_Z_SALT]).uniform(
             -1.0, 1.0, [n_real, cfg.latent_dim]).astype(np.float32)
+        # only now that the data loaded: a run that fails on its data leaves no config.json to block another
+        trainer_lib.write_config(cfg, logdir)
+    writer = tf.summary.create_file_writer(logdir) if chief else tf.summary.create_noop_writer()
 
     stop_flag = _StopFlag()
     stop_flag.install()

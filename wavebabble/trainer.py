@@ -540,7 +540,8 @@ class RunCheckpoints:
 
     Multi-worker: every worker saves (saving may involve collectives), but only the chief into <logdir>/ckpt;
     the others write into a temp dir that is deleted after each save. Every worker restores from <logdir>/ckpt
-    (a shared filesystem in multi-worker clusters).
+    (a shared filesystem in multi-worker clusters). The chief first removes the partial files a killed save left
+    there (PARTIAL_CHECKPOINT_RE; their names are in `removed_partial`).
     """
 
     def __init__(self, trainer: GANTrainer, logdir, max_to_keep: int = DEFAULT_MAX_TO_KEEP, chief: bool = True):
@@ -549,7 +550,9 @@ class RunCheckpoints:
         self.directory = str(Path(logdir) / CKPT_SUBDIR)
         self._read_manager = tf.train.CheckpointManager(trainer.checkpoint, self.directory, max_to_keep=max_to_keep,
                                                         checkpoint_name=CKPT_PREFIX)
+        self.removed_partial: list[str] = []     # partial files of a killed save, removed from <logdir>/ckpt
         if chief:
+            self.removed_partial = remove_partial_checkpoints(self.directory)
             self._write_dir = None
             self._write_manager = self._read_manager
         else:
