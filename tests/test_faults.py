@@ -170,3 +170,12 @@ def test_a_run_that_fails_on_its_data_leaves_no_config(tmp_path):
     assert proc.returncode != 0
     one_error_line(proc.stderr, str(empty))
     assert not (logdir / "config.json").exists()
+
+
+@pytest.mark.parametrize("with_data", [True, False], ids=["audio_cache", "default_corpus"])
+def test_train_with_a_read_only_cache(readonly_dir, tmp_path, with_data):
+    data = train_helpers.write_dialogues(tmp_path / "data", num_files=2) if with_data else ""
+    proc = train_helpers.run_train(tmp_path / "run", data, "--train_steps=1", WAVEBABBLE_CACHE=readonly_dir)
+    assert proc.returncode != 0
+    line = one_error_line(proc.stderr, str(readonly_dir), READ_ONLY)
+    assert "WAVEBABBLE_CACHE" in line
