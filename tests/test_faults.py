@@ -179,3 +179,17 @@ def test_train_with_a_read_only_cache(readonly_dir, tmp_path, with_data):
     assert proc.returncode != 0
     line = one_error_line(proc.stderr, str(readonly_dir), READ_ONLY)
     assert "WAVEBABBLE_CACHE" in line
+
+
+TINY_RUN_FS_BYTES = 1200 * 1024   # the tiny run's config, events and one ~1.07 MB checkpoint fit; a second does not
+
+
+def test_train_on_a_disk_that_fills_keeps_the_last_good_checkpoint(small_fs, tmp_path):
+    data = train_helpers.write_dialogues(tmp_path / "data", num_files=2)
+    logdir = small_fs("run", TINY_RUN_FS_BYTES)
+    proc = train_helpers.run_train(logdir, data, "--train_steps=3", "--save_every=1")
+    assert proc.returncode != 0
+    line = one_error_line(proc.stderr, str(logdir / "ckpt"), NO_SPACE)
+    assert f"Last good checkpoint: {logdir / 'ckpt' / 'ckpt-1'}" in line
+    assert sorted(p.name for p in (logdir / "ckpt").iterdir()) == [
+        "checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index"]
