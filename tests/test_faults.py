@@ -96,6 +96,7 @@ def test_generate_on_a_full_disk(tiny_export, small_fs):
         assert sf.info(str(wav)).frames == 16384
 
 
+@pytest.mark.slow
 def test_train_into_a_read_only_logdir(readonly_dir, tmp_path):
     data = train_helpers.write_dialogues(tmp_path / "data", num_files=2)
     proc = train_helpers.run_train(readonly_dir / "run", data, "--train_steps=1")
@@ -162,6 +163,7 @@ def test_an_export_killed_while_staging_is_cleaned_at_the_next_export(tiny_expor
     assert staged.name in capfd.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_run_that_fails_on_its_data_leaves_no_config(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -172,6 +174,7 @@ def test_a_run_that_fails_on_its_data_leaves_no_config(tmp_path):
     assert not (logdir / "config.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_data", [True, False], ids=["audio_cache", "default_corpus"])
 def test_train_with_a_read_only_cache(readonly_dir, tmp_path, with_data):
     data = train_helpers.write_dialogues(tmp_path / "data", num_files=2) if with_data else ""
@@ -184,6 +187,7 @@ def test_train_with_a_read_only_cache(readonly_dir, tmp_path, with_data):
 TINY_RUN_FS_BYTES = 1200 * 1024   # the tiny run's config, events and one ~1.07 MB checkpoint fit; a second does not
 
 
+@pytest.mark.slow
 def test_train_on_a_disk_that_fills_keeps_the_last_good_checkpoint(small_fs, tmp_path):
     data = train_helpers.write_dialogues(tmp_path / "data", num_files=2)
     logdir = small_fs("run", TINY_RUN_FS_BYTES)
