@@ -30,7 +30,8 @@ from absl import app, flags
 
 from wavebabble import plots, quality, timing
 from wavebabble.audio import read_stereo, require_audio_files
-from wavebabble.errors import AudioError, DataError, WavebabbleError
+from wavebabble.cli import cli_errors, run_main
+from wavebabble.errors import AudioError, DataError
 from wavebabble.outdir import prepare_out_dir
 from wavebabble.vad import FRAME_HZ, hard_vad
 
@@ -275,12 +276,10 @@ def main(argv) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not (FLAGS.generated and FLAGS.reference and FLAGS.out):
         raise app.UsageError("--generated, --reference and --out are required")
-    try:
+    with cli_errors("wavebabble-report"):
         r = build_report(FLAGS.generated, FLAGS.reference, FLAGS.out, FLAGS.train_dir, FLAGS.overwrite,
                          sample_rate=FLAGS.sample_rate, num_strips=FLAGS.num_strips, max_files=FLAGS.max_files,
                          num_baseline=FLAGS.num_baseline, seed=FLAGS.seed)
-    except WavebabbleError as e:
-        sys.exit(f"wavebabble-report: error: {e}")
     d, fd, mem = r["timing"]["distance"], r["frechet"], r["memorisation"]
     print(f"timing mean relative error {_fmt(d['mean_relative_error'])}, FTO Wasserstein "
           f"{_fmt(d['fto_wasserstein_s'])} s; log-mel FD {_fmt(fd['generated_vs_reference'], 2)} (floor "
@@ -292,7 +291,7 @@ def main(argv) -> None:
 def run() -> None:
     """Console-script entry point."""
     define_flags()
-    app.run(main)
+    run_main(main, "wavebabble-report")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ from absl import app, flags
 
 from wavebabble import measure, timing
 from wavebabble.audio import MAX_SAMPLE_RATE
-from wavebabble.errors import ConfigError, WavebabbleError
+from wavebabble.cli import cli_errors, run_main
+from wavebabble.errors import ConfigError, output_error
+from wavebabble.outdir import write_text_atomic
 from wavebabble.vad import FRAME_HZ, MAX_FRAME_HZ
 
 FLAGS = flags.FLAGS
@@ -69,15 +71,12 @@ def _measure(audio_path: str | None, vad_json: str | None, what: str) -> timing.
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    try:
+    with cli_errors("wavebabble-timing"):
         check_flags()
         stats = _measure(FLAGS.input, FLAGS.vad_json, "input")
         if stats is None:
             raise app.UsageError("give --input (audio file or folder) or --vad_json (annotations)")
         ref = _measure(FLAGS.reference, FLAGS.reference_vad_json, "reference")
-    except WavebabbleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
     named = {"input": stats}
     distance = None
     if ref is not None:
@@ -97,15 +96,19 @@ def main(argv):
         if distance is not None:
             out["distance"] = distance
         path = Path(FLAGS.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n")
+        with cli_errors("wavebabble-timing"):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise output_error("the statistics", path, e) from None
+            write_text_atomic(path, json.dumps(out, indent=2, allow_nan=False) + "\n", "the statistics")
         print(f"wrote {path}")
     return 0
 
 
 def run():
     """Console-script entry point (``wavebabble-timing``)."""
-    app.run(main)
+    run_main(main, "wavebabble-timing")
 
 
 if __name__ == "__main__":

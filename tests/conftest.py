@@ -1,4 +1,5 @@
 """Shared fixtures. Tests that need ../shared/data skip with a reason when it is absent."""
+import contextlib
 import os
 from pathlib import Path
 
@@ -21,3 +22,24 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep the default-corpus cache inside pytest's temp dir unless a test sets its own."""
     if "WAVEBABBLE_CACHE" not in os.environ:
         monkeypatch.setenv("WAVEBABBLE_CACHE", str(tmp_path_factory.getbasetemp() / "wavebabble_cache"))
+
+
+@pytest.fixture()
+def readonly_dir(tmp_path):
+    """A read-only folder (a tmpfs remounted read-only) inside tmp_path; skips when it cannot be mounted."""
+    from faults import tmpfs
+
+    with tmpfs(tmp_path / "readonly", readonly=True) as folder:
+        yield folder
+
+
+@pytest.fixture()
+def small_fs(tmp_path):
+    """Factory: small_fs(name, size_bytes=..., setup=None, readonly=False) -> a tmpfs folder in tmp_path (a full
+    disk once written to); every mount is removed after the test. Skips when it cannot be mounted."""
+    from faults import SMALL_FS_BYTES, tmpfs
+
+    with contextlib.ExitStack() as stack:
+        def make(name: str = "small", size_bytes: int = SMALL_FS_BYTES, setup=None, readonly: bool = False):
+            return stack.enter_context(tmpfs(tmp_path / name, size_bytes, readonly=readonly, setup=setup))
+        yield make

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from wavebabble.config import get_config
-from wavebabble.errors import ConfigError
+from wavebabble.errors import ConfigError, OutputError
 from wavebabble.export import ASSET_NAME, BATCH_ATOL, MAX_CLIPS, export_from_logdir, export_generator
 from wavebabble.models.generator import build_generator
 from wavebabble.outdir import RECORD_NAME
@@ -268,7 +268,7 @@ def test_failed_export_leaves_the_earlier_export_as_it_was(exported, tmp_path, m
         raise OSError("disk full")
 
     monkeypatch.setattr(tf.saved_model, "save", half_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match=f"cannot write the export to {out}: disk full"):
         export_generator(generator, cfg, out, overwrite=True)
     assert _hashes(out) == before
     assert [p.name for p in tmp_path.iterdir()] == ["export"]

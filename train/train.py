@@ -12,7 +12,8 @@ loss weights' values, d_updates, batch_size, ...) may change and are logged.
 Steps are generator updates; each runs cfg.d_updates discriminator updates on fresh real batches.
 SIGINT/SIGTERM: the current step finishes, a checkpoint is saved, and the job exits with 128 + signal number
 (130 / 143) so schedulers see it was interrupted. A non-finite loss, or non-finite weights when a checkpoint is
-due, stops the job (exit 1) without saving: the last good checkpoint stays, and the error names it. A checkpoint
+due, stops the job (exit 1) without saving: the last good checkpoint stays, and the error names it. So does a
+checkpoint that cannot be written (disk full, read-only --logdir): its partial files are removed. A checkpoint
 holding non-finite weights is not resumed from. Progress: one line per --log_every steps.
 
 Multi-worker (MultiWorkerMirroredStrategy): start the same command on every machine with TF_CONFIG set
@@ -30,11 +31,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags, logging
+from absl import app, flags
 
 from wavebabble import runtime
+from wavebabble.cli import cli_errors, run_main
 from wavebabble.config import LOSSES, PRESETS, Config, get_config
-from wavebabble.errors import ConfigError, WavebabbleError
+from wavebabble.errors import ConfigError, OutputError, WavebabbleError
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")   # = trainer.STRATEGIES (kept TF-free)
 MIXED_PRECISION = ("off", "bfloat16")                         # = trainer.MIXED_PRECISION
@@ -289,13 +291,15 @@ def train(cfg: Config, opts: TrainOptions) -> int:
         if old_cfg is not None:
             for change in trainer_lib.training_field_changes(old_cfg, cfg):
                 print(f"resume: training field changed: {change}", flush=True)
-        trainer_lib.write_config(cfg, logdir)
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); global batch "
           f"{cfg.batch_size}; discriminators {trainer_lib.active_discriminators(cfg)}; logdir {logdir}", flush=True)
 
     trainer = trainer_lib.GANTrainer(cfg, strategy, seed=opts.seed, mixed_precision=opts.mixed_precision,
                                      jit_compile=opts.jit_compile)
     ckpts = trainer_lib.RunCheckpoints(trainer, logdir, max_to_keep=opts.max_to_keep, chief=chief)
+    if ckpts.removed_partial:
+        print(f"removed the partial files of an interrupted checkpoint save from {ckpts.directory}: "
+              f"{', '.join(ckpts.removed_partial)}", flush=True)
     resumed = ckpts.restore_latest()
     if resumed is not None:
         print(f"resumed from {ckpts.latest} at step {resumed}", flush=True)
@@ -304,7 +308,6 @@ def train(cfg: Config, opts: TrainOptions) -> int:
     # a resumed run continues with a new data order instead of replaying the first clips
     ds_kwargs = {"seed": opts.seed + start, "pair_pattern": opts.pair_pattern}
     iterator = trainer.make_iterator(opts.data_dir, **ds_kwargs)
-    writer = tf.summary.create_file_writer(logdir) if chief else tf.summary.create_noop_writer()
     panels, fixed_z = None, None
     if chief:
         n_real = max(opts.num_summary_clips, opts.num_timing_clips)
@@ -314,6 +317,9 @@ def train(cfg: Config, opts: TrainOptions) -> int:
             panels = summaries.ListeningPanels(cfg, real, num_audio_clips=opts.num_summary_clips)
         fixed_z = np.random.default_rng([opts.seed, FIXED_Z_SALT]).uniform(
             -1.0, 1.0, [n_real, cfg.latent_dim]).astype(np.float32)
+        # only now that the data loaded: a run that fails on its data leaves no config.json to block another
+        trainer_lib.write_config(cfg, logdir)
+    writer = tf.summary.create_file_writer(logdir) if chief else tf.summary.create_noop_writer()
 
     stop_flag = _StopFlag()
     stop_flag.install()
@@ -373,6 +379,8 @@ def train(cfg: Config, opts: TrainOptions) -> int:
                 break
     except trainer_lib.NonFiniteLossError as e:
         raise type(e)(f"{e}; stopping without saving. Last good checkpoint: {ckpts.last_good() or 'none'}") from None
+    except OutputError as e:
+        raise OutputError(f"{e}; stopping. Last good checkpoint: {ckpts.last_good() or 'none'}") from None
     finally:
         stop_flag.restore()
         writer.flush()
@@ -405,19 +413,15 @@ def main(argv) -> None:
     except ConfigError as e:
         raise app.UsageError(str(e)) from None
     _configure_devices(FLAGS.cpu_devices)
-    try:
+    with cli_errors("wavebabble-train", EXIT_NON_FINITE):
         status = train(cfg, opts)
-    except WavebabbleError as e:
-        logging.error("%s", e)
-        print(f"wavebabble-train: error: {e}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_NON_FINITE)
     sys.exit(status)
 
 
 def run() -> None:
     """Console-script entry point (wavebabble-train)."""
     runtime.tune("train")
-    app.run(main)
+    run_main(main, "wavebabble-train")
 
 
 if __name__ == "__main__":

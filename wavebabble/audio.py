@@ -16,6 +16,7 @@ installed).
 """
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Iterator
 import numpy as np
 import soundfile as sf
 
-from wavebabble.errors import AudioError, DataError
+from wavebabble.errors import AudioError, DataError, output_error
 
 # Extensions find_audio_files() collects (lower case). WAV/FLAC/OGG decode with libsndfile; the rest with
 # libsndfile where it can (mp3, opus on libsndfile >= 1.1) or librosa's fallback decoders.
@@ -197,7 +198,8 @@ def write_wav(path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16"
     """Write ``[time]`` or ``[time, channels]`` audio as WAV (``PCM_16`` clips to [-1, 1]; or ``FLOAT``).
 
     Creates parent folders. Refuses (AudioError) to replace an existing file unless ``overwrite=True``, and to
-    write empty or non-finite audio. Returns the path written.
+    write empty or non-finite audio. The WAV is encoded in memory first; when the file cannot be written (disk
+    full, read-only folder) the partial file is removed and OutputError names the path. Returns the path written.
     """
     path = Path(path)
     if subtype not in WRITE_SUBTYPES:
@@ -212,8 +214,20 @@ def write_wav(path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16"
         raise _fail(path, "refusing to write non-finite samples (NaN or inf)")
     if subtype == "PCM_16":
         audio = np.clip(audio, -1.0, 1.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), audio, int(sample_rate), subtype=subtype, format="WAV")
+    encoded = io.BytesIO()
+    sf.write(encoded, audio, int(sample_rate), subtype=subtype, format="WAV")
+    opened = False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb" if overwrite else "xb") as f:
+            opened = True
+            f.write(encoded.getbuffer())
+    except FileExistsError:
+        raise _fail(path, "already exists (pass overwrite=True to replace it)") from None
+    except OSError as e:
+        if opened:
+            path.unlink(missing_ok=True)     # the partial file this call wrote
+        raise output_error("audio", path, e) from None
     return path
 
 

@@ -61,13 +61,14 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from wavebabble.errors import AudioError, ConfigError, DataError
+from wavebabble.errors import AudioError, ConfigError, DataError, output_error
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT_VERSION = 1            # bump when the cache layout or decoding changes
 CACHE_ENV = "WAVEBABBLE_CACHE"      # same root as the default corpus
 DEFAULT_CACHE_ROOT = Path("~/.cache/wavebabble")
+CACHE_WHAT = f"decoded audio (the cache in ${CACHE_ENV})"   # names the cache in write errors
 CACHE_SUBDIR = "audio"
 SEGMENT_STRIDE = 131072             # samples; = the longest supported slice_len (config.SUPPORTED_SLICE_LENS)
 SEGMENT_LEN = 2 * SEGMENT_STRIDE    # segments overlap by SEGMENT_STRIDE so any slice fits in one
@@ -261,7 +262,7 @@ def _write_bad(path: Path, reason: str) -> None:
 
 
 def _cached_or_decode(src: Source, sample_rate: int, cache_dir: Path):
-    """-> ("cached" | "decoded", meta) or ("bad", reason)."""
+    """-> ("cached" | "decoded", meta) or ("bad", reason). OutputError when the cache cannot be written."""
     try:
         key = _source_key(src, sample_rate)
     except OSError as e:
@@ -284,7 +285,10 @@ def _cached_or_decode(src: Source, sample_rate: int, cache_dir: Path):
         except OSError:
             pass
         return "bad", reason
-    return "decoded", (entry, _write_entry(entry, audio, sample_rate, src))
+    try:
+        return "decoded", (entry, _write_entry(entry, audio, sample_rate, src))
+    except OSError as e:
+        raise output_error(CACHE_WHAT, cache_dir, e) from None
 
 
 def index_sources(data_dir=None, *, sample_rate: int, pair_pattern: str | None = None, cache_dir=None,
@@ -302,7 +306,10 @@ def index_sources(data_dir=None, *, sample_rate: int, pair_pattern: str | None =
     if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
         raise DataError(f"sample_rate must be a positive integer, got {sample_rate!r}")
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise output_error(CACHE_WHAT, cache_dir, e) from None
     sources, bad = find_sources(folder, pair_pattern or None)
     if bad and not skip_bad:
         raise DataError(f"unusable source in {folder}: {bad[0][0]}: {bad[0][1]}")

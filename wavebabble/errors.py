@@ -15,3 +15,18 @@ class DataError(WavebabbleError):
 
 class ConfigError(WavebabbleError):
     """A hyperparameter or flag value is invalid (the message names the field)."""
+
+
+class OutputError(WavebabbleError):
+    """A file or folder cannot be written: read-only file system, disk full, no permission (the message names
+    the path and the operating system's reason)."""
+
+
+def os_reason(error: BaseException) -> str:
+    """The operating system's reason in an OSError ('No space left on device'), else the error's text."""
+    return getattr(error, "strerror", None) or str(error)
+
+
+def output_error(what: str, path, error: BaseException) -> OutputError:
+    """OutputError 'cannot write <what> to <path>: <reason>' for an OSError (or a library error wrapping one)."""
+    return OutputError(f"cannot write {what} to {path}: {os_reason(error)}")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -47,8 +48,9 @@ runtime.tune_if_main(__name__, "serve")  # before TensorFlow loads (python -m wa
 import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
+from wavebabble.cli import cli_errors, run_main
 from wavebabble.config import Config
-from wavebabble.errors import ConfigError, WavebabbleError
+from wavebabble.errors import ConfigError, output_error
 from wavebabble.outdir import OutputFolder, open_out_dir
 
 MAX_CLIPS = 256                    # most clips one `generate` call makes (memory bound at dialogue8k sizes)
@@ -66,6 +68,8 @@ INT_METADATA = ("sample_rate", "slice_len", "latent_dim", "frame_hz", "hop_len",
                 "max_clips", "format_version")
 FLOAT_METADATA = ("clip_seconds", "vad_threshold_db", "vad_temperature_db")
 TOOL = "export"                    # this tool's name in the output folder's record (wavebabble.outdir)
+EXPORT_TMP_INFIX = ".tmp-"         # an export stages into the sibling folder .<out name>.tmp-<random>
+MKDTEMP_SUFFIX_RE = "[a-z0-9_]{8}"  # tempfile.mkdtemp's <random>: 8 of a-z, 0-9 and _
 # files every export writes, known before saving (checked before the slow restore and save)
 SAVED_MODEL_NAMES = (tf.saved_model.SAVED_MODEL_FILENAME_PB,
                      f"{tf.saved_model.VARIABLES_DIRECTORY}/{tf.saved_model.VARIABLES_FILENAME}.index",
@@ -212,23 +216,51 @@ def _open_out_dir(out_dir: Path, overwrite: bool) -> OutputFolder:
     return folder
 
 
+def export_tmp_prefix(out_dir: Path) -> str:
+    """Name prefix of the temporary sibling folder an export of out_dir is staged in: '.<name>.tmp-'."""
+    return f".{out_dir.name}{EXPORT_TMP_INFIX}"
+
+
+def remove_killed_staging(out_dir: Path) -> list[str]:
+    """Remove the staging folders a killed export of out_dir left beside it (folders named exactly as
+    tempfile.mkdtemp names them with export_tmp_prefix); say so on stderr and return their names."""
+    pattern = re.compile(re.escape(export_tmp_prefix(out_dir)) + MKDTEMP_SUFFIX_RE + "$")
+    parent = out_dir.parent
+    names = sorted(p.name for p in parent.iterdir()
+                   if pattern.match(p.name) and p.is_dir() and not p.is_symlink()) if parent.is_dir() else []
+    for name in names:
+        shutil.rmtree(parent / name, ignore_errors=True)
+    if names:
+        print(f"removed the staging folder(s) of an interrupted export from {parent}: {', '.join(names)}",
+              file=sys.stderr, flush=True)
+    return names
+
+
 def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
                      jit_compile: bool = DEFAULT_JIT_COMPILE, optimize: bool = DEFAULT_OPTIMIZE) -> str:
     """Save `generator` (z [B, latent_dim] -> audio [B, slice_len, nch]) as a SavedModel in out_dir.
 
     optimize: serve `serving_generator(generator)` (same outputs, faster); jit_compile: XLA around G + VAD.
 
-    Saves into a temporary sibling folder first, so a failed export leaves out_dir as it was. A new out_dir is
-    then that folder, renamed in one step; into an existing one (overwrite) each file the export wrote is moved
-    over its older version and the earlier export's other files are removed, as recorded in out_dir (see
-    wavebabble.outdir: the user's files stay, and one at a name the export writes is refused).
-    Returns out_dir as a string. ConfigError if out_dir is non-empty and overwrite is False.
+    Saves into a temporary sibling folder first (removing the ones a killed export left), so a failed export
+    leaves out_dir as it was. A new out_dir is then that folder, renamed in one step; into an existing one
+    (overwrite) each file the export wrote is moved over its older version and the earlier export's other files
+    are removed, as recorded in out_dir (see wavebabble.outdir: the user's files stay, and one at a name the
+    export writes is refused).
+    Returns out_dir as a string. ConfigError if out_dir is non-empty and overwrite is False; OutputError naming
+    out_dir when it cannot be written (read-only, disk full).
     """
     cfg.validate()
     out_dir = Path(out_dir).expanduser().resolve()
+    from wavebabble.trainer import WRITE_ERRORS, write_error
+
     folder = _open_out_dir(out_dir, overwrite)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    remove_killed_staging(out_dir)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=export_tmp_prefix(out_dir), dir=out_dir.parent))
+    except OSError as e:
+        raise output_error("the export", out_dir, e) from None
     try:
         asset_src = tmp / "_asset_src" / ASSET_NAME
         asset_src.parent.mkdir()
@@ -238,6 +270,8 @@ def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
         model_dir = tmp / "model"
         tf.saved_model.save(module, str(model_dir), signatures=module.signatures())
         folder.install(model_dir)  # checks out_dir again: it may have changed while saving
+    except WRITE_ERRORS as e:
+        raise write_error("the export", out_dir, e) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return str(out_dir)
@@ -301,11 +335,9 @@ def main(argv) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.logdir:
         raise app.UsageError("--logdir is required")
-    try:
+    with cli_errors("wavebabble-export"):
         out = export_from_logdir(FLAGS.logdir, FLAGS.out or None, overwrite=FLAGS.overwrite,
                                  checkpoint=FLAGS.checkpoint or None)
-    except WavebabbleError as e:
-        sys.exit(f"wavebabble-export: error: {e}")
     print(f"exported SavedModel to {out}\n  inspect: saved_model_cli show --all --dir {out}")
 
 
@@ -313,7 +345,7 @@ def run() -> None:
     """Console-script entry point."""
     runtime.tune("serve")
     define_flags()
-    app.run(main)
+    run_main(main, "wavebabble-export")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ which can move a 16-bit sample by one step.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -26,8 +25,9 @@ from absl import app, flags
 from wavebabble import runtime
 from wavebabble import timing
 from wavebabble.audio import write_wav
-from wavebabble.errors import ConfigError, WavebabbleError
-from wavebabble.outdir import prepare_out_dir
+from wavebabble.cli import cli_errors, run_main
+from wavebabble.errors import ConfigError
+from wavebabble.outdir import prepare_out_dir, write_text_atomic
 
 CLIP_PREFIX = "clip_"
 SUMMARY_JSON = "timing_summary.json"
@@ -117,7 +117,8 @@ def generate(model_dir, num: int, out_dir, seed: int = 0, batch: int = DEFAULT_B
             clip_json = {"path": f"{name}.wav", "sample_rate": sr, "duration": duration, "seed": seed, "index": index,
                          "vad": [[[s, e] for s, e in ch] for ch in intervals],
                          "timing": timing.timing_stats(vad, frame_hz).to_json()}
-            (out_dir / f"{name}.json").write_text(json.dumps(clip_json, indent=1, allow_nan=False) + "\n")
+            write_text_atomic(out_dir / f"{name}.json", json.dumps(clip_json, indent=1, allow_nan=False) + "\n",
+                              "clip timing")
             records.append(manifest_record(f"{name}.wav", sr, duration, intervals, seed=seed, index=index))
             if (index + 1) % batch == 0 or index + 1 == num:
                 log(f"generated {index + 1} / {num} clips ({time.perf_counter() - t0:.1f} s)")
@@ -126,8 +127,9 @@ def generate(model_dir, num: int, out_dir, seed: int = 0, batch: int = DEFAULT_B
         table = timing.stats_table({"generated": stats})
         summary = {"model": str(model_dir), "num_clips": num, "seed": seed, "metadata": meta,
                    "timing": stats.to_json(), "counts": stats.counts()}
-        (out_dir / SUMMARY_JSON).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-        (out_dir / SUMMARY_TXT).write_text(table + "\n")
+        write_text_atomic(out_dir / SUMMARY_JSON, json.dumps(summary, indent=2, allow_nan=False) + "\n",
+                          "the timing summary")
+        write_text_atomic(out_dir / SUMMARY_TXT, table + "\n", "the timing summary")
     log(table)
     log(f"wrote {num} stereo clips ({meta['clip_seconds']:.2f} s at {sr} Hz each) to {out_dir}")
     return stats
@@ -152,18 +154,16 @@ def main(argv) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.model or not FLAGS.out_dir:
         raise app.UsageError("--model and --out_dir are required")
-    try:
+    with cli_errors("wavebabble-generate"):
         generate(FLAGS.model, FLAGS.num, FLAGS.out_dir, seed=FLAGS.seed, batch=FLAGS.batch,
                  overwrite=FLAGS.overwrite, subtype=FLAGS.subtype)
-    except WavebabbleError as e:
-        sys.exit(f"wavebabble-generate: error: {e}")
 
 
 def run() -> None:
     """Console-script entry point."""
     runtime.tune("serve")
     define_flags()
-    app.run(main)
+    run_main(main, "wavebabble-generate")
 
 
 if __name__ == "__main__":

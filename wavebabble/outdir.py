@@ -27,11 +27,12 @@ import shutil
 import sys
 from pathlib import Path, PurePosixPath
 
-from wavebabble.errors import ConfigError
+from wavebabble.errors import ConfigError, output_error
 
 RECORD_NAME = ".wavebabble-outputs.json"  # the record of each tool's outputs, inside the output folder
 RECORD_FORMAT = 1
 HASH_CHUNK_BYTES = 1 << 20
+TMP_SUFFIX = ".tmp"                        # write_text_atomic's temp file: <name>.tmp
 NAMES_SHOWN = 5                           # names a message lists before "and N more"
 
 
@@ -92,16 +93,29 @@ def check_out_dir(out_dir, overwrite: bool, flag: str, what: str) -> bool:
     return bool(entries)
 
 
+def write_text_atomic(path, text: str, what: str) -> Path:
+    """Write ``text`` to ``path`` through ``<name>.tmp`` and a rename, so ``path`` is whole or unchanged.
+
+    OutputError ('cannot write <what> to <path>: <reason>') when it cannot be written; the temp file is removed."""
+    path = Path(path)
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise output_error(what, path, e) from None
+    return path
+
+
 def _write_record(folder: Path, outputs: dict) -> None:
     """Write (atomically) or, with no outputs, delete ``folder``'s record."""
     path = folder / RECORD_NAME
     if not outputs:
         path.unlink(missing_ok=True)
         return
-    tmp = path.with_name(RECORD_NAME + ".tmp")
-    tmp.write_text(json.dumps({"format": RECORD_FORMAT, "outputs": outputs}, indent=1, sort_keys=True) + "\n",
-                   encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps({"format": RECORD_FORMAT, "outputs": outputs}, indent=1, sort_keys=True)
+                      + "\n", "the output record")
 
 
 class OutputFolder:

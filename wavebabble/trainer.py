@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -47,7 +48,7 @@ import tensorflow as tf
 
 from wavebabble import data, losses, vad
 from wavebabble.config import Config
-from wavebabble.errors import ConfigError, WavebabbleError
+from wavebabble.errors import ConfigError, OutputError, WavebabbleError, output_error
 from wavebabble.models import (build_generator, build_multiscale_discriminator, build_timing_discriminator,
                                build_wave_discriminator, split_outputs)
 from wavebabble.models.timing_discriminator import TURN_STATS_LAYER, TURN_STATS_LOG_EPS
@@ -66,6 +67,13 @@ SEEDS_PER_STEP_PART = 2              # stateless seeds per D/G sub-step: latents
 EMA_WARMUP = 10.0                    # EMA decay at step t is min(g_ema_decay, (1 + t) / (EMA_WARMUP + t))
 LR_DECAY_FINAL_FRACTION = 0.05       # with cfg.lr_decay_*: learning rates end at this fraction of their value
 TIMING_FEATURES_LAYER = "timing_pool"  # the turn-timing D's pooled features (timing_discriminator.py)
+# What TensorFlow raises when it cannot write a file (disk full, read-only or forbidden folder), besides OSError.
+WRITE_ERRORS = (OSError, tf.errors.ResourceExhaustedError, tf.errors.PermissionDeniedError,
+                tf.errors.FailedPreconditionError)
+# What a checkpoint save leaves in the checkpoint folder when it dies: the shards' folder ckpt-<step>_temp and
+# the state file's temp copy checkpoint.tmp<uuid hex> (tf.io's atomic write).
+PARTIAL_CHECKPOINT_RE = re.compile(rf"^(?:{CKPT_PREFIX}-\d+_temp|checkpoint\.tmp[0-9a-f]{{32}})$")
+TF_OP_SUFFIX = " [Op:"               # TensorFlow appends ' [Op:SaveV2]' to an op's error message
 
 # Discriminators: name -> (config weight field, builder, input kind). Weight 0: not built, not trained.
 DISCRIMINATORS = {
@@ -184,11 +192,23 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_type == "chief" or (task_type == "worker" and task_id == 0 and not has_chief)
 
 
+def write_error(what: str, path, error: BaseException) -> OutputError:
+    """OutputError 'cannot write <what> to <path>: <reason>' for an OSError or a TensorFlow write error (whose
+    reason is the text after its last '; ', e.g. 'No space left on device')."""
+    if isinstance(error, tf.errors.OpError):
+        reason = error.message.rsplit("; ", 1)[-1].split(TF_OP_SUFFIX)[0]
+        return OutputError(f"cannot write {what} to {path}: {reason}")
+    return output_error(what, path, error)
+
+
 def write_config(cfg: Config, logdir) -> Path:
-    """Write <logdir>/config.json (creating logdir); -> its path."""
+    """Write <logdir>/config.json (creating logdir); -> its path. OutputError naming the path when it cannot."""
     path = Path(logdir) / CONFIG_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cfg.to_json(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cfg.to_json(path)
+    except OSError as e:
+        raise output_error("the run config", path, e) from None
     return path
 
 
@@ -490,12 +510,38 @@ class GANTrainer:
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
+def _remove_entries(folder: Path, names: list[str]) -> list[str]:
+    """Remove folder/<name> (a file, or a folder with its contents) for each name; -> names."""
+    for name in names:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return names
+
+
+def remove_new_files(folder: Path, before: set[str]) -> list[str]:
+    """Remove what a failed write added to `folder`: every entry not in `before` (names listed before it began);
+    -> the names removed."""
+    return _remove_entries(folder, sorted(set(os.listdir(folder)) - before) if folder.is_dir() else [])
+
+
+def remove_partial_checkpoints(folder) -> list[str]:
+    """Remove the partial files a killed checkpoint save left in `folder` (PARTIAL_CHECKPOINT_RE names only);
+    -> the names removed."""
+    folder = Path(folder)
+    return _remove_entries(folder, sorted(n for n in os.listdir(folder) if PARTIAL_CHECKPOINT_RE.match(n))
+                           if folder.is_dir() else [])
+
+
 class RunCheckpoints:
     """tf.train.CheckpointManager over `trainer.checkpoint` in <logdir>/ckpt.
 
     Multi-worker: every worker saves (saving may involve collectives), but only the chief into <logdir>/ckpt;
     the others write into a temp dir that is deleted after each save. Every worker restores from <logdir>/ckpt
-    (a shared filesystem in multi-worker clusters).
+    (a shared filesystem in multi-worker clusters). The chief first removes the partial files a killed save left
+    there (PARTIAL_CHECKPOINT_RE; their names are in `removed_partial`).
     """
 
     def __init__(self, trainer: GANTrainer, logdir, max_to_keep: int = DEFAULT_MAX_TO_KEEP, chief: bool = True):
@@ -504,7 +550,9 @@ class RunCheckpoints:
         self.directory = str(Path(logdir) / CKPT_SUBDIR)
         self._read_manager = tf.train.CheckpointManager(trainer.checkpoint, self.directory, max_to_keep=max_to_keep,
                                                         checkpoint_name=CKPT_PREFIX)
+        self.removed_partial: list[str] = []     # partial files of a killed save, removed from <logdir>/ckpt
         if chief:
+            self.removed_partial = remove_partial_checkpoints(self.directory)
             self._write_dir = None
             self._write_manager = self._read_manager
         else:
@@ -551,7 +599,13 @@ class RunCheckpoints:
         bad = self.trainer.non_finite_weights()
         if bad:
             raise NonFiniteWeightsError(f"non-finite weights at step {step}: {describe_names(bad)}")
-        path = self._write_manager.save(checkpoint_number=step)
+        directory = Path(self._write_manager.directory)
+        before = set(os.listdir(directory)) if directory.is_dir() else set()
+        try:
+            path = self._write_manager.save(checkpoint_number=step)
+        except WRITE_ERRORS as e:
+            remove_new_files(directory, before)
+            raise write_error("checkpoint", directory, e) from None
         if not self.chief:
             shutil.rmtree(self._write_dir, ignore_errors=True)
             os.makedirs(self._write_dir, exist_ok=True)

@@ -9,12 +9,11 @@ Console script: ``wavebabble-corpus`` (``wavebabble.corpus.__main__:run``). ``--
 """
 from __future__ import annotations
 
-import sys
 
 from absl import app, flags
 
+from wavebabble.cli import cli_errors, run_main
 from wavebabble.corpus.build import KINDS, CorpusSpec, build_corpus
-from wavebabble.errors import WavebabbleError
 
 _DEFAULTS = CorpusSpec()
 FLAGS = flags.FLAGS
@@ -53,17 +52,14 @@ def main(argv) -> int:
                       sample_rate=FLAGS.sample_rate, seed=FLAGS.seed, noise_db=FLAGS.noise_db,
                       utterances_dir=FLAGS.utterances_dir, speaker_pattern=FLAGS.speaker_pattern,
                       timing_file=FLAGS.timing_file, skip_bad=FLAGS.skip_bad)
-    try:
+    with cli_errors("wavebabble-corpus"):
         build_corpus(FLAGS.out_dir, spec, overwrite=FLAGS.overwrite, progress=FLAGS.progress)
-    except WavebabbleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
     return 0
 
 
 def run() -> None:
     """Console-script entry point."""
-    app.run(main)
+    run_main(main, "wavebabble-corpus")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 from wavebabble.corpus.build import CorpusSpec, build_corpus
 from wavebabble.corpus.manifest import MANIFEST_NAME
 from wavebabble.corpus.turn_model import TurnTakingParams
+from wavebabble.errors import output_error
 
 CACHE_ENV = "WAVEBABBLE_CACHE"
 DEFAULT_CACHE = "~/.cache/wavebabble"
@@ -61,8 +62,11 @@ def default_corpus_dir(*, cache_dir=None, progress: bool = True, spec: CorpusSpe
     final = root / f"{FOLDER_PREFIX}{corpus_key(spec, turn_params)}"
     if (final / MANIFEST_NAME).is_file():
         return final
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.building-", dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.building-", dir=root))
+    except OSError as e:
+        raise output_error(f"the default corpus (${CACHE_ENV})", root, e) from None
     start = time.monotonic()
     try:
         if progress:
@@ -77,6 +81,9 @@ def default_corpus_dir(*, cache_dir=None, progress: bool = True, spec: CorpusSpe
             if not (final / MANIFEST_NAME).is_file():  # not a concurrent build that won the race
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise output_error(f"the default corpus (${CACHE_ENV})", root, e) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

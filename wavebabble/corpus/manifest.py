@@ -7,10 +7,10 @@ and B (right)); assembled corpora add ``"speakers": [name_A, name_B]``.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from wavebabble.errors import DataError
+from wavebabble.outdir import write_text_atomic
 
 MANIFEST_NAME = "manifest.jsonl"
 REQUIRED_KEYS = ("path", "sample_rate", "duration", "intervals")
@@ -26,13 +26,8 @@ def manifest_record(path: str, sample_rate: int, duration: float, intervals, **e
 
 def write_manifest(folder, records: list[dict]) -> Path:
     """Write ``folder/manifest.jsonl`` atomically (temp file + rename)."""
-    path = Path(folder) / MANIFEST_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(Path(folder) / MANIFEST_NAME,
+                             "".join(json.dumps(record, sort_keys=True) + "\n" for record in records), "the manifest")
 
 
 def read_manifest(folder) -> list[dict]:

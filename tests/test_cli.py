@@ -1,0 +1,29 @@
+"""Every CLI answers a usage error with one line naming the problem, a pointer to --help, and exit status 2."""
+import subprocess
+import sys
+
+import pytest
+
+import train_helpers
+
+MAX_USAGE_LINES = 3          # the error, the pointer to --help, and at most one runtime settings line
+
+
+@pytest.mark.parametrize("module, args, words", [
+    ("train.train", ["stray"], ["unexpected arguments", "stray"]),
+    ("train.train", ["--train_steps=2", "--debug_nan_at_step=5"], ["--debug_nan_at_step=5"]),
+    ("wavebabble.generate", [], ["--model"]),
+    ("wavebabble.export", [], ["--logdir"]),
+    ("eval.timing", [], ["--input"]),
+    ("wavebabble.corpus", ["stray"], ["stray"]),
+    ("eval.report", ["stray"], ["stray"]),
+])
+def test_usage_error_is_one_line(module, args, words):
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=train_helpers.REPO, capture_output=True,
+                          text=True, env=train_helpers.env(), timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) <= MAX_USAGE_LINES, proc.stderr[-3000:]
+    errors = [line for line in lines if "error:" in line]
+    assert len(errors) == 1 and all(w in errors[0] for w in words), proc.stderr[-3000:]
+    assert "--help" in lines[-1]
