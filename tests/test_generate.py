@@ -137,3 +137,16 @@ def test_generate_refuses_a_damaged_saved_model_in_one_line(model, tmp_path, dam
                           timeout=180)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert "cannot load the SavedModel" in proc.stderr
+
+
+def test_generate_refuses_more_clips_than_the_disk_holds(model, tmp_path, monkeypatch):
+    import wavebabble.generate as gen_module
+
+    path, cfg = model
+    free = 10 * 2**20
+    monkeypatch.setattr(gen_module.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(2**30, 2**30 - free, free))
+    with pytest.raises(ConfigError, match=r"--num=1000: 1000 clips need about 0\.\d+ GiB in .* 0\.01 GiB free"):
+        generate(path, 1000, tmp_path / "many", log=lambda *_: None)
+    assert not (tmp_path / "many").exists()
+    generate(path, 2, tmp_path / "few", log=lambda *_: None)      # 2 clips of 16384 stereo samples fit in 10 MiB
+    assert len(list((tmp_path / "few").glob("clip_*.wav"))) == 2

@@ -17,13 +17,13 @@ which can move a 16-bit sample by one step.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 from absl import app, flags
 
-from wavebabble import runtime
-from wavebabble import timing
+from wavebabble import runtime, timing
 from wavebabble.audio import write_wav
 from wavebabble.cli import cli_errors, run_main
 from wavebabble.errors import ConfigError
@@ -34,6 +34,10 @@ SUMMARY_JSON = "timing_summary.json"
 SUMMARY_TXT = "timing_summary.txt"
 DEFAULT_BATCH = 16
 TOOL = "generate"                  # this tool's name in the output folder's record (wavebabble.outdir)
+BYTES_PER_SAMPLE = {"PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4}
+WAV_HEADER_BYTES = 44
+CLIP_JSON_BYTES = 16384            # a clip's JSON (VAD intervals + timing summary) stays well below this
+SPACE_MARGIN = 1.1                 # free space asked for beyond the estimate
 
 
 def load_model(model_dir):
@@ -73,6 +77,20 @@ def output_names(num: int, width: int) -> list[str]:
     return [f"{c}.wav" for c in clips] + [f"{c}.json" for c in clips] + [MANIFEST_NAME, SUMMARY_JSON, SUMMARY_TXT]
 
 
+def check_free_space(out_dir: Path, num: int, meta: dict, subtype: str) -> int:
+    """Refuse (ConfigError naming --num) when the disk holding out_dir has less free space than `num` clips, their
+    JSONs and the summaries need (an upper estimate x SPACE_MARGIN); -> the estimate in bytes."""
+    per_clip = (meta["slice_len"] * meta["nch"] * BYTES_PER_SAMPLE.get(subtype, max(BYTES_PER_SAMPLE.values()))
+                + WAV_HEADER_BYTES + CLIP_JSON_BYTES)
+    need = int(num * per_clip * SPACE_MARGIN)
+    existing = next(p for p in (out_dir, *out_dir.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if need > free:
+        raise ConfigError(f"--num={num}: {num} clips need about {need / 2**30:.2f} GiB in {existing}, which has "
+                          f"{free / 2**30:.2f} GiB free; generate fewer or choose another --out_dir")
+    return need
+
+
 def generate_clips(loaded, meta: dict, num: int, seed: int, batch: int):
     """Yield (index, audio np.float32 [slice_len, 2]) for clips 0..num-1, `batch` at a time."""
     import tensorflow as tf
@@ -101,6 +119,7 @@ def generate(model_dir, num: int, out_dir, seed: int = 0, batch: int = DEFAULT_B
     if not 1 <= batch <= meta["max_clips"]:
         raise ConfigError(f"--batch={batch}: must be in [1, {meta['max_clips']}] (the model's max_clips)")
     out_dir = Path(out_dir).expanduser()
+    check_free_space(out_dir.absolute(), num, meta, subtype)
     sr, frame_hz = meta["sample_rate"], meta["frame_hz"]
     width = max(4, len(str(num - 1)))
     with prepare_out_dir(out_dir, overwrite, "--out_dir", "generated clips", tool=TOOL,
