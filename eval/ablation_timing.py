@@ -34,9 +34,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from wavebabble import runtime
+from wavebabble.cli import run_main
 from wavebabble import timing
 from wavebabble.config import PRESETS, get_config
 from wavebabble.errors import DataError
@@ -412,7 +413,7 @@ def main(argv) -> None:
 
 def run() -> None:
     runtime.tune("serve")
-    app.run(main)
+    run_main(main, "python -m eval.ablation_timing")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from wavebabble import runtime
+from wavebabble.cli import run_main
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", "demo", "Config preset giving sample rate, slice length and batch size.")
@@ -148,7 +149,7 @@ def main(argv):
 
 def run():
     runtime.tune("train")
-    app.run(main)
+    run_main(main, "python -m eval.bench_input")
 
 
 if __name__ == "__main__":

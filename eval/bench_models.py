@@ -24,9 +24,10 @@ from __future__ import annotations
 import statistics
 import time
 
-from absl import app, flags
+from absl import flags
 
 from wavebabble import runtime
+from wavebabble.cli import run_main
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("presets", ["paper", "dialogue8k", "demo"], "Presets to benchmark.")
@@ -247,4 +248,4 @@ def main(argv):
 
 if __name__ == "__main__":
     runtime.tune("train")
-    app.run(main)
+    run_main(main, "python -m eval.bench_models")

@@ -35,6 +35,7 @@ from absl import app, flags
 
 
 from wavebabble import runtime
+from wavebabble.cli import run_main
 FLAGS = flags.FLAGS
 
 
@@ -158,8 +159,6 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv) -> int:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     unknown = [v for v in FLAGS.variants if v not in VARIANTS]
     if unknown:
         raise app.UsageError(f"--variants: unknown {unknown}; choose from {sorted(VARIANTS)}")
@@ -191,7 +190,7 @@ def main(argv) -> int:
 def run() -> None:
     runtime.tune("serve")
     define_flags()
-    app.run(main)
+    run_main(main, "python -m eval.bench_serving")
 
 
 if __name__ == "__main__":

@@ -272,8 +272,6 @@ def define_flags() -> None:
 
 
 def main(argv) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not (FLAGS.generated and FLAGS.reference and FLAGS.out):
         raise app.UsageError("--generated, --reference and --out are required")
     with cli_errors("wavebabble-report"):

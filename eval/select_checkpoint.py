@@ -28,6 +28,7 @@ import numpy as np
 from absl import app, flags
 
 from wavebabble import runtime
+from wavebabble.cli import run_main
 from wavebabble import timing
 from wavebabble.errors import ConfigError, WavebabbleError
 
@@ -150,7 +151,7 @@ def main(argv) -> None:
 def run() -> None:
     runtime.tune("serve")
     define_flags()
-    app.run(main)
+    run_main(main, "python -m eval.select_checkpoint")
 
 
 if __name__ == "__main__":

@@ -69,8 +69,6 @@ def _measure(audio_path: str | None, vad_json: str | None, what: str) -> timing.
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     with cli_errors("wavebabble-timing"):
         check_flags()
         stats = _measure(FLAGS.input, FLAGS.vad_json, "input")

@@ -17,6 +17,9 @@ MAX_USAGE_LINES = 3          # the error, the pointer to --help, and at most one
     ("eval.timing", [], ["--input"]),
     ("wavebabble.corpus", ["stray"], ["stray"]),
     ("eval.report", ["stray"], ["stray"]),
+    ("eval.ablation_timing", ["stray"], ["stray"]),     # used to ignore it and start training
+    ("eval.select_checkpoint", [], ["--logdir"]),
+    ("eval.bench_serving", ["--variants=fastest"], ["--variants"]),
 ])
 def test_usage_error_is_one_line(module, args, words):
     proc = subprocess.run([sys.executable, "-m", module, *args], cwd=train_helpers.REPO, capture_output=True,

@@ -402,8 +402,6 @@ def _configure_devices(cpu_devices: int) -> None:
 
 
 def main(argv) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:                                         # every flag check happens here, before TensorFlow starts
         cfg = config_from_flags()
         opts = options_from_flags()

@@ -44,9 +44,11 @@ def cli_errors(tool: str, status: int = EXIT_ERROR):
 
 def run_main(main, tool: str) -> None:
     """app.run(main), except that an app.UsageError prints '<tool>: error: <message>' and 'see <tool> --help'
-    (not the flags' help) and exits EXIT_USAGE."""
+    (not the flags' help) and exits EXIT_USAGE. Arguments that are not flags are such a usage error."""
     def main_with_usage_line(argv):
         try:
+            if len(argv) > 1:
+                raise app.UsageError(f"unexpected arguments (not --flags): {' '.join(argv[1:])}")
             return main(argv)
         except app.UsageError as e:
             _say(tool, str(e))

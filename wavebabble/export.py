@@ -331,8 +331,6 @@ def define_flags() -> None:
 
 
 def main(argv) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.logdir:
         raise app.UsageError("--logdir is required")
     with cli_errors("wavebabble-export"):

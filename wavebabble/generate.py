@@ -169,8 +169,6 @@ def define_flags() -> None:
 
 
 def main(argv) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.model or not FLAGS.out_dir:
         raise app.UsageError("--model and --out_dir are required")
     with cli_errors("wavebabble-generate"):

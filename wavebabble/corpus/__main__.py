@@ -44,8 +44,6 @@ flags.DEFINE_bool("progress", True, "Show progress (count, rate, ETA) on stderr.
 
 
 def main(argv) -> int:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.out_dir:
         raise app.UsageError("--out_dir is required")
     spec = CorpusSpec(kind=FLAGS.kind, num_dialogues=FLAGS.num_dialogues, seconds_each=FLAGS.seconds_each,
