@@ -84,15 +84,22 @@ def test_export_out_on_a_read_only_path(tiny_export, readonly_dir):
     assert not out.exists()
 
 
-def test_generate_on_a_full_disk(tiny_export, small_fs):
+def test_generate_on_a_full_disk(tiny_export, small_fs, monkeypatch):
+    import wavebabble.generate as gen_module
+
     model, _ = tiny_export
     out = small_fs("generated", GEN_FS_BYTES) / "clips"
     proc = _run("wavebabble.generate", f"--model={model}", f"--out_dir={out}", "--num=8", "--batch=8")
-    assert proc.returncode != 0
-    one_error_line(proc.stderr, str(out), NO_SPACE)
+    assert proc.returncode != 0                 # refused up front: eight clips need more than the disk has
+    one_error_line(proc.stderr, "--num=8", "GiB free")
+    assert not out.exists()
+    # the disk fills after the check (another writer): the clips written are whole, the partial one is gone
+    monkeypatch.setattr(gen_module, "check_free_space", lambda *args: 0)
+    with pytest.raises(WavebabbleError, match=f"{out}.*{NO_SPACE}"):
+        gen_module.generate(model, 8, out, batch=8, log=lambda *_: None)
     wavs = sorted(out.glob("*.wav"))
     assert 0 < len(wavs) < 8
-    for wav in wavs:                     # the clips that were written are whole; the partial one is gone
+    for wav in wavs:
         assert sf.info(str(wav)).frames == 16384
 
 
