@@ -1,11 +1,12 @@
 """Ablation: does the turn-timing discriminator make generated turn-taking realistic?
 
-    python -m eval.ablation_timing --corpus=babble --train_steps=1500
-    python -m eval.ablation_timing --corpus=fsdd --train_steps=1500 --seeds=0,1,2
+    python -m eval.ablation_timing --corpus=babble --seeds=0,1,2 --select_checkpoint
+    python -m eval.ablation_timing --corpus=fsdd --seeds=0,1,2 --select_checkpoint
 
 For one corpus, trains the same preset twice with the same seed, data and step budget (`python -m train.train`,
-the job users run): once with the turn-timing discriminator (`--timing_weight` = the preset's, > 0) and once
-with `--timing_weight=0`. Each run's exported SavedModel generates the same number of clips (same latents).
+the job users run): once as the preset is (with its turn-timing discriminator) and once with
+`--set=timing_weight=0`. By default nothing else is changed, so the result is the preset's; each arm's preset
+name and the SHA-256 of its full config (the run's config.json) are recorded next to its result. Each run's exported SavedModel generates the same number of clips (same latents).
 `--seeds=0,1,2` repeats all of it per seed (weights, data order, latents and, for fsdd, the assembled corpus)
 and judges the goal on the median over seeds; every seed's table is kept.
 Both sets and the training corpus are measured the same way (hard VAD -> DESIGN.md timing statistics, as
@@ -61,12 +62,12 @@ flags.DEFINE_enum("corpus", "babble", ["babble", "fsdd", "custom"], "Training co
 flags.DEFINE_string("data_dir", None, "Folder of stereo dialogues for --corpus=custom.")
 flags.DEFINE_string("fsdd_dir", str(DEFAULT_FSDD), "FSDD recordings folder for --corpus=fsdd.")
 flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Config preset both arms train.")
-flags.DEFINE_integer("train_steps", 1500, "Generator steps per arm (the step budget).", lower_bound=1)
+flags.DEFINE_integer("train_steps", None, "Generator steps per arm. Default: the preset's step budget.",
+                     lower_bound=1)
 flags.DEFINE_integer("num_clips", 200, "Clips generated per arm (and real clips measured).", lower_bound=1)
 flags.DEFINE_list("seeds", ["0"], "Seeds, comma-separated; each is one full repetition shared by both arms "
                   "(weights, data order, latents; for fsdd also the assembled corpus). The goal is judged on the "
                   "median over seeds.")
-flags.DEFINE_float("timing_weight", None, "Timing-D weight of the 'with' arm. Default: the preset's.")
 flags.DEFINE_multi_string("train_flag", [], "Extra flags for both training runs, e.g. --train_flag=--g_lr=1e-4.")
 flags.DEFINE_multi_string("timing_flag", [], "Extra flags for the 'with' arm only: settings of the turn-timing D "
                           "(e.g. --timing_flag=--set=timing_turn_stats=true). The 'without' arm does not build that "
@@ -84,8 +85,9 @@ flags.DEFINE_boolean("resume", True, "Reuse finished runs in --work_dir (a run d
 
 
 def sh(cmd: list[str]) -> None:
+    """Run another wavebabble tool; it applies its own runtime settings (a training job gets oneDNN)."""
     print("+", shlex.join(cmd), flush=True)
-    subprocess.run(cmd, cwd=REPO, check=True)
+    subprocess.run(cmd, cwd=REPO, check=True, env=runtime.child_environment())
 
 
 def source_commit() -> str | None:
@@ -134,19 +136,26 @@ def arm_flags(arm: str) -> list[str]:
     return [*FLAGS.train_flag, *(FLAGS.timing_flag if arm == ARMS[0] else [])]
 
 
-def run_name(arm: str, timing_weight: float, seed: int) -> str:
-    """Run dir name; a hash of the training settings that the name does not spell out keeps --resume from
-    reusing a finished run that was trained with other extra flags or another --timing_weight."""
-    name = f"{FLAGS.corpus}_{arm}_steps{FLAGS.train_steps}_seed{seed}"
-    extra = arm_flags(arm)
-    if FLAGS.preset != "demo" or extra or FLAGS.timing_weight is not None:
-        key = json.dumps([FLAGS.preset, timing_weight, extra])
-        name += "_" + hashlib.sha1(key.encode()).hexdigest()[:8]
-    return name
+def arm_config(cfg, arm: str):
+    """The Config one arm trains: the preset (with --train_steps), and timing_weight=0 for the 'without' arm.
+    (Extra --train_flag / --timing_flag settings are applied by train.train and show in the run's config.json.)"""
+    return cfg.replace(timing_weight=0.0) if arm == ARMS[1] else cfg
 
 
-def train_arm(arm: str, logdir: Path, data_dir: Path | None, timing_weight: float, seed: int
-              ) -> tuple[float | None, bool]:
+def config_sha256(cfg_dict: dict) -> str:
+    """SHA-256 (hex) of a full config as config.json stores it (sorted keys): which settings a result is from."""
+    return hashlib.sha256(json.dumps(cfg_dict, sort_keys=True).encode()).hexdigest()
+
+
+def run_name(arm: str, cfg, seed: int) -> str:
+    """Run dir name; a hash of the arm's config and extra flags keeps --resume from reusing a finished run that
+    was trained with other settings."""
+    name = f"{FLAGS.corpus}_{arm}_steps{cfg.train_steps}_seed{seed}"
+    key = json.dumps([arm_config(cfg, arm).to_dict(), arm_flags(arm)], sort_keys=True)
+    return name + "_" + hashlib.sha1(key.encode()).hexdigest()[:8]
+
+
+def train_arm(arm: str, logdir: Path, data_dir: Path | None, cfg, seed: int) -> tuple[float | None, bool]:
     """Train one arm (resuming/reusing when allowed) -> (training wall time in seconds, reused).
 
     The time is written to <logdir>/TRAIN_WALL_FILE, so a reused run reports the time it took when it was
@@ -162,10 +171,11 @@ def train_arm(arm: str, logdir: Path, data_dir: Path | None, timing_weight: floa
         return recorded.get("train_wall_s"), True
     if logdir.exists() and not FLAGS.resume:
         raise DataError(f"{logdir} exists; pass --resume or remove it")
+    steps = cfg.train_steps
     cmd = [sys.executable, "-m", "train.train", f"--preset={FLAGS.preset}", f"--logdir={logdir}",
-           f"--train_steps={FLAGS.train_steps}", f"--seed={seed}", f"--timing_weight={timing_weight}",
-           f"--save_every={max(1, FLAGS.train_steps // 4)}", f"--summary_every={max(1, FLAGS.train_steps // 4)}",
-           "--log_every=50", *arm_flags(arm)]
+           f"--train_steps={steps}", f"--seed={seed}", *(["--set=timing_weight=0"] if arm == ARMS[1] else []),
+           f"--save_every={max(1, steps // 4)}", f"--summary_every={max(1, steps // 4)}", "--log_every=50",
+           *arm_flags(arm)]
     if data_dir is not None:
         cmd.append(f"--data_dir={data_dir}")
     commit = source_commit()          # the code the training starts with (HEAD may move while it runs)
@@ -207,6 +217,12 @@ def train_minutes(r: dict, arm: str) -> str:
     wall = r["train_wall_s"].get(arm)
     text = "training time not recorded" if wall is None else f"{wall / 60:.1f} min training"
     return text + (" (an earlier run, reused)" if arm in r.get("reused_runs", []) else "")
+
+
+def config_label(r: dict, arm: str) -> str:
+    """'with_timing_d: demo 3f2a9c01b2d4' (the preset name and the first 12 hex digits of the config hash)."""
+    c = r.get("configs", {}).get(arm)
+    return f"{arm}: {c['preset']} {c['config_sha256'][:12]}" if c else f"{arm}: not recorded"
 
 
 def goal_met(mre_with: float, ratio: float | None) -> bool:
@@ -265,17 +281,19 @@ def markdown(results: dict) -> str:
                   f"cores, {r['machine']}",
                   "- sampling floor: a second real sample of the same size scored against the corpus column "
                   "(no model can be expected to do better)", "",
-                  "| seed | MRE with timing D | MRE without | ratio | sampling floor | goal | training time |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| seed | MRE with timing D | MRE without | ratio | sampling floor | goal | training time | "
+                  "config (preset, SHA-256 of config.json) |",
+                  "|---|---|---|---|---|---|---|---|"]
         for seed in seeds:
             s = r["runs"][str(seed)]
             g = s["goal"]
             lines.append(f"| {seed} | {fmt(g['mre_with'])} | {fmt(g['mre_without'])} | {fmt(g['ratio'])} | "
                          f"{fmt(s['mre_real_vs_real'])} | {'met' if g['met'] else 'not met'} | "
-                         + "; ".join(f"{a}: {train_minutes(s, a)}" for a in ARMS) + " |")
+                         + "; ".join(f"{a}: {train_minutes(s, a)}" for a in ARMS) + " | "
+                         + "; ".join(config_label(s, a) for a in ARMS) + " |")
         m = r["summary"]
         lines.append(f"| **median** | **{fmt(m['mre_with'])}** | **{fmt(m['mre_without'])}** | "
-                     f"**{fmt(m['ratio'])}** | {fmt(m['mre_real_vs_real'])} | | |")
+                     f"**{fmt(m['ratio'])}** | {fmt(m['mre_real_vs_real'])} | | | |")
         lines += ["", f"Goal (MRE with timing D <= {GOAL_MRE:.0%} and <= {GOAL_RATIO:.0%} of the MRE without), on "
                   f"the medians over {len(seeds)} seed(s): with {fmt(m['mre_with'])}, without {fmt(m['mre_without'])}, "
                   f"ratio {fmt(m['ratio'])} -> **{'met' if m['met'] else 'not met'}** (met by {m['seeds_met']} of "
@@ -286,7 +304,7 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ablate_seed(seed: int, cfg, with_weight: float, work_dir: Path) -> dict:
+def ablate_seed(seed: int, cfg, work_dir: Path) -> dict:
     """Both arms for one seed: train (or reuse), generate, measure against that seed's real sample."""
     from wavebabble.data import index_sources, load_clips
     from wavebabble.measure import envelope_correlation, measure_audio
@@ -308,12 +326,14 @@ def ablate_seed(seed: int, cfg, with_weight: float, work_dir: Path) -> dict:
     if FLAGS.select_checkpoint:
         select_ref = measure_audio(real_clips(seed + SELECT_SEED_OFFSET, FLAGS.select_clips), cfg.sample_rate,
                                    cfg.frame_hz)
-    train_wall, reused, dists, selection = {}, [], {}, {}
-    for arm, weight in zip(ARMS, (with_weight, 0.0)):
-        logdir = work_dir / run_name(arm, weight, seed)
-        train_wall[arm], was_reused = train_arm(arm, logdir, data_dir, weight, seed)
+    train_wall, reused, dists, selection, configs = {}, [], {}, {}, {}
+    for arm in ARMS:
+        logdir = work_dir / run_name(arm, cfg, seed)
+        train_wall[arm], was_reused = train_arm(arm, logdir, data_dir, cfg, seed)
         if was_reused:
             reused.append(arm)
+        trained = json.loads((logdir / "config.json").read_text())
+        configs[arm] = {"preset": trained.get("name"), "config_sha256": config_sha256(trained), "config": trained}
         export = logdir / "export"
         if FLAGS.select_checkpoint:
             selection[arm] = select_arm_checkpoint(logdir, select_ref, seed, ref)
@@ -330,7 +350,7 @@ def ablate_seed(seed: int, cfg, with_weight: float, work_dir: Path) -> dict:
     ratio = mre_with / mre_without if mre_without else None
     print(f"seed {seed}: MRE with timing D {mre_with:.3f}, without {mre_without:.3f}", flush=True)
     return {"seed": seed, "data_dir": str(data_dir) if data_dir else "embedded default corpus",
-            "train_wall_s": train_wall, "reused_runs": reused, "rows": rows, "distances": dists,
+            "train_wall_s": train_wall, "reused_runs": reused, "rows": rows, "distances": dists, "configs": configs,
             "mre_real_vs_real": floor, "selection": selection,
             "goal": {"mre_with": mre_with, "mre_without": mre_without, "ratio": ratio,
                      "met": goal_met(mre_with, ratio)}}
@@ -377,17 +397,18 @@ def main(argv) -> None:
     seeds = parse_seeds(FLAGS.seeds)
     work_dir = Path(FLAGS.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    cfg = get_config(FLAGS.preset)
-    with_weight = FLAGS.timing_weight if FLAGS.timing_weight is not None else cfg.timing_weight
-    if with_weight <= 0:
-        raise DataError("--timing_weight must be > 0 for the 'with' arm (the preset's weight is 0)")
-    runs = [ablate_seed(seed, cfg, with_weight, work_dir) for seed in seeds]
+    cfg = get_config(FLAGS.preset, **({"train_steps": FLAGS.train_steps} if FLAGS.train_steps else {}))
+    if cfg.timing_weight <= 0:
+        raise DataError(f"--preset={FLAGS.preset} has no turn-timing discriminator (timing_weight 0): nothing to "
+                        f"ablate")
+    runs = [ablate_seed(seed, cfg, work_dir) for seed in seeds]
     summary = seed_summary(runs)
     result = {
         "command": shlex.join([sys.executable.split("/")[-1], "-m", "eval.ablation_timing", *sys.argv[1:]]),
-        "corpus": FLAGS.corpus, "preset": FLAGS.preset, "train_steps": FLAGS.train_steps, "seeds": seeds,
+        "corpus": FLAGS.corpus, "preset": FLAGS.preset, "train_steps": cfg.train_steps, "seeds": seeds,
         "num_clips": FLAGS.num_clips, "select_checkpoint": FLAGS.select_checkpoint,
-        "select_clips": FLAGS.select_clips if FLAGS.select_checkpoint else None, "timing_weight_with": with_weight,
+        "select_clips": FLAGS.select_clips if FLAGS.select_checkpoint else None,
+        "timing_weight_with": cfg.timing_weight,
         "train_flags": FLAGS.train_flag,
         "timing_flags": FLAGS.timing_flag, "clip_seconds": cfg.clip_seconds,
         "wall_time_s": time.time() - t_start, "cpu_count": os.cpu_count(),

@@ -10,7 +10,7 @@ Prints: time to index/cache the sources, the pipeline's clips/s at the preset's 
 second, and the ratio pipeline clips/s / training clips/s, where training consumes cfg.d_updates real batches
 of cfg.batch_size per step (one per discriminator update). The step time comes from --train_step_time, or is
 measured (--measure_train, on constant in-memory batches so the pipeline is not part of it) when
-wavebabble.trainer is available. Goal: ratio >= 10.
+wavebabble.gan is available. Goal: ratio >= 10.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ flags.DEFINE_integer("warmup", 10, "Batches drawn before timing (fills prefetch 
 flags.DEFINE_float("synthetic_minutes", 0.0, "If > 0: bench on this many minutes of synthetic stereo noise "
                    "(60 s WAVs written to a temp folder) instead of --data_dir / the default corpus.")
 flags.DEFINE_float("train_step_time", 0.0, "Seconds per training step (cfg.d_updates D updates + 1 G update); "
-                   "0 = measure it with wavebabble.trainer when --measure_train.")
+                   "0 = measure it with wavebabble.gan when --measure_train.")
 flags.DEFINE_bool("measure_train", True, "Measure the training step time when --train_step_time is 0.")
 flags.DEFINE_integer("train_steps", 3, "Timed training steps (after 1 warm-up step) when measuring.")
 flags.DEFINE_integer("seed", 0, "Pipeline seed.")
@@ -75,11 +75,11 @@ def time_pipeline(ds, batch_size: int, batches: int, windows: int, warmup: int) 
 
 
 def measure_train_step(cfg, steps: int) -> float:
-    """Median seconds per GANTrainer.train_step on constant in-memory batches (default strategy)."""
+    """Median seconds per GAN.train_step on constant in-memory batches (default strategy)."""
     import tensorflow as tf
-    from wavebabble.trainer import GANTrainer
+    from wavebabble.gan import GAN
 
-    trainer = GANTrainer(cfg, seed=0)
+    trainer = GAN(cfg, seed=0)
     real = tf.random.uniform([cfg.batch_size, cfg.slice_len, cfg.nch], -0.5, 0.5, seed=0)
     it = iter(trainer.strategy.distribute_datasets_from_function(
         lambda ctx: tf.data.Dataset.from_tensors(real[:ctx.get_per_replica_batch_size(cfg.batch_size)]).repeat()))

@@ -10,13 +10,13 @@ For each preset:
     (`best_matmul`, printed at the top); a probe of it (median of 3) runs right before every timed run and
     each run is divided by its own probe (`paired_time`), because other processes on the shared cores change
     the load from second to second;
-  * one full training step, the trainer's own (GANTrainer.train_step on one device: cfg.d_updates
+  * one full training step, the trainer's own (GAN.train_step on one device: cfg.d_updates
     discriminator updates + one generator update with every discriminator whose weight is > 0), its time,
     steps/s and the same ratio. Train-step FLOPs are estimated as 3x forward for differentiated model calls
     (forward + two backward products), 1x for the no-grad generator call inside the D updates, and 3x for the
     gradient-penalty critic call (its double backward is not counted: the ratio is a lower bound).
 Levers (--levers): rows for the generator forward with keras Conv1DTranspose vs the polyphase form,
-nearest+conv upsampling, XLA jit_compile, mixed bfloat16 (only if /proc/cpuinfo has avx512_bf16/amx).
+XLA jit_compile, mixed bfloat16 (only if /proc/cpuinfo has avx512_bf16/amx).
 All timings are medians of --repeats runs after one warm-up.
 """
 from __future__ import annotations
@@ -168,21 +168,22 @@ def bench_generator(cfg, batch, repeats, n, transpose_impl="keras", jit=False, b
 
 
 def make_train_step(cfg, batch: int, jit=False):
-    """The trainer's own step (wavebabble.trainer.GANTrainer.train_step: cfg.d_updates D updates + 1 G update, one
+    """The training step itself (wavebabble.gan.GAN.train_step: cfg.d_updates D updates + 1 G update, one
     device) on a fixed random real batch [batch, slice_len, nch]. Returns (step_fn, macs_per_example)."""
     import tensorflow as tf
-    from wavebabble.trainer import GANTrainer, make_strategy
+    from wavebabble.distribute import make_strategy
+    from wavebabble.gan import GAN
 
     cfg = cfg.replace(batch_size=batch)
-    trainer = GANTrainer(cfg, make_strategy("one_device"), jit_compile=jit)
+    trainer = GAN(cfg, make_strategy("one_device"), jit_compile=jit)
     real = tf.random.uniform([batch, cfg.slice_len, cfg.nch], -0.5, 0.5)
     iterator = iter(trainer.strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(real).repeat()))
-    discs = list(trainer.discriminators.values())
+    discs = [c.model for c in trainer.critics.values()]
     g_macs = model_macs(trainer.generator)
     d_macs = sum(model_macs(d) for d in discs)
     gp_macs = d_macs if cfg.loss == "wgan-gp" else 0
-    ms = trainer.discriminators.get("ms")
-    fm_macs = model_macs(ms) if (ms is not None and cfg.fm_weight) else 0
+    ms = trainer.critics.get("ms")
+    fm_macs = model_macs(ms.model) if (ms is not None and cfg.fm_weight) else 0
     per_d_update = g_macs + FWD_GRAD_FACTOR * (2 * d_macs + gp_macs)
     per_g_update = FWD_GRAD_FACTOR * (g_macs + d_macs) + fm_macs
     return (lambda: trainer.train_step(iterator)), cfg.d_updates * per_d_update + per_g_update
@@ -228,8 +229,7 @@ def main(argv):
         if lever_rows:
             rows += [("G fwd polyphase-transpose", dict(transpose_impl="polyphase")),
                      ("G fwd keras-transpose XLA", dict(jit=True)),
-                     ("G fwd polyphase XLA", dict(transpose_impl="polyphase", jit=True)),
-                     ("G fwd nearest+conv", dict(cfg=cfg.replace(upsample="nearest")))]
+                     ("G fwd polyphase XLA", dict(transpose_impl="polyphase", jit=True))]
             if bf16:
                 rows += [("G fwd keras-transpose bf16", dict(bf16=True)),
                          ("G fwd polyphase bf16", dict(transpose_impl="polyphase", bf16=True))]

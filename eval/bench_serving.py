@@ -8,13 +8,11 @@ per variant with `wavebabble.export.export_generator` to a temporary folder, loa
 serving client calls it. The variants of one preset are timed interleaved (call 1 of each, call 2 of each, ...)
 so that a machine shared with other jobs slows them alike.
 
-Variants (export levers; the SavedModel's outputs are the same in all but nearest_xla):
+Variants (export levers; the SavedModel's outputs are the same in all):
     optimized:      the default export: polyphase serving copy of G with precomputed kernels, plain TF graph
     plain:          G as built by build_generator (keras Conv1DTranspose), plain TF graph
     optimized_xla:  optimized + jit_compile=True (XLA) around generator + VAD
     plain_xla:      plain + XLA
-    nearest:        the config's upsample="nearest" (UpSampling1D + Conv1D): a different architecture (4x the
-                    MACs of the last layers), only usable if a model is trained that way.
 
 Latency: `--latency_reps` single-clip calls after `--warmup` calls; p50 / p99 of the wall time per call.
 Throughput: `--throughput_batch` clips per call, repeated up to `--throughput_reps` times (fewer if one call
@@ -59,7 +57,6 @@ VARIANTS = {  # name -> (config overrides, export_generator kwargs)
     "plain": ({}, {"optimize": False, "jit_compile": False}),
     "optimized_xla": ({}, {"optimize": True, "jit_compile": True}),
     "plain_xla": ({}, {"optimize": False, "jit_compile": True}),
-    "nearest": ({"upsample": "nearest"}, {"optimize": False, "jit_compile": False}),
 }
 
 

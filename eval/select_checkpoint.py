@@ -51,7 +51,7 @@ def checkpoint_steps(logdir) -> list[tuple[int, str]]:
     """[(step, checkpoint prefix)] of the checkpoints kept in <logdir>/ckpt, oldest first. ConfigError if none."""
     import tensorflow as tf
 
-    from wavebabble.export import CKPT_SUBDIR
+    from wavebabble.run_dir import CKPT_SUBDIR
 
     state = tf.train.get_checkpoint_state(str(Path(logdir) / CKPT_SUBDIR))
     paths = list(state.all_model_checkpoint_paths) if state else []
@@ -123,7 +123,7 @@ def main(argv) -> None:
     del argv
     from wavebabble.config import Config
     from wavebabble.data import load_clips
-    from wavebabble.export import CONFIG_NAME
+    from wavebabble.run_dir import CONFIG_NAME
     from wavebabble.measure import measure_audio
 
     if not FLAGS.logdir:

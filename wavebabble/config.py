@@ -19,44 +19,42 @@ from wavebabble.errors import ConfigError
 
 SUPPORTED_SLICE_LENS = (16384, 32768, 65536, 131072)
 LOSSES = ("wgan-gp", "hinge", "lsgan")
-UPSAMPLES = ("transpose", "nearest")
-GATE_FORMS = ("speakers", "floor")
+ADAM_BETAS = (0.5, 0.9)   # Adam's beta_1, beta_2 for G and D: WaveGAN's (Donahue et al. 2019), every preset's
+ARCH = "arch"        # field metadata key: True on fields that shape model variables
+
+
+def arch(default):
+    """A Config field that changes model variables or their shapes: a run's checkpoints cannot be resumed, nor
+    exported, with another value (run_dir.check_resume_compatible)."""
+    return dataclasses.field(default=default, metadata={ARCH: True})
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Every hyperparameter of a wavebabble model and its training."""
+    """Every hyperparameter of a wavebabble model and its training (one preset = one measured result)."""
 
     name: str = "custom"
     # --- audio ---
-    sample_rate: int = 8000          # Hz; telephone corpora are 8 kHz
-    slice_len: int = 65536           # samples per generated clip (one of SUPPORTED_SLICE_LENS)
-    nch: int = 2                     # channels: speaker A left, speaker B right
+    sample_rate: int = arch(8000)    # Hz; telephone corpora are 8 kHz
+    slice_len: int = arch(65536)     # samples per generated clip (one of SUPPORTED_SLICE_LENS)
+    nch: int = arch(2)               # channels: speaker A left, speaker B right
     # --- generator (WaveGAN) ---
-    latent_dim: int = 100            # z ~ uniform(-1, 1)^latent_dim
-    model_dim: int = 64              # WaveGAN's d: base channel count of G and the WaveGAN D
-    kernel_len: int = 25             # WaveGAN kernel length
-    upsample: str = "transpose"      # "transpose" (Conv1DTranspose) | "nearest" (nearest-neighbour + Conv1D)
-    post_proc_filt_len: int = 0      # learned per-channel post-processing FIR length; 0 disables it
-    g_activity_gate: bool = False    # per-speaker sigmoid activity envelope multiplies G's output (generator.py)
-    g_gate_form: str = "speakers"    # "speakers" (one sigmoid each) | "floor" (FloorGate; measured worse: see notes)
-    # --- discriminators ---
+    latent_dim: int = arch(100)      # z ~ uniform(-1, 1)^latent_dim
+    model_dim: int = arch(64)        # WaveGAN's d: base channel count of G and the WaveGAN D
+    kernel_len: int = arch(25)       # WaveGAN kernel length
+    g_activity_gate: bool = arch(False)  # per-speaker sigmoid activity envelope multiplies G's output (generator.py)
+    # --- discriminators (critics.py) ---
     phase_shuffle: int = 2           # phase shuffle radius of the WaveGAN D (0 disables)
-    ms_dim: int = 16                 # base channels of each multi-scale D
-    ms_scales: int = 3               # multi-scale D copies at 1x, 1/2x, 1/4x ...
-    ms_groups: int = 4               # groups of the strided grouped convs in the multi-scale D
-    timing_dim: int = 32             # channels of the turn-timing D
-    timing_minibatch_std: bool = False  # turn-timing D also sees each frame's VAD std across the batch
-    timing_turn_stats: bool = False  # turn-timing D also reads per-clip turn statistics (turn_statistics.py)
-    timing_duration_stats: bool = False  # ... and the rates of long IPUs and long silences (needs turn stats)
-    timing_pause_stats: bool = False  # ... and the rates of pauses and gaps themselves (needs turn stats; no better)
-    timing_input_noise: float = 0.0  # std of Gaussian noise added to the timing D's VAD input in training
+    ms_dim: int = arch(16)           # base channels of each multi-scale D
+    ms_scales: int = arch(3)         # multi-scale D copies at 1x, 1/2x, 1/4x ...
+    ms_groups: int = arch(4)         # groups of the strided grouped convs in the multi-scale D
+    timing_dim: int = arch(32)       # channels of the turn-timing D
+    timing_minibatch_std: bool = arch(False)  # turn-timing D also sees each frame's VAD std across the batch
+    timing_turn_stats: bool = arch(False)  # turn-timing D also reads per-clip turn statistics (turn_statistics.py)
     # --- VAD (soft, differentiable; see vad.py) ---
-    frame_hz: int = 100              # VAD frames per second (10 ms hop)
+    frame_hz: int = arch(100)        # VAD frames per second (10 ms hop)
     vad_threshold_db: float = -40.0  # frame energy (dBFS) where soft VAD = 0.5
     vad_temperature_db: float = 3.0  # sigmoid temperature in dB
-    vad_adaptive: bool = False       # threshold = the hard VAD's per-clip, per-channel one (vad_threshold_db unused)
-    vad_threshold_grad: bool = False  # with vad_adaptive: gradients flow through the threshold (gain-invariant)
     vad_grad_temperature_db: float = 0.0  # > 0: surrogate gradient of a broader sigmoid (values unchanged)
     vad_grad_anneal_start: int = 0   # with vad_grad_anneal_steps > 0: surrogate weight 1 up to this G step, then
     vad_grad_anneal_steps: int = 0   # ... linear to 0 (the sharp gradient) over this many steps (vad.surrogate_mix)
@@ -66,19 +64,13 @@ class Config:
     wave_weight: float = 1.0         # weight of the WaveGAN D (0 removes it)
     ms_weight: float = 0.0           # weight of the multi-scale D (0 removes it)
     timing_weight: float = 1.0       # weight of the turn-timing D (0 removes it: the ablation)
-    fm_weight: float = 0.0           # feature-matching weight on the multi-scale D features
-    timing_fm_weight: float = 0.0    # G matches the batch mean of the turn-timing D's pooled features (real vs fake)
-    timing_stats_weight: float = 0.0  # G matches the batch means of the timing D's turn statistics (needs turn stats;
-                                     # with pause stats: medians babble 0.202 vs 0.222, FSDD 0.331 vs 0.183: notes)
-    timing_r1_weight: float = 0.0    # > 0: R1 penalty (gamma) on the timing D's gradient at real VAD input
-    timing_stats_hard: bool = False  # turn statistics count the VAD > 0.5, straight-through grads (hurt: see notes)
+    fm_weight: float = 0.0           # feature-matching weight on the features of the Ds that return features (ms)
     d_updates: int = 5               # discriminator updates per generator update
-    # --- optimisation (Adam) ---
+    # --- optimisation (Adam, betas ADAM_BETAS) ---
     g_lr: float = 1e-4
     d_lr: float = 1e-4
-    beta1: float = 0.5
-    beta2: float = 0.9
     batch_size: int = 64             # global batch (split across replicas)
+    train_steps: int = 100000        # generator steps of a run (the step budget the preset was measured at)
     lr_decay_start: int = 0          # > 0: from this generator step both learning rates fall linearly ...
     lr_decay_steps: int = 0          # ... over this many steps to LR_DECAY_FINAL_FRACTION of their value (0: constant)
     g_ema_decay: float = 0.0         # > 0: keep an exponential moving average of G's weights (exported, listened to)
@@ -102,16 +94,18 @@ class Config:
     def validate(self) -> "Config":
         """Raise ConfigError naming the first invalid field (any NaN or infinity first); return self."""
         def bad(field, why):
-            raise ConfigError(f"config field '{field}' = {getattr(self, field)!r}: {why}")
+            raise ConfigError(f"config field '{field}' = {getattr(self, field)!r}: {why}", field=field)
 
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isfinite(v):
                 bad(f.name, "must be a finite number")
+            if f.type in ("bool", bool) and not isinstance(v, bool):
+                bad(f.name, "must be true or false")
         if self.slice_len not in SUPPORTED_SLICE_LENS:
             bad("slice_len", f"must be one of {SUPPORTED_SLICE_LENS}")
         for f in ("sample_rate", "nch", "latent_dim", "model_dim", "kernel_len", "ms_dim",
-                  "ms_scales", "ms_groups", "timing_dim", "frame_hz", "d_updates", "batch_size"):
+                  "ms_scales", "ms_groups", "timing_dim", "frame_hz", "d_updates", "batch_size", "train_steps"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 bad(f, "must be a positive integer")
@@ -126,30 +120,20 @@ class Config:
             bad("ms_scales", "must be >= 2 (use ms_weight=0 to drop the multi-scale discriminator)")
         if self.ms_dim % self.ms_groups:
             bad("ms_groups", f"must divide ms_dim ({self.ms_dim})")
-        if self.upsample not in UPSAMPLES:
-            bad("upsample", f"must be one of {UPSAMPLES}")
-        if self.g_gate_form not in GATE_FORMS:
-            bad("g_gate_form", f"must be one of {GATE_FORMS}")
-        if self.g_gate_form == "floor" and self.nch != 2:
-            bad("g_gate_form", "'floor' needs nch=2 (it splits the floor between two speakers)")
-        if self.g_gate_form != GATE_FORMS[0] and not self.g_activity_gate:
-            bad("g_gate_form", "only applies with g_activity_gate=true (there is no gate to shape)")
         if self.loss not in LOSSES:
             bad("loss", f"must be one of {LOSSES}")
-        if self.post_proc_filt_len < 0 or self.phase_shuffle < 0:
-            bad("post_proc_filt_len" if self.post_proc_filt_len < 0 else "phase_shuffle", "must be >= 0")
-        for f in ("gp_weight", "wave_weight", "ms_weight", "timing_weight", "fm_weight", "timing_fm_weight",
-                  "timing_stats_weight", "timing_r1_weight"):
+        if not isinstance(self.phase_shuffle, int) or isinstance(self.phase_shuffle, bool) or self.phase_shuffle < 0:
+            bad("phase_shuffle", "must be an integer >= 0")
+        for f in ("gp_weight", "wave_weight", "ms_weight", "timing_weight", "fm_weight"):
             if getattr(self, f) < 0:
                 bad(f, "must be >= 0")
         if self.wave_weight == 0 and self.ms_weight == 0 and self.timing_weight == 0:
             bad("wave_weight", "at least one discriminator weight must be > 0")
+        if self.timing_weight > 0 and self.nch != 2:
+            bad("timing_weight", "the turn-timing discriminator needs nch=2 (one speaker per channel); set it to 0")
         for f in ("g_lr", "d_lr"):
             if not getattr(self, f) > 0:
                 bad(f, "must be > 0")
-        for f in ("beta1", "beta2"):
-            if not 0 <= getattr(self, f) < 1:
-                bad(f, "must be in [0, 1)")
         for f in ("lr_decay_start", "lr_decay_steps", "vad_grad_anneal_start", "vad_grad_anneal_steps"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
@@ -158,18 +142,6 @@ class Config:
             bad("lr_decay_steps", "set lr_decay_start and lr_decay_steps together (both > 0), or neither")
         if not 0 <= self.g_ema_decay < 1:
             bad("g_ema_decay", "must be in [0, 1) (0 disables the moving average)")
-        if self.timing_input_noise < 0:
-            bad("timing_input_noise", "must be >= 0")
-        for f in ("timing_minibatch_std", "timing_turn_stats", "timing_duration_stats", "timing_pause_stats",
-                  "timing_stats_hard",
-                  "vad_adaptive", "vad_threshold_grad", "g_activity_gate"):
-            if not isinstance(getattr(self, f), bool):
-                bad(f, "must be true or false")
-        for f in ("timing_duration_stats", "timing_pause_stats"):
-            if getattr(self, f) and not self.timing_turn_stats:
-                bad(f, "needs timing_turn_stats=true (they extend the turn statistics)")
-        if self.timing_stats_weight > 0 and not self.timing_turn_stats:
-            bad("timing_stats_weight", "needs timing_turn_stats=true (the statistics it matches)")
         if self.vad_temperature_db <= 0:
             bad("vad_temperature_db", "must be > 0")
         if self.vad_grad_temperature_db < 0:
@@ -180,12 +152,17 @@ class Config:
             bad("vad_grad_anneal_start", "needs vad_grad_anneal_steps > 0 (without it the surrogate is constant)")
         return self
 
+    @classmethod
+    def arch_fields(cls) -> tuple[str, ...]:
+        """Names of the fields marked arch(): they shape model variables."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get(ARCH))
+
     def replace(self, **overrides) -> "Config":
         """A validated copy with some fields changed; unknown fields raise ConfigError."""
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - names)
         if unknown:
-            raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(names)}")
+            raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(names)}", field=unknown[0])
         return dataclasses.replace(self, **overrides).validate()
 
     # ------------------------------------------------------------------ I/O
@@ -208,23 +185,27 @@ class Config:
         return cls.from_dict(d)
 
 
+# Each preset is one result; its comment names the file that measured it.
 PRESETS = {
-    # WaveGAN's published sizes (Donahue et al. 2019): d=64, 16 kHz, 16384 samples, WGAN-GP, 5 D steps, batch 64.
-    "paper": Config(name="paper", sample_rate=16000, slice_len=16384, model_dim=64, loss="wgan-gp",
-                    gp_weight=10.0, d_updates=5, g_lr=1e-4, d_lr=1e-4, beta1=0.5, beta2=0.9, batch_size=64),
-    # Telephone-rate dialogue: 65536 samples at 8 kHz (~8.2 s) so one clip holds several turns.
+    # WaveGAN as published (Donahue et al. 2019): mono, 16 kHz, 16384 samples, d=64, WGAN-GP (lambda 10),
+    # 5 D updates per G update, Adam 1e-4, batch 64, phase shuffle 2; no multi-scale or turn-timing D.
+    # Parameter counts checked in tests/test_models.py.
+    "paper": Config(name="paper", sample_rate=16000, slice_len=16384, nch=1, model_dim=64, loss="wgan-gp",
+                    gp_weight=10.0, d_updates=5, g_lr=1e-4, d_lr=1e-4, batch_size=64, phase_shuffle=2,
+                    wave_weight=1.0, ms_weight=0.0, timing_weight=0.0, train_steps=100000),
+    # Telephone-rate dialogue at full size (d=64, WGAN-GP, multi-scale D) with the demo's turn-timing settings;
+    # not yet measured at this size (eval/results/ablation_timing.md measured them at demo size).
     "dialogue8k": Config(name="dialogue8k", sample_rate=8000, slice_len=65536, model_dim=64, ms_weight=1.0,
-                         batch_size=64),
-    # Small enough to show turn structure within ~20-30 minutes on 2 CPU cores: 8.2 s clips (several
-    # turns), d=8, hinge loss (no gradient-penalty double backward) with one D update per G update.
-    # A full step (wave D + timing D + G, batch 8) measured 0.35-0.66 s on the shared 2-core machine
-    # (eval/bench_models.py), i.e. a few thousand G steps in 30 minutes.
-    # Tuned in the timing ablation (first session, eval/results/ablation_timing_notes.md): without the
-    # minibatch-std feature every clip had the same turn pattern (mode collapse); a lighter waveform D (0.3)
-    # helped the timing D's signal through. Best timing error was seen near 600 steps; longer runs oscillated.
+                         batch_size=64, g_activity_gate=True, g_ema_decay=0.99, timing_minibatch_std=True,
+                         timing_turn_stats=True, vad_grad_temperature_db=10.0, timing_weight=2.0,
+                         vad_grad_anneal_start=30000, vad_grad_anneal_steps=30000, train_steps=100000),
+    # eval/results/ablation_timing.md ('with timing D'; timing_weight=0 is the other arm).
     "demo": Config(name="demo", sample_rate=8000, slice_len=65536, model_dim=8, ms_dim=8, ms_groups=4,
-                   timing_dim=16, timing_minibatch_std=True, wave_weight=0.3, loss="hinge", d_updates=1,
-                   batch_size=8, g_lr=2e-4, d_lr=2e-4),
+                   timing_dim=16, timing_minibatch_std=True, timing_turn_stats=True, timing_weight=2.0,
+                   wave_weight=0.1, loss="hinge", d_updates=1, batch_size=8, g_lr=2e-4, d_lr=2e-4,
+                   g_activity_gate=True, g_ema_decay=0.99, lr_decay_start=800, lr_decay_steps=800,
+                   vad_grad_temperature_db=10.0, vad_grad_anneal_start=600, vad_grad_anneal_steps=600,
+                   train_steps=2000),
 }
 
 

@@ -14,7 +14,20 @@ class DataError(WavebabbleError):
 
 
 class ConfigError(WavebabbleError):
-    """A hyperparameter or flag value is invalid (the message names the field)."""
+    """A hyperparameter or flag value is invalid (the message names the field; `field` holds the Config field's
+    name when one field is to blame, else None)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class NonFiniteLossError(WavebabbleError):
+    """A training loss became NaN or infinite (the message names the step and the loss)."""
+
+
+class NonFiniteWeightsError(NonFiniteLossError):
+    """Model or optimizer weights hold NaN or infinity (the message names the step or checkpoint and a weight)."""
 
 
 class OutputError(WavebabbleError):

@@ -21,8 +21,7 @@ another CPU or with oneDNN on or off, is equal within BATCH_ATOL (the kernels' s
 batch sizes and CPU kinds; measured up to 8e-9 here), so a 16-bit WAV of it may differ by one quantisation step.
 The same draw is exported as the (non-signature) function `latents(start: int64, num_clips: int32,
 seed: int64) -> [num_clips, latent_dim]` for callers that generate in batches (see generate.py).
-`vad` is the soft VAD (vad.model_soft_vad) of `audio` with the config's VAD settings (threshold, temperature,
-adaptive).
+`vad` is the soft VAD (vad.model_soft_vad) of `audio` with the config's VAD settings (threshold, temperature).
 
 The same numbers are also readable as scalar variables on the loaded object (`loaded.sample_rate`, ...) and
 as `assets/wavebabble.json` (the full config plus the metadata). The folder also holds `.wavebabble-outputs.json`,
@@ -51,14 +50,13 @@ from absl import app, flags, logging  # noqa: E402
 from wavebabble.cli import cli_errors, run_main
 from wavebabble.config import Config
 from wavebabble.errors import ConfigError, output_error
+from wavebabble.finite import describe_names, non_finite_variables
+from wavebabble.run_dir import CKPT_SUBDIR, CONFIG_NAME, EXPORT_SUBDIR, WRITE_ERRORS, write_error
 from wavebabble.outdir import OutputFolder, open_out_dir
 
 MAX_CLIPS = 256                    # most clips one `generate` call makes (memory bound at dialogue8k sizes)
 FORMAT_VERSION = 1                 # bump when signatures or metadata change incompatibly
 ASSET_NAME = "wavebabble.json"     # config + metadata, under the SavedModel's assets/
-DEFAULT_EXPORT_SUBDIR = "export"   # export_from_logdir's default: <logdir>/export
-CKPT_SUBDIR = "ckpt"               # trainer's CheckpointManager folder inside a run dir
-CONFIG_NAME = "config.json"        # trainer's config file inside a run dir
 DEFAULT_JIT_COMPILE = False        # XLA was ~2x slower than oneDNN graphs at batch 1 (eval/bench_serving.py)
 DEFAULT_OPTIMIZE = True            # serve a polyphase copy of G with precomputed kernels (see serving_generator)
 CHECK_CLIPS = 2                    # clips compared between G and its serving copy at export time
@@ -97,15 +95,12 @@ def serving_generator(generator, cfg: Config):
     from wavebabble.models.generator import build_generator
     from wavebabble.models.layers import PolyphaseConv1DTranspose
 
-    if cfg.upsample != "transpose":
-        return generator
     try:
         fast = build_generator(cfg, transpose_impl="polyphase")
         fast.set_weights(generator.get_weights())
         for layer in fast.layers:
             if isinstance(layer, PolyphaseConv1DTranspose):
-                frozen = tf.Variable(layer._poly_kernel(), trainable=False, name=f"{layer.name}_serving_kernel")
-                layer._poly_kernel = lambda frozen=frozen: frozen  # instance attribute shadows the method
+                layer.freeze_kernel()
         z = tf.random.stateless_uniform([CHECK_CLIPS, cfg.latent_dim], seed=[0, 0], minval=-1.0, maxval=1.0)
         diff = float(np.max(np.abs(fast(z, training=False).numpy() - generator(z, training=False).numpy())))
     except Exception as e:  # noqa: BLE001 - any failure: serve the original generator
@@ -252,8 +247,6 @@ def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
     """
     cfg.validate()
     out_dir = Path(out_dir).expanduser().resolve()
-    from wavebabble.trainer import WRITE_ERRORS, write_error
-
     folder = _open_out_dir(out_dir, overwrite)
     remove_killed_staging(out_dir)
     try:
@@ -283,7 +276,6 @@ def load_generator_from_logdir(logdir, checkpoint: str | None = None):
     When the run kept a moving average of G's weights (cfg.g_ema_decay > 0) the average is restored.
     ConfigError when the checkpoint cannot be restored or its generator holds a NaN or an infinity."""
     from wavebabble.models.generator import build_generator
-    from wavebabble.trainer import describe_names, non_finite_variables
 
     logdir = Path(logdir).expanduser()
     if not (logdir / CONFIG_NAME).is_file():
@@ -312,7 +304,7 @@ def load_generator_from_logdir(logdir, checkpoint: str | None = None):
 def export_from_logdir(logdir: str, out_dir: str | None = None, overwrite: bool = False,
                        checkpoint: str | None = None) -> str:
     """Restore the latest generator of a run dir and export it (default out_dir: <logdir>/export)."""
-    out_dir = out_dir or os.path.join(logdir, DEFAULT_EXPORT_SUBDIR)
+    out_dir = out_dir or os.path.join(logdir, EXPORT_SUBDIR)
     _open_out_dir(Path(out_dir).expanduser().resolve(), overwrite)  # fail before the slow restore
     generator, cfg = load_generator_from_logdir(logdir, checkpoint)
     return export_generator(generator, cfg, out_dir, overwrite=overwrite)

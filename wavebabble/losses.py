@@ -13,13 +13,8 @@ multi-scale D's score maps, see models.split_outputs), whose per-example losses 
     gradient_penalty(critic, real, fake, alpha=None) -> [B]: (||d critic(x_hat) / d x_hat||_2 - 1)^2 with
         x_hat = alpha * real + (1 - alpha) * fake, alpha ~ U(0, 1) per example. UNWEIGHTED: the caller
         multiplies by cfg.gp_weight (lambda), e.g. via weighted_sum.
-    r1_penalty(critic, real) -> [B]: 0.5 * ||d critic(real) / d real||_2^2 on real inputs only (Mescheder et
-        al. 2018, "Which training methods for GANs do actually converge?"); UNWEIGHTED (times gamma).
     feature_matching(real_feats, fake_feats) -> [B]: mean over feature maps of the per-example mean
         L1 distance; real features are treated as constants (stop_gradient).
-    batch_feature_matching(real_feats, fake_feats) -> [B]: |batch mean real - batch mean fake|, mean over features.
-    batch_log_mean_matching(real_stats, fake_stats, eps) -> [B]: the same on a log scale,
-        |log(mean fake + eps) - log(mean real + eps)|: relative differences of non-negative statistics.
     weighted_sum([(weight, per_example), ...]) -> [B]: sum of weight * loss, skipping weight 0 terms
         (cfg.wave_weight / ms_weight / timing_weight / fm_weight = 0 removes that term entirely).
 """
@@ -37,7 +32,6 @@ HINGE_MARGIN = 1.0
 LSGAN_REAL_TARGET = 1.0
 GP_TARGET_NORM = 1.0
 GP_EPS = 1e-12                # keeps sqrt differentiable at a zero gradient
-R1_HALF = 0.5                 # R1 = gamma / 2 * ||grad||^2 (Mescheder et al. 2018)
 
 
 def _check_kind(kind: str) -> None:
@@ -110,21 +104,6 @@ def gradient_penalty(critic, real, fake, alpha=None) -> tf.Tensor:
     return tf.square(norm - GP_TARGET_NORM)
 
 
-def r1_penalty(critic, real) -> tf.Tensor:
-    """R1 penalty per example [batch]: 0.5 * squared L2 norm of the critic's gradient at the real input.
-
-    critic: callable x [batch, ...] -> scores (see _critic_scalar). Penalising D's slope on the data keeps it
-    from growing the sharp real/fake boundary that makes its scores (and G's signal) saturate.
-    """
-    real = tf.convert_to_tensor(real)
-    batch = tf.shape(real)[0]
-    with tf.GradientTape() as tape:
-        tape.watch(real)
-        scores = _critic_scalar(critic(real))
-    grads = tf.reshape(tape.gradient(scores, real), [batch, -1])
-    return R1_HALF * tf.reduce_sum(tf.square(grads), axis=1)
-
-
 def _flatten(feats) -> list:
     if isinstance(feats, (list, tuple)):
         return [t for f in feats for t in _flatten(f)]
@@ -144,39 +123,9 @@ def feature_matching(real_feats, fake_feats) -> tf.Tensor:
     return tf.add_n(terms) / float(len(terms))
 
 
-def batch_feature_matching(real_feats, fake_feats) -> tf.Tensor:
-    """Distance between the *batch means* of real and fake features (Salimans et al. 2016, sec. 3.1), per example.
-
-    real_feats, fake_feats: [batch, features] (e.g. the turn-timing D's pooled features of real and generated
-    VAD). Returns [batch_fake]: mean over features of |mean_b real - mean_b fake|, the same value for every
-    example (so averaging over a global batch of N replicas' equal shares gives the mean of their distances).
-    Matching batch statistics rather than paired examples suits an unconditional GAN, where a fake clip has
-    no real counterpart. Real features get stop_gradient.
-    """
-    real = tf.reduce_mean(tf.stop_gradient(tf.cast(real_feats, tf.float32)), axis=0)
-    fake = tf.cast(fake_feats, tf.float32)
-    dist = tf.reduce_mean(tf.abs(real - tf.reduce_mean(fake, axis=0)))
-    return tf.zeros([tf.shape(fake)[0]], tf.float32) + dist
-
-
 def weighted_sum(terms) -> tf.Tensor:
     """[(weight, per_example [batch]), ...] -> [batch], skipping terms whose weight is 0."""
     used = [w * t for w, t in terms if w]
     if not used:
         raise ConfigError("weighted_sum: every loss weight is 0 (check wave_weight/ms_weight/timing_weight)")
     return tf.add_n(used)
-
-
-def batch_log_mean_matching(real_stats, fake_stats, eps: float) -> tf.Tensor:
-    """Relative distance between the batch means of non-negative statistics, per example [batch_fake].
-
-    real_stats, fake_stats: [batch, stats] (e.g. the turn-timing D's per-clip turn statistics: rates per
-    second and fractions). Returns mean over stats of |log(mean_b fake + eps) - log(mean_b real + eps)|, the same
-    value for every example (see batch_feature_matching). The log of the *pooled* mean is what a relative error
-    of pooled rates (events per minute over all clips, as the timing evaluation reports them) measures; eps
-    keeps a statistic that is absent in a batch (no overlaps) finite. Real statistics get stop_gradient.
-    """
-    real = tf.reduce_mean(tf.stop_gradient(tf.cast(real_stats, tf.float32)), axis=0)
-    fake = tf.reduce_mean(tf.cast(fake_stats, tf.float32), axis=0)
-    dist = tf.reduce_mean(tf.abs(tf.math.log(fake + eps) - tf.math.log(real + eps)))
-    return tf.zeros([tf.shape(fake_stats)[0]], tf.float32) + dist

@@ -128,6 +128,14 @@ def _keep_absl_at_warnings() -> None:
 
 
 _tuned: RuntimeSettings | None = None
+_added: dict = {}          # the variables tune() added to os.environ
+
+
+def child_environment() -> dict:
+    """os.environ without the variables tune() added, for a child process that is another wavebabble tool: it
+    picks its own settings (a training job started by a serving-tuned script still gets oneDNN); the user's own
+    values stay."""
+    return {k: v for k, v in os.environ.items() if not (k in _added and _added[k] == v)}
 
 
 def tune(use: str) -> RuntimeSettings:
@@ -143,6 +151,7 @@ def tune(use: str) -> RuntimeSettings:
     else:
         add, _tuned = environment(use)
         os.environ.update(add)
+        _added.update(add)
         if not verbose():
             _keep_absl_at_warnings()
             _import_tensorflow_quietly()

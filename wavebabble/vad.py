@@ -11,11 +11,7 @@ clip's edges, in dBFS (a full-scale square wave is 0 dB, a full-scale sine -3 dB
 - :func:`soft_vad`: TF ``[B, T, C]`` -> ``[B, T // hop, C]`` in [0, 1],
   ``sigmoid((energy_db - threshold_db) / temperature_db)``; differentiable (used by the turn-timing
   discriminator and summaries). Its fixed threshold assumes level-normalised audio (loud speaker peaking
-  near 0.9 full scale, as the data pipeline delivers). With ``adaptive=True`` the threshold is instead the
-  hard VAD's per-clip, per-channel threshold (:func:`channel_threshold_db`, computed in TF, under
-  ``stop_gradient`` unless ``threshold_grad=True``), so the timing discriminator sees the speech that
-  evaluation counts (generated audio's "silent" channel often holds quiet sound well below -40 dBFS but above
-  its own noise floor).
+  near 0.9 full scale, as the data pipeline delivers).
 - :func:`model_soft_vad`: :func:`soft_vad` with a Config's VAD fields (the one call the trainer, summaries,
   export and benchmarks use).
 - :func:`hard_vad`: numpy ``[T, C]`` -> bool ``[frames, C]`` (:func:`hard_vad_from_energy` on frame energies). The threshold adapts to each channel's own noise
@@ -146,19 +142,12 @@ def frame_energy_db(audio: np.ndarray, sample_rate: int, frame_hz: int = FRAME_H
 
 
 def soft_vad(audio, sample_rate: int, frame_hz: int = FRAME_HZ, threshold_db: float = SOFT_THRESHOLD_DB,
-             temperature_db: float = SOFT_TEMPERATURE_DB, adaptive: bool = False,
-             grad_temperature_db: float = 0.0, threshold_grad: bool = False, grad_mix=1.0):
+             temperature_db: float = SOFT_TEMPERATURE_DB, grad_temperature_db: float = 0.0, grad_mix=1.0):
     """Differentiable VAD: TF float ``[B, T, C]`` -> float32 ``[B, T // hop, C]`` in [0, 1].
 
     ``sigmoid((frame_energy_db - threshold) / temperature_db)`` on the same frame grid as
-    :func:`frame_energy_db` / :func:`hard_vad`. ``threshold`` is ``threshold_db`` (fixed), or with
-    ``adaptive=True`` the hard VAD's threshold of each clip and channel (see :func:`adaptive_threshold_db`;
-    ``threshold_db`` is then unused; a channel without speech stays below 0.5 everywhere). Gradients are finite
-    everywhere (zero on digital silence). Through the adaptive threshold they flow only with
-    ``threshold_grad=True``: the threshold then moves with the channel's noise floor and level in the gradient as
-    it does in the value, so the VAD is gain-invariant in both, and the only way to raise a frame's speech
-    probability is contrast (louder than the channel's quiet frames), not loudness. Without it a generator told
-    "more speech here" can simply turn the whole channel up, and the (stop-gradient) threshold follows.
+    :func:`frame_energy_db` / :func:`hard_vad`, with ``threshold = threshold_db``. Gradients are finite
+    everywhere (zero on digital silence).
 
     ``grad_temperature_db`` > 0 (surrogate gradient): the values stay the sharp sigmoid, but gradients are those
     of ``sigmoid((energy - threshold) / grad_temperature_db)``. The sharp sigmoid's gradient vanishes a few
@@ -182,7 +171,7 @@ def soft_vad(audio, sample_rate: int, frame_hz: int = FRAME_HZ, threshold_db: fl
     power = tf.nn.avg_pool1d(power, ksize=window, strides=hop, padding="VALID")  # [B, n, C]
     power = power[:, :n, :]
     db = (10.0 / np.log(10.0)) * tf.math.log(power + ENERGY_EPS)
-    threshold = adaptive_threshold_db(db, threshold_grad)[:, None, :] if adaptive else float(threshold_db)
+    threshold = float(threshold_db)
     sharp = tf.sigmoid((db - threshold) / float(temperature_db))
     if not grad_temperature_db:
         return sharp
@@ -211,47 +200,8 @@ def model_soft_vad(audio, cfg, step=0):
     """:func:`soft_vad` of ``audio`` ``[B, T, C]`` with a Config's sample rate, frame rate and VAD fields, at
     generator step ``step`` (only the surrogate gradient's annealing reads it: :func:`surrogate_mix`)."""
     return soft_vad(audio, cfg.sample_rate, frame_hz=cfg.frame_hz, threshold_db=cfg.vad_threshold_db,
-                    temperature_db=cfg.vad_temperature_db, adaptive=cfg.vad_adaptive,
-                    grad_temperature_db=cfg.vad_grad_temperature_db, threshold_grad=cfg.vad_threshold_grad,
+                    temperature_db=cfg.vad_temperature_db, grad_temperature_db=cfg.vad_grad_temperature_db,
                     grad_mix=surrogate_mix(cfg, step))
-
-
-def _sorted_percentile(sorted_db, first, count, q: float):
-    """numpy-style (linear) ``q``-th percentile of ``sorted_db[..., first:first + count]``: TF ``[B, C, n]``
-    ascending values, int ``[B, C]`` first index and count (>= 1) -> ``[B, C]``."""
-    import tensorflow as tf
-
-    n = tf.shape(sorted_db)[-1]
-    pos = tf.cast(first, tf.float32) + (q / 100.0) * tf.cast(count - 1, tf.float32)
-    lo = tf.clip_by_value(tf.cast(tf.floor(pos), tf.int32), 0, n - 1)
-    hi = tf.minimum(lo + 1, n - 1)
-    frac = pos - tf.cast(lo, tf.float32)
-    at = lambda i: tf.gather(sorted_db, i[..., None], axis=2, batch_dims=2)[..., 0]  # noqa: E731
-    return at(lo) + frac * (at(hi) - at(lo))
-
-
-def adaptive_threshold_db(energy_db, gradient: bool = False):
-    """The hard VAD's threshold (:func:`channel_threshold_db`, default constants) per clip and channel, in TF.
-
-    ``energy_db`` ``[B, frames, C]`` -> ``[B, C]`` dBFS, under ``stop_gradient`` unless ``gradient`` (then
-    gradients reach the frames at the noise-floor and level percentiles). A channel with no frame above
-    its gate (silence, steady noise: the hard VAD finds no speech) gets the gate (floor + SNR_MARGIN_DB, at
-    least MIN_SPEECH_DB), so every frame stays below 0.5 while a generator that outputs steady noise still
-    gets a gradient towards louder frames (a threshold out of reach would give none).
-    """
-    import tensorflow as tf
-
-    e = energy_db if gradient else tf.stop_gradient(energy_db)
-    e = tf.sort(tf.transpose(e, [0, 2, 1]), axis=-1)                                 # [B, C, n] ascending
-    n = tf.shape(e)[-1]
-    zeros = tf.zeros(tf.shape(e)[:2], tf.int32)
-    floor = _sorted_percentile(e, zeros, zeros + n, NOISE_PERCENTILE)
-    gate = tf.maximum(floor + SNR_MARGIN_DB, MIN_SPEECH_DB)
-    count = tf.reduce_sum(tf.cast(e > gate[..., None], tf.int32), axis=-1)           # candidates: the top `count`
-    level = _sorted_percentile(e, n - count, tf.maximum(count, 1), LEVEL_PERCENTILE)
-    threshold = tf.maximum(gate, level - SPEECH_RANGE_DB)
-    # no candidate frames: the gate itself, so the channel reads as silence (< 0.5) yet still passes gradients
-    return tf.where(count > 0, threshold, gate)
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,23 +9,15 @@ Architecture (d = cfg.model_dim, k = cfg.kernel_len = 25):
        32768:  16d, 8d, 4d, 2d, d, nch(stride 2)                  16 -> 32768
        65536:  16d, 8d, 4d, 2d, d, nch                            16 -> 65536
        131072: 16d, 8d, 4d, 2d, d, d, nch(stride 2)               16 -> 131072
-    -> optional learned post-processing FIR of length cfg.post_proc_filt_len, one filter per channel
-       (DepthwiseConv1D: it never mixes speaker A and speaker B).
     -> optional speaker-activity gate (cfg.g_activity_gate): a Conv1D(nch, k, sigmoid) head on the (per-clip
        standardised) first upsampling output at least as long as the VAD frame sequence gives each speaker a
        slow activity envelope [batch, gate_len, nch] in (0, 1); it is repeated to [batch, slice_len, nch] and
-       multiplies the waveform. Each speaker's gate has its own weights, so the two channels start with
-       different envelopes (without it both channels share one stack's envelope and the speaker-symmetric
-       turn-timing D cannot tell them apart; eval/results/ablation_timing_notes.md).
-       cfg.g_gate_form == "floor": the head has FLOOR_GATE_LOGITS outputs (who holds the floor, the holder
-       speaks, the other speaks) combined by layers.FloorGate, so a pause (the holder falls silent and resumes)
-       is as simple for G as a speaker change. Measured worse than "speakers" in the timing ablation (a floor
-       switch passes through both gates at 0.5 h, i.e. an overlap; ablation_timing_notes.md, seventh session).
-Upsampling layer: cfg.upsample == "transpose": Conv1DTranspose(kernel k, stride, "same");
-                  cfg.upsample == "nearest":   UpSampling1D(stride) + Conv1D(kernel k, "same").
-With nch=1, d=64, slice 16384 and no post-processing the model has WaveGAN's 19,065,345 parameters.
+       multiplies the waveform. Each speaker's gate has its own weights, so the two channels can follow
+       different envelopes, which the speaker-symmetric turn-timing D needs to tell speakers apart.
+Upsampling layer: Conv1DTranspose(kernel k, stride, "same").
+With nch=1, d=64, slice 16384 (and no gate) the model has WaveGAN's 19,065,345 parameters.
 
-`transpose_impl` picks how "transpose" layers are computed; both hold identical weights
+`transpose_impl` picks how the upsampling layers are computed; both hold identical weights
 ([kernel, out_ch, in_ch] + bias) and give the same output:
     "keras" (default): keras.layers.Conv1DTranspose (fastest eager/graph fp32 on CPU via oneDNN);
     "polyphase": PolyphaseConv1DTranspose, one stride-1 Conv1D + reshape: ~10% slower without XLA,
@@ -38,7 +30,7 @@ import keras
 
 from wavebabble.config import Config
 from wavebabble.errors import ConfigError
-from wavebabble.models.layers import FloorGate, PolyphaseConv1DTranspose
+from wavebabble.models.layers import PolyphaseConv1DTranspose
 
 START_LEN = 16                 # time steps after the dense projection
 SHORT_SLICE = 16384            # slices longer than this double the dense width (WaveGAN)
@@ -47,12 +39,6 @@ DIM_MUL_LONG = 32
 UPSAMPLE_STRIDE = 4
 TRANSPOSE_IMPLS = ("polyphase", "keras")
 DEFAULT_TRANSPOSE_IMPL = "keras"
-FLOOR_GATE_LOGITS = 3          # "floor" gate form: floor, holder speaks, other speaks (layers.FloorGate)
-# Initial logit biases of the floor gate: the holder mostly speaking (sigmoid(2) = 0.88), the other mostly not
-# (0.12), so the two envelopes start anti-correlated (gate_A - gate_B = (2f - 1)(h - o)); with zero biases
-# h ~ o ~ 0.5 and both speakers start with the same envelope (correlation 0.98 measured at init, demo preset).
-FLOOR_GATE_BIAS_INIT = (0.0, 2.0, -2.0)
-
 # (channel multiplier of d, or None for nch; stride) per upsampling layer, by slice length.
 _LAYER_PLANS = {
     16384: [(8, 4), (4, 4), (2, 4), (1, 4), (None, 4)],
@@ -71,9 +57,6 @@ def generator_plan(cfg: Config) -> list[tuple[int, int]]:
 
 def _upsample_block(x, filters, stride, cfg, transpose_impl, activation, name):
     k = cfg.kernel_len
-    if cfg.upsample == "nearest":
-        x = keras.layers.UpSampling1D(stride, name=f"{name}_nearest")(x)
-        return keras.layers.Conv1D(filters, k, padding="same", activation=activation, name=name)(x)
     if transpose_impl == "keras":
         return keras.layers.Conv1DTranspose(filters, k, strides=stride, padding="same",
                                             activation=activation, name=name)(x)
@@ -95,7 +78,7 @@ def build_generator(cfg: Config, transpose_impl: str = DEFAULT_TRANSPOSE_IMPL) -
     for i, (filters, stride) in enumerate(plan):
         last = i == len(plan) - 1
         x = _upsample_block(x, filters, stride, cfg, transpose_impl,
-                            activation=None if (last and cfg.post_proc_filt_len) else ("tanh" if last else "relu"),
+                            activation="tanh" if last else "relu",
                             name=f"upconv_{i}")
         length *= stride
         if cfg.g_activity_gate and gate is None and length >= cfg.num_frames and not last:
@@ -103,20 +86,9 @@ def build_generator(cfg: Config, transpose_impl: str = DEFAULT_TRANSPOSE_IMPL) -
             # (over time and channels: the temporal envelope is kept); otherwise its logits hardly move.
             h = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False,
                                                 name="activity_gate_norm")(x)
-            if cfg.g_gate_form == "floor":
-                gate = keras.layers.Conv1D(
-                    FLOOR_GATE_LOGITS, cfg.kernel_len, padding="same", name="activity_gate_logits",
-                    bias_initializer=keras.initializers.Constant(FLOOR_GATE_BIAS_INIT))(h)
-                gate = FloorGate(name="activity_gate")(gate)
-            else:
-                gate = keras.layers.Conv1D(cfg.nch, cfg.kernel_len, padding="same", activation="sigmoid",
-                                           name="activity_gate")(h)
+            gate = keras.layers.Conv1D(cfg.nch, cfg.kernel_len, padding="same", activation="sigmoid",
+                                       name="activity_gate")(h)
             gate = keras.layers.UpSampling1D(cfg.slice_len // length, name="activity_gate_repeat")(gate)
-    if cfg.post_proc_filt_len:
-        # WaveGAN's post-processing filter, but depthwise: one FIR per channel, no channel mixing.
-        x = keras.layers.DepthwiseConv1D(cfg.post_proc_filt_len, padding="same", depth_multiplier=1,
-                                         name="post_proc")(x)
-        x = keras.layers.Activation("tanh", name="post_proc_tanh")(x)
     if cfg.g_activity_gate:
         if gate is None:
             raise ConfigError(f"g_activity_gate: no upsampling layer before the last one is at least "

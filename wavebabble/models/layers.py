@@ -6,8 +6,6 @@
   stride*out_ch filters followed by a reshape (sub-pixel / polyphase form). It is the generator's
   XLA lever (see eval/bench_models.py): without XLA it is ~10% slower than Conv1DTranspose (28/25
   more MACs), but under XLA on CPU it keeps its speed while Conv1DTranspose becomes ~40x slower.
-- `FloorGate`: three gate logits (floor, holder active, other active) [batch, time, 3] -> the two speakers'
-  activity envelopes [batch, time, 2] (the generator's "floor" gate form).
 - `GroupedConv1D`: keras Conv1D(groups=g) weights and output, computed as g ordinary convolutions
   (TF's CPU backward of grouped convs is ~60x slower than ungrouped).
 """
@@ -30,29 +28,6 @@ class TimingFeatures(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 4)
-
-
-@keras.saving.register_keras_serializable(package="wavebabble")
-class FloorGate(keras.layers.Layer):
-    """Logits [batch, time, 3] = (floor, holder, other) -> speaker envelopes [batch, time, 2] in (0, 1).
-
-        f = sigmoid(floor)      how much speaker A holds the floor (1 - f: speaker B)
-        h = sigmoid(holder)     the floor holder is speaking
-        o = sigmoid(other)      the other speaker is speaking too (overlap, backchannel)
-        gate_A = f h + (1 - f) o,   gate_B = (1 - f) h + f o
-
-    A pause inside a turn is one variable dipping (h), a gap or a switch is the floor changing sides: the
-    two speakers' independent sigmoids ("speakers" form) make every silence between two speakers' turns
-    equally cheap whether the same speaker resumes or not."""
-
-    def call(self, logits):
-        f, h, o = tf.unstack(tf.sigmoid(logits), axis=-1)
-        gate_a = f * h + (1.0 - f) * o
-        gate_b = (1.0 - f) * h + f * o
-        return tf.stack([gate_a, gate_b], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], 2)
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")
@@ -84,6 +59,7 @@ class PolyphaseConv1DTranspose(keras.layers.Layer):
         self._m_min = -((k - 1 - self._pad) // s)
         self._m_max = (s - 1 + self._pad) // s
         self._taps = self._m_max - self._m_min + 1
+        self._frozen_kernel = None
 
     def build(self, input_shape):
         in_ch = int(input_shape[-1])
@@ -95,8 +71,16 @@ class PolyphaseConv1DTranspose(keras.layers.Layer):
         self._table = [[r + self._pad - (self._m_min + t) * self.strides for r in range(self.strides)]
                        for t in range(self._taps)]
 
-    def _poly_kernel(self):
-        """[taps, in_ch, strides*filters] stride-1 kernel built from `kernel`."""
+    def freeze_kernel(self) -> None:
+        """Compute the polyphase kernel from `kernel` once and use that copy from now on (serving: saves the
+        gather on every call). Later changes to `kernel` are not seen: for a model that is no longer trained."""
+        self._frozen_kernel = tf.Variable(self.poly_kernel(), trainable=False, name=f"{self.name}_serving_kernel")
+
+    def poly_kernel(self):
+        """[taps, in_ch, strides*filters] stride-1 kernel built from `kernel` (the frozen copy after
+        freeze_kernel())."""
+        if self._frozen_kernel is not None:
+            return self._frozen_kernel
         k, s = self.kernel_size, self.strides
         w = tf.transpose(self.kernel, [0, 2, 1])                 # [k, in, out]
         zero = tf.zeros_like(w[0])
@@ -111,7 +95,7 @@ class PolyphaseConv1DTranspose(keras.layers.Layer):
         # tf.nn.conv1d correlates: out[q] = sum_t xp[q + t] K[t] with xp[q + t] = x[q + m_min + t].
         left, right = -self._m_min, self._m_max
         xp = tf.pad(x, [[0, 0], [left, right], [0, 0]])
-        y = tf.nn.conv1d(xp, self._poly_kernel(), stride=1, padding="VALID")  # [B, length, s*out]
+        y = tf.nn.conv1d(xp, self.poly_kernel(), stride=1, padding="VALID")  # [B, length, s*out]
         y = tf.reshape(y, [batch, length * self.strides, self.filters]) + self.bias
         if x.shape[1] is not None:
             y.set_shape([x.shape[0], x.shape[1] * self.strides, self.filters])

@@ -4,8 +4,6 @@
 
 Input is `wavebabble.vad.soft_vad(audio)`: per-frame speech probabilities (a, b) of speaker A and B at
 cfg.frame_hz; the model never sees the waveform. Inside:
-    GaussianNoise(cfg.timing_input_noise) (training only; when > 0: instance noise that keeps D from being
-        certain early, so its gradients stay informative)
     TimingFeatures -> [a, b, a*b (overlap), (1-a)(1-b) (joint silence)]       [batch, frames, 4]
     MinibatchStd (when cfg.timing_minibatch_std) -> + per-frame std of those 4 features across the batch
         [batch, frames, 8]: a batch of fakes whose turn patterns are all alike (mode collapse of the
@@ -17,10 +15,7 @@ cfg.frame_hz; the model never sees the waveform. Inside:
     LeakyReLU -> global mean and max over time (concatenated)                     "timing_pool"
     (when cfg.timing_turn_stats) per-clip turn statistics of the VAD input (turn_statistics.py: speech and
         overlap fractions, IPU / overlap / silence / one-speaker-alone run rates after 0.2 s bridging, speaker
-        changes; with cfg.timing_pause_stats also the rates of pauses and gaps; with cfg.timing_duration_stats
-        also the rates of IPUs and joint silences lasting at least each of DURATION_WINDOWS_S; counted on the
-        thresholded VAD with straight-through gradients when cfg.timing_stats_hard),
-        on a log scale log(stat + TURN_STATS_LOG_EPS) so that an overlap fraction of 0.05 against 0.02 weighs
+        changes), on a log scale log(stat + TURN_STATS_LOG_EPS) so that an overlap fraction of 0.05 against 0.02 weighs
         like a speech fraction of 1.0 against 0.4 (the evaluation scores relative errors),
         + their std across the batch when cfg.timing_minibatch_std, -> Dense(timing_dim) -> LeakyReLU,
         concatenated with "timing_pool"
@@ -41,9 +36,6 @@ DILATED_KERNEL = 3
 VAD_CHANNELS = 2
 TURN_STATS_LOG_EPS = 0.01  # turn statistics are read as log(stat + this): rates/s and fractions ~0.02..1
 TURN_STATS_LAYER = "timing_turn_stats"   # the layer whose output is the per-clip turn statistics [batch, stats]
-# cfg.timing_duration_stats: turn statistics also count IPUs and joint silences at least this long (seconds);
-# between the corpora's median pause (~0.5 s) and IPU (~1.5 s) lengths (eval/results/ablation_timing.md)
-DURATION_WINDOWS_S = (0.5, 1.0)
 MBSTD_EPS = 1e-8          # inside the sqrt of the minibatch variance (finite gradient at zero variance)
 
 
@@ -98,10 +90,7 @@ def build_timing_discriminator(cfg: Config) -> keras.Model:
         raise ConfigError(f"config field 'nch' = {cfg.nch}: the turn-timing discriminator needs 2 channels "
                           "(one speaker each)")
     vad = keras.Input((cfg.num_frames, VAD_CHANNELS), name="vad")
-    x = vad
-    if cfg.timing_input_noise > 0:
-        x = keras.layers.GaussianNoise(cfg.timing_input_noise, name="timing_input_noise")(x)
-    x = TimingFeatures(name="timing_features")(x)
+    x = TimingFeatures(name="timing_features")(vad)
     if cfg.timing_minibatch_std:
         x = MinibatchStd(name="timing_minibatch_std")(x)
     x = keras.layers.Conv1D(cfg.timing_dim, 1, name="timing_in")(x)
@@ -115,9 +104,7 @@ def build_timing_discriminator(cfg: Config) -> keras.Model:
         keras.layers.GlobalAveragePooling1D(name="timing_mean")(x),
         keras.layers.GlobalMaxPooling1D(name="timing_max")(x)])
     if cfg.timing_turn_stats:
-        stats = TurnStatistics(cfg.frame_hz, hard=cfg.timing_stats_hard, name=TURN_STATS_LAYER,
-                               durations_s=DURATION_WINDOWS_S if cfg.timing_duration_stats else (),
-                               pauses=cfg.timing_pause_stats)(vad)
+        stats = TurnStatistics(cfg.frame_hz, name=TURN_STATS_LAYER)(vad)
         stats = LogScale(TURN_STATS_LOG_EPS, name="timing_turn_stats_log")(stats)
         if cfg.timing_minibatch_std:
             stats = MinibatchStd(name="timing_turn_stats_std")(stats)

@@ -1,7 +1,6 @@
 """Differentiable per-clip turn statistics of a soft VAD: what the timing evaluation counts, in TF.
 
-    TurnStatistics(frame_hz, hard=False, durations_s=(), pauses=False)(vad [batch, frames, 2])
-        -> [batch, len(turn_stat_names(durations_s, pauses))]
+    TurnStatistics(frame_hz)(vad [batch, frames, 2]) -> [batch, NUM_TURN_STATS] (order: STAT_NAMES)
 
 The evaluation (`wavebabble.timing`, DESIGN.md) bridges each channel's silences shorter than MIN_SILENCE_S,
 calls each remaining speech run an IPU and counts per minute IPUs, pauses, gaps and overlaps. This layer
@@ -20,36 +19,12 @@ computes the same kind of quantities from soft VAD probabilities a, b in [0, 1],
                  changes (gaps and speaker-change overlaps), which tells a gap (A _ B) from a pause (A _ A) where
                  the run counts cannot. The held floor's total variation counts a swing from +1 to -1 as one
                  change however many frames the swing takes; the first speaker's 0 -> +-1 is taken off by the
-                 |floor(end)| term. (The earlier product form sum relu(-floor(t) floor(t-1)) counted a change
-                 spread over a few frames as a fraction of one: measured on 100 clips, FSDD seed 2, real 6.4
-                 changes/min against 12.6 thresholded and generated 8.2 against 22.4; on babble it ranked a
-                 generator with 18 changes/min below the corpus's 12. This form: real 13.5, generated 23.7.)
-
-    before(t)    who spoke alone just before the current joint silence: g(t) = f(t) + S(t) g(t-1) with
-                 S = (1-A)(1-B) the joint silence (held only through silence; an overlap or the clip's start
-                 gives 0), the same closed form as the floor's
-    ends(t)      relu(S(t-1) - S(t)): a joint silence ends at t
-    pauses       sum_t ends(t) [A(t)(1-B(t)) relu(before(t-1)) + B(t)(1-A(t)) relu(-before(t-1))]: joint
-                 silences with the same speaker alone on both sides; gaps: the same with the speakers crossed.
-                 On a 0/1 VAD exactly the evaluation's pauses and gaps (a silence after an overlap, at the
-                 clip's edges, or ending in an overlap is neither).
-
-    long(x, w)   grey-scale morphological opening of x with a flat window of w frames: on a 0/1 signal it
-                 removes the runs shorter than w and keeps the others whole
+                 |floor(end)| term.
 
     statistics (rates in events per second, the rest fractions of the clip's frames):
       speech fraction of a and b, overlap fraction mean(a*b),
       runs of A and B (IPUs), runs of A*B (overlaps), runs of (1-A)(1-B) (joint silences: pauses, gaps and
       the clip's leading/trailing silence), runs of A(1-B) and B(1-A) (one speaker alone), speaker changes,
-      with pauses=True the rates of pauses and gaps (the silence count split by who speaks on each side:
-      measured in every babble seed of the eighth session, G made a third of the corpus's pauses and 30-60 %
-      more gaps, a difference of two soft counts the D would otherwise have to learn to take; reading them
-      did not bring the pauses on three babble seeds: ablation_timing_notes.md, ninth session),
-      then for each duration d in durations_s: runs of long(A, d), long(B, d), long((1-A)(1-B), d), i.e. the
-      rates of IPUs and of joint silences lasting at least d. The counts above say how many turns there are;
-      these say how long they last, so a generator that chops its speech into 0.2 s bursts separated by
-      pauses just over the 0.2 s bridging (measured: FSDD seed 0, IPU median 0.2 s against 1.54 s) is told so
-      even when its IPU count happens to be close to the corpus's.
 
 The turn-timing discriminator (timing_discriminator.py, `cfg.timing_turn_stats`) reads these next to its
 convolutional features, so a generator whose turns are too short, or whose speakers switch too often, is
@@ -57,11 +32,6 @@ told so through one number per clip rather than through a pattern its convolutio
 Gradients flow through the max/min windows to the frames that decide them (e.g. the loudest frame inside a
 gap that would bridge it).
 
-hard=True counts the thresholded VAD (a > 0.5) in the forward pass, as the evaluation counts its hard VAD, and
-passes gradients straight through the threshold (Bengio et al. 2013). Soft counts are biased by how decisive the
-VAD is, and differently for real and generated audio: the held floor of a soft VAD loses speaker changes
-(measured on a babble generator at 1000 steps, 200 clips: soft counts 0.13 changes/s real vs 0.06 generated,
-thresholded 0.19 vs 0.27, so the soft statistic asked for more changes where there were too many).
 """
 from __future__ import annotations
 
@@ -73,10 +43,6 @@ from wavebabble.timing import MIN_SILENCE_S
 STAT_NAMES = ("speech_a", "speech_b", "overlap", "ipu_rate_a", "ipu_rate_b", "overlap_rate", "silence_rate",
               "a_alone_rate", "b_alone_rate", "speaker_change_rate")
 NUM_TURN_STATS = len(STAT_NAMES)
-PAUSE_STAT_NAMES = ("pause_rate", "gap_rate")
-DURATION_STAT_PREFIXES = ("long_ipu_rate_a", "long_ipu_rate_b", "long_silence_rate")
-DURATION_STATS_PER_WINDOW = len(DURATION_STAT_PREFIXES)
-HARD_THRESHOLD = 0.5     # hard=True: speech where the soft VAD exceeds this
 HALF = 0.5               # a change is a swing of the floor from +1 to -1 (or back): variation 2
 HOLD_EPS = 1e-6          # floor hold factors are clipped to >= this before their log (exact 0 would give -inf)
 
@@ -108,12 +74,6 @@ def bridge_short_silences(x, window: int):
     return 1.0 - keep_long_runs(1.0 - x, window, 1.0)
 
 
-def turn_stat_names(durations_s=(), pauses: bool = False) -> tuple[str, ...]:
-    """Names of TurnStatistics' outputs, in order, for the given duration windows (seconds) and pause option."""
-    return (STAT_NAMES + (PAUSE_STAT_NAMES if pauses else ())
-            + tuple(f"{p}_{d:g}s" for d in durations_s for p in DURATION_STAT_PREFIXES))
-
-
 def count_runs(x):
     """[batch, frames, C] -> [batch, C]: number of runs of a 0/1 signal (soft for values in between)."""
     rises = tf.nn.relu(x[:, 1:, :] - x[:, :-1, :])
@@ -139,18 +99,6 @@ def held_floor(alone_a, alone_b):
     return hold(f, 1.0 - tf.abs(f))
 
 
-def count_pauses_and_gaps(alone_a, alone_b, silence):
-    """[batch, frames] each -> [batch, 2]: joint silences with the same speaker alone on both sides (pauses)
-    and with different ones (gaps); see the module docstring."""
-    before = hold(alone_a - alone_b, silence)[:, :-1]                  # who spoke alone before, at t - 1
-    ends = tf.nn.relu(silence[:, :-1] - silence[:, 1:])               # a joint silence ends at t
-    next_a, next_b = alone_a[:, 1:], alone_b[:, 1:]
-    was_a, was_b = tf.nn.relu(before), tf.nn.relu(-before)
-    pauses = tf.reduce_sum(ends * (next_a * was_a + next_b * was_b), axis=1)
-    gaps = tf.reduce_sum(ends * (next_a * was_b + next_b * was_a), axis=1)
-    return tf.stack([pauses, gaps], axis=-1)
-
-
 def count_speaker_changes(alone_a, alone_b):
     """[batch, frames] each -> [batch]: sign changes of the held floor (gaps + speaker-change overlaps), as
     half its total variation from 0 before the clip, less the final |floor| (the first speaker's arrival)."""
@@ -162,21 +110,15 @@ def count_speaker_changes(alone_a, alone_b):
 
 @keras.saving.register_keras_serializable(package="wavebabble")
 class TurnStatistics(keras.layers.Layer):
-    """Soft VAD [batch, frames, 2] -> [batch, len(turn_stat_names(durations_s, pauses))] (order: module docstring)."""
+    """Soft VAD [batch, frames, 2] -> [batch, NUM_TURN_STATS] (order: STAT_NAMES; see the module docstring)."""
 
-    def __init__(self, frame_hz: int, min_silence_s: float = MIN_SILENCE_S, hard: bool = False,
-                 durations_s=(), pauses: bool = False, **kwargs):
+    def __init__(self, frame_hz: int, min_silence_s: float = MIN_SILENCE_S, **kwargs):
         super().__init__(**kwargs)
         self.frame_hz = int(frame_hz)
         self.min_silence_s = float(min_silence_s)
-        self.hard = bool(hard)
-        self.durations_s = tuple(float(d) for d in durations_s)
-        self.pauses = bool(pauses)
 
     def call(self, vad):
         vad = tf.cast(vad, tf.float32)
-        if self.hard:   # forward: 0/1 at HARD_THRESHOLD; backward: identity (straight-through)
-            vad = vad + tf.stop_gradient(tf.cast(vad > HARD_THRESHOLD, tf.float32) - vad)
         seconds = tf.cast(tf.shape(vad)[1], tf.float32) / float(self.frame_hz)
         a, b = vad[..., 0:1], vad[..., 1:2]
         ipus = bridge_short_silences(vad, int(round(self.min_silence_s * self.frame_hz)))
@@ -186,18 +128,10 @@ class TurnStatistics(keras.layers.Layer):
         silence = (1.0 - big_a) * (1.0 - big_b)                                           # joint silence
         signals = tf.concat([ipus, big_a * big_b, silence, alone_a, alone_b], axis=-1)   # [batch, frames, 6]
         changes = count_speaker_changes(alone_a[..., 0], alone_b[..., 0])[:, None]
-        out = [fractions, count_runs(signals) / seconds, changes / seconds]
-        if self.pauses:
-            out.append(count_pauses_and_gaps(alone_a[..., 0], alone_b[..., 0], silence[..., 0]) / seconds)
-        for d in self.durations_s:
-            window = int(round(d * self.frame_hz))
-            long_runs = tf.concat([keep_long_runs(ipus, window, 0.0), keep_long_runs(silence, window, 1.0)], -1)
-            out.append(count_runs(long_runs) / seconds)
-        return tf.concat(out, axis=-1)
+        return tf.concat([fractions, count_runs(signals) / seconds, changes / seconds], axis=-1)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], len(turn_stat_names(self.durations_s, self.pauses)))
+        return (input_shape[0], NUM_TURN_STATS)
 
     def get_config(self):
-        return {**super().get_config(), "frame_hz": self.frame_hz, "min_silence_s": self.min_silence_s,
-                "hard": self.hard, "durations_s": list(self.durations_s), "pauses": self.pauses}
+        return {**super().get_config(), "frame_hz": self.frame_hz, "min_silence_s": self.min_silence_s}
