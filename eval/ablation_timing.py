@@ -6,7 +6,8 @@
 For one corpus, trains the same preset twice with the same seed, data and step budget (`python -m train.train`,
 the job users run): once as the preset is (with its turn-timing discriminator) and once with
 `--set=timing_weight=0`. By default nothing else is changed, so the result is the preset's; each arm's preset
-name and the SHA-256 of its full config (the run's config.json) are recorded next to its result. Each run's exported SavedModel generates the same number of clips (same latents).
+name and the SHA-256 of its full config (the run's config.json) are recorded next to its result.
+Each run's exported SavedModel generates the same number of clips (same latents).
 `--seeds=0,1,2` repeats all of it per seed (weights, data order, latents and, for fsdd, the assembled corpus)
 and judges the goal on the median over seeds; every seed's table is kept.
 Both sets and the training corpus are measured the same way (hard VAD -> DESIGN.md timing statistics, as

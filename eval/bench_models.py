@@ -182,8 +182,9 @@ def make_train_step(cfg, batch: int, jit=False):
     g_macs = model_macs(trainer.generator)
     d_macs = sum(model_macs(d) for d in discs)
     gp_macs = d_macs if cfg.loss == "wgan-gp" else 0
-    ms = trainer.critics.get("ms")
-    fm_macs = model_macs(ms.model) if (ms is not None and cfg.fm_weight) else 0
+    # feature matching runs the critics that return features (more than a score) once more, on the real batch
+    fm_macs = sum(model_macs(c.model) for c in trainer.critics.values()
+                  if cfg.fm_weight and len(c.model.outputs) > 1)
     per_d_update = g_macs + FWD_GRAD_FACTOR * (2 * d_macs + gp_macs)
     per_g_update = FWD_GRAD_FACTOR * (g_macs + d_macs) + fm_macs
     return (lambda: trainer.train_step(iterator)), cfg.d_updates * per_d_update + per_g_update

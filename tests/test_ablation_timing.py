@@ -16,7 +16,7 @@ def ablation_cmd(tmp_path, data, out, *extra):
     tiny = [f"--train_flag={f}" for f in train_helpers.TINY_SET_FLAGS] + ["--train_flag=--strategy=one_device"]
     return [sys.executable, "-m", "eval.ablation_timing", "--corpus=custom", f"--data_dir={data}", "--train_steps=2",
             "--num_clips=3", f"--work_dir={tmp_path / 'work'}", f"--out={out}", *tiny,
-            "--timing_flag=--set=timing_input_noise=0.01", *extra]
+            "--timing_flag=--set=vad_grad_temperature_db=5", *extra]
 
 
 def run(cmd):
@@ -61,12 +61,21 @@ def test_ablation_runs_both_arms_then_reuses_them_per_seed(tmp_path):
                 for p in (tmp_path / "work").glob("*/ablation_train_wall.json")}
     assert len(commands) == 4                                # --timing_flag goes to the 'with' arms only
     for name, command in commands.items():
-        assert ("timing_input_noise=0.01" in command) == name.startswith("custom_with_timing_d"), name
+        assert ("vad_grad_temperature_db=5" in command) == name.startswith("custom_with_timing_d"), name
+        assert ("--set=timing_weight=0" in command) == name.startswith("custom_without_timing_d"), name
         assert f"--seed={name.split('_seed')[1].split('_')[0]}" in command
-    assert result["timing_flags"] == ["--set=timing_input_noise=0.01"]
+    assert result["timing_flags"] == ["--set=vad_grad_temperature_db=5"]
+    for r in result["runs"].values():              # which settings each result is from: preset and config hash
+        configs = r["configs"]
+        assert {c["preset"] for c in configs.values()} == {"demo"}
+        assert configs["with_timing_d"]["config"]["timing_weight"] == 2.0
+        assert configs["without_timing_d"]["config"]["timing_weight"] == 0.0
+        assert configs["with_timing_d"]["config"]["vad_grad_temperature_db"] == 5.0
+        assert len({c["config_sha256"] for c in configs.values()}) == 2
     md = out.with_suffix(".md").read_text()
     assert "sampling floor" in md and "(an earlier run, reused)" in md and "| envelope_corr_median |" in md
     assert "| **median** |" in md and "### custom, seed 1" in md
+    assert f"with_timing_d: demo {result['runs']['0']['configs']['with_timing_d']['config_sha256'][:12]}" in md
 
 
 @pytest.mark.parametrize("seeds", ["0,0", "1,x"])

@@ -11,7 +11,7 @@ MAX_USAGE_LINES = 3          # the error, the pointer to --help, and at most one
 
 @pytest.mark.parametrize("module, args, words", [
     ("train.train", ["stray"], ["unexpected arguments", "stray"]),
-    ("train.train", ["--train_steps=2", "--debug_nan_at_step=5"], ["--debug_nan_at_step=5"]),
+    ("train.train", ["--train_steps=2", "--set=g_activity_gate=ture"], ["--set=g_activity_gate=ture"]),
     ("wavebabble.generate", [], ["--model"]),
     ("wavebabble.export", [], ["--logdir"]),
     ("eval.timing", [], ["--input"]),

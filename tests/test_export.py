@@ -19,7 +19,8 @@ from wavebabble.models.generator import build_generator
 from wavebabble.outdir import RECORD_NAME
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = dict(model_dim=2, slice_len=16384)  # ~0.1 M parameters: exports in seconds
+TINY = dict(model_dim=2, slice_len=16384, g_ema_decay=0.0)  # ~0.1 M parameters: exports in seconds; the run
+# dirs below save G itself (a run with a moving average would save ema_generator, which export restores)
 
 # Runs in a fresh interpreter (-I: no PYTHONPATH, no cwd on sys.path) with `import wavebabble` blocked, so the
 # SavedModel must work with TensorFlow alone. Prints one JSON line of results.

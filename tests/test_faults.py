@@ -115,10 +115,11 @@ def test_checkpoint_on_a_full_disk_keeps_the_last_good_one(small_fs, tmp_path):
     import tensorflow as tf
 
     from wavebabble.config import get_config
-    from wavebabble.trainer import GANTrainer, RunCheckpoints
+    from wavebabble.gan import GAN
+    from wavebabble.run_dir import RunCheckpoints
 
     logdir = small_fs("run", CKPT_FS_BYTES)
-    trainer = GANTrainer(get_config("demo", **train_helpers.TINY), tf.distribute.OneDeviceStrategy("/cpu:0"))
+    trainer = GAN(get_config("demo", **train_helpers.TINY), tf.distribute.OneDeviceStrategy("/cpu:0"))
     ckpts = RunCheckpoints(trainer, logdir)
     first = ckpts.save()
     fill(logdir)
@@ -140,7 +141,8 @@ def test_partial_checkpoint_files_of_a_killed_save_are_removed_at_start(tmp_path
     import tensorflow as tf
 
     from wavebabble.config import get_config
-    from wavebabble.trainer import GANTrainer, RunCheckpoints
+    from wavebabble.gan import GAN
+    from wavebabble.run_dir import RunCheckpoints
 
     ckpt = tmp_path / "run" / "ckpt"
     (ckpt / "ckpt-7_temp").mkdir(parents=True)
@@ -149,7 +151,7 @@ def test_partial_checkpoint_files_of_a_killed_save_are_removed_at_start(tmp_path
     mine = ["ckpt-7_temp.notes", "checkpoint.tmp", "my_ckpt-7_temp"]
     for name in mine:
         (ckpt / name).write_text("the user's")
-    trainer = GANTrainer(get_config("demo", **train_helpers.TINY), tf.distribute.OneDeviceStrategy("/cpu:0"))
+    trainer = GAN(get_config("demo", **train_helpers.TINY), tf.distribute.OneDeviceStrategy("/cpu:0"))
     ckpts = RunCheckpoints(trainer, tmp_path / "run")
     assert sorted(ckpts.removed_partial) == sorted([CHECKPOINT_STATE_TMP, "ckpt-7_temp"])
     assert sorted(p.name for p in ckpt.iterdir()) == sorted(mine)

@@ -7,7 +7,7 @@ import tensorflow as tf
 import train_helpers
 from wavebabble.config import get_config
 from wavebabble.errors import ConfigError
-from wavebabble.trainer import LR_DECAY_FINAL_FRACTION, GANTrainer, LinearDecay
+from wavebabble.gan import GAN, LR_DECAY_FINAL_FRACTION, LinearDecay
 
 
 def test_schedule_values():
@@ -19,7 +19,7 @@ def test_schedule_values():
 
 def test_trainer_learning_rates_follow_the_schedule(tmp_path):
     cfg = get_config("demo", **{**train_helpers.TINY, "lr_decay_start": 1, "lr_decay_steps": 2, "d_updates": 2})
-    trainer = GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=0)
+    trainer = GAN(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=0)
     it = trainer.make_iterator(train_helpers.write_dialogues(tmp_path / "d"))
     seen = [trainer.learning_rates()]
     for _ in range(3):
@@ -36,4 +36,4 @@ def test_trainer_learning_rates_follow_the_schedule(tmp_path):
                                     {"lr_decay_start": 2.5, "lr_decay_steps": 5}])
 def test_invalid_settings_name_the_field(fields):
     with pytest.raises(ConfigError, match="lr_decay"):
-        get_config("demo", **fields)
+        get_config("demo", **{"lr_decay_start": 0, "lr_decay_steps": 0, **fields})

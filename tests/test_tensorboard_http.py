@@ -41,9 +41,9 @@ def _wait_for_tags(port, plugin, wanted, deadline):
 @pytest.mark.slow
 def test_tensorboard_serves_listening_panels(tmp_path):
     folder = train_helpers.write_dialogues(tmp_path / "data")
-    cfg = get_config("demo", **train_helpers.TINY)
+    cfg = get_config("demo", **train_helpers.TINY, train_steps=2)
     logdir = tmp_path / "run"
-    status = train(cfg, TrainOptions(logdir=str(logdir), data_dir=str(folder), train_steps=2, strategy="one_device",
+    status = train(cfg, TrainOptions(logdir=str(logdir), data_dir=str(folder), strategy="one_device",
                                      log_every=1, summary_every=1, save_every=2, num_summary_clips=2,
                                      num_timing_clips=2, export=False))
     assert status == 0

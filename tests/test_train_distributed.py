@@ -23,27 +23,28 @@ import sys, numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from wavebabble.config import get_config
-from wavebabble.trainer import GANTrainer, make_strategy
+from wavebabble.distribute import make_strategy
+from wavebabble.gan import GAN
 data_dir, out = sys.argv[1], sys.argv[2]
 # wgan-gp (GP interpolation weights drawn per global batch), every discriminator, no phase shuffle (own RNG),
-# no minibatch-std in the timing D and no timing feature matching (batch statistics are per replica by design,
-# so replicas would differ); the moving average of G and the adaptive soft VAD are on
+# no minibatch-std in the timing D (batch statistics are per replica by design, so replicas would differ);
+# feature matching, the moving average of G, the turn statistics and the surrogate VAD gradient are on
 cfg = get_config("demo", slice_len=16384, model_dim=2, timing_dim=4, ms_dim=4, ms_groups=1, ms_scales=2, ms_weight=1.0,
                  fm_weight=1.0, batch_size=4, d_updates=1, loss="wgan-gp", phase_shuffle=0,
-                 timing_minibatch_std=False, timing_fm_weight=0.0, g_ema_decay=0.5, vad_adaptive=True)
-one = GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=3)
-mirrored = GANTrainer(cfg, make_strategy("mirrored"), seed=3)
-assert mirrored.num_replicas == 2, mirrored.num_replicas
+                 timing_minibatch_std=False, g_ema_decay=0.5)
+one = GAN(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=3)
+mirrored = GAN(cfg, make_strategy("mirrored"), seed=3)
+assert mirrored.strategy.num_replicas_in_sync == 2, mirrored.strategy.num_replicas_in_sync
 start = one.model_weights()
 for model_one, model_m in [(one.generator, mirrored.generator), (one.ema_generator, mirrored.ema_generator)] + [
-        (one.discriminators[k], mirrored.discriminators[k]) for k in one.discriminators]:
+        (one.critics[k].model, mirrored.critics[k].model) for k in one.critics]:
     model_m.set_weights(model_one.get_weights())
 results = {}
 for name, t in (("one", one), ("mirrored", mirrored)):
     it = t.make_iterator(data_dir, shuffle=False, channel_swap=False, seed=0)
     results[name] = t.train_step(it)[0]
 # every replica of every mirrored variable holds the same value
-for model in [mirrored.generator, mirrored.ema_generator] + list(mirrored.discriminators.values()):
+for model in [mirrored.generator, mirrored.ema_generator] + [c.model for c in mirrored.critics.values()]:
     for v in model.weights:
         copies = [np.asarray(c) for c in v.value.values]
         assert len(copies) == 2 and np.array_equal(copies[0], copies[1]), v.path
@@ -85,12 +86,13 @@ def test_multi_worker_two_processes_stay_identical(tmp_path):
     procs = []
     for i in range(2):
         cmd = train_helpers.train_cmd(logdir, folder, "--strategy=multi_worker", f"--train_steps={steps}",
-                                      "--save_every=2", "--log_every=1", "--summary_every=2",
-                                      f"--debug_dump_weights={tmp_path / f'worker{i}.npz'}")
-        cmd = [c for c in cmd if c != "--strategy=one_device"]
+                                      "--save_every=2", "--log_every=1", "--summary_every=2")
+        cmd = [train_helpers.PYTHON, str(train_helpers.DUMPING_TRAIN_SCRIPT)] + [
+            c for c in cmd[3:] if c != "--strategy=one_device"]
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
-        procs.append(subprocess.Popen(cmd, cwd=train_helpers.REPO, env=train_helpers.env(TF_CONFIG=tf_config),
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = train_helpers.env(TF_CONFIG=tf_config, WAVEBABBLE_TEST_DUMP=tmp_path / f"worker{i}.npz")
+        procs.append(subprocess.Popen(cmd, cwd=train_helpers.REPO, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
     outs = []
     try:
         for p in procs:

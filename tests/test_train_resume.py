@@ -11,8 +11,9 @@ import pytest
 import tensorflow as tf
 
 import train_helpers
-from wavebabble import trainer as trainer_lib
 from wavebabble.config import get_config
+from wavebabble.gan import GAN
+from wavebabble.run_dir import RunCheckpoints
 
 START_TIMEOUT_S = 300
 RUN_TIMEOUT_S = 300
@@ -61,7 +62,7 @@ def test_kill_9_then_restart_resumes_and_no_checkpoint_is_corrupt(tmp_path, data
     assert steps and steps[-1] >= 4
     latest = tf.train.latest_checkpoint(str(ckpt_dir))
     assert latest is not None
-    fresh = trainer_lib.GANTrainer(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"))
+    fresh = GAN(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"))
     for step in steps:
         fresh.checkpoint.restore(str(ckpt_dir / f"ckpt-{step}")).assert_existing_objects_matched()
         assert int(fresh.step.numpy()) == step

@@ -14,6 +14,7 @@ import numpy as np
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
+DUMPING_TRAIN_SCRIPT = Path(__file__).resolve().parent / "train_with_weight_dump.py"
 PYTHON = sys.executable
 SAMPLE_RATE = 8000
 CLIP_SECONDS = 3.0
@@ -23,8 +24,8 @@ NOISE_LEVEL = 0.3
 # Tiny model sizes (seconds per step on 2 shared cores); hinge skips the gradient penalty's double backprop.
 TINY = dict(slice_len=16384, model_dim=2, timing_dim=4, ms_dim=4, ms_groups=1, batch_size=2, d_updates=1,
             loss="hinge")
-TINY_SET_FLAGS = [f"--set={k}={v}" for k, v in TINY.items() if k not in ("batch_size", "d_updates", "loss")] + [
-    f"--batch_size={TINY['batch_size']}", f"--d_updates={TINY['d_updates']}", f"--loss={TINY['loss']}"]
+TINY_SET_FLAGS = [f"--set={k}={v}" for k, v in TINY.items() if k != "batch_size"] + [
+    f"--batch_size={TINY['batch_size']}"]
 
 
 def write_dialogues(folder, num_files: int = NUM_FILES, seconds: float = CLIP_SECONDS, seed: int = 0) -> Path:

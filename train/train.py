@@ -6,12 +6,13 @@ the GAN (wavebabble.gan), and runs the loop (wavebabble.train_loop) with hooks f
 (wavebabble.summaries) and checkpoints in --logdir (wavebabble.run_dir); at the end exports the generator as a
 SavedModel to <logdir>/export (wavebabble.export, when installed).
 
-Run dir (--logdir): config.json (the run's Config), ckpt/ (tf.train.CheckpointManager: G, every active D, both
-optimizers, step, RNG state), TensorBoard event files, export/ (SavedModel).
+Run dir (--logdir, wavebabble.run_dir): config.json (the run's Config), ckpt/ (G, its moving average, every
+active critic, both optimizers, step, RNG state), TensorBoard event files, export/ (SavedModel).
 Restarting with the same --logdir resumes from the latest checkpoint. Architecture fields must match the saved
 config.json (otherwise the job refuses with the differing fields); training-only fields (learning rates, loss,
 loss weights' values, d_updates, batch_size, ...) may change and are logged.
-Steps are generator updates (the preset's train_steps unless --train_steps); each runs cfg.d_updates discriminator updates on fresh real batches.
+Steps are generator updates (the preset's train_steps unless --train_steps); each runs cfg.d_updates
+discriminator updates on fresh real batches.
 SIGINT/SIGTERM: the current step finishes, a checkpoint is saved, and the job exits with 128 + signal number
 (130 / 143) so schedulers see it was interrupted. A non-finite loss, or non-finite weights when a checkpoint is
 due, stops the job (exit 1) without saving: the last good checkpoint stays, and the error names it. So does a

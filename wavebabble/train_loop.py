@@ -4,9 +4,9 @@
     status = run_loop(gan, iterator, train_steps, [ProgressHook(...), SummaryHook(...), CheckpointHook(...)],
                       signals)
 
-Per step: every hook's `before_step(step)` (the step about to run), then `gan.train_step`, a finiteness check of
-the losses (NonFiniteLossError: nothing is saved after it), then every hook's `after_step(step, losses, last)` in
-the order given (log, summaries, checkpoint). `last` is True at the step budget and when a stop was requested
+Hooks get `begin(gan)` once; per step: every hook's `before_step(step)` (the step about to run), then
+`gan.train_step`, a finiteness check of the losses (NonFiniteLossError: nothing is saved after it), then every
+hook's `after_step(step, losses, last)` in the order given (log, summaries, checkpoint). `last` is True at the step budget and when a stop was requested
 (SIGINT/SIGTERM here, or on any worker): the loop then returns 128 + the signal number, else 0.
 """
 from __future__ import annotations
@@ -25,6 +25,9 @@ SIGNAL_EXIT_BASE = 128                # exit status after a signal: 128 + signum
 
 class Hook:
     """Something done around training steps; override what is needed."""
+
+    def begin(self, gan) -> None:
+        """Once, before the first step, with the GAN being trained."""
 
     def before_step(self, step: int) -> None:
         """Before step `step` (1-based: the step about to run)."""
@@ -154,6 +157,8 @@ def run_loop(gan, iterator, train_steps: int, hooks: list, signals: StopSignals)
 
     Raises NonFiniteLossError (with nothing saved after it) and whatever a hook raises."""
     step = int(gan.step.numpy())
+    for hook in hooks:
+        hook.begin(gan)
     if step >= train_steps:
         print(f"nothing to do: step {step} >= train_steps {train_steps}", flush=True)
     while step < train_steps:
