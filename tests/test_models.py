@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from wavebabble.critics import heads_of
 from wavebabble.config import PRESETS, SUPPORTED_SLICE_LENS, get_config
 from wavebabble.errors import ConfigError
 from wavebabble.losses import g_loss
 from wavebabble.models import (build_generator, build_multiscale_discriminator, build_timing_discriminator,
-                               build_wave_discriminator, split_outputs)
+                               build_wave_discriminator)
 from wavebabble.models.layers import PolyphaseConv1DTranspose
 from wavebabble.models.phase_shuffle import PhaseShuffle
 from wavebabble.models.timing_discriminator import MinibatchStd, timing_dilations, timing_receptive_field
@@ -148,7 +149,7 @@ def test_multiscale_returns_features_and_score_maps():
     cfg = get_config("demo", **TINY)
     ms = build_multiscale_discriminator(cfg)(tf.random.normal([2, cfg.slice_len, 2]))
     assert len(ms) == cfg.ms_scales == 3
-    feats, scores = split_outputs(ms)
+    feats, scores = heads_of(ms)
     assert len(scores) == 3 and len(feats) == 3 * (len(ms[0]) - 1) and len(ms[0]) >= 3
     lengths = [s.shape[1] for s in scores]
     assert all(s.shape[0] == 2 and s.shape[-1] == 1 for s in scores)

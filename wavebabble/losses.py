@@ -3,7 +3,7 @@
 
 Scores: a tensor [batch, 1] or a score map [batch, t, 1] (averaged over every non-batch axis, after
 the element-wise loss, so hinge/LSGAN apply per position as in MelGAN), or a list of them (e.g. the
-multi-scale D's score maps, see models.split_outputs), whose per-example losses are summed.
+multi-scale D's score maps, see critics.heads_of), whose per-example losses are summed.
 
     d_loss(real_scores, fake_scores, kind) -> [B]   kind in config.LOSSES:
         "wgan-gp": fake - real                     (add gp_weight * gradient_penalty yourself)
@@ -114,7 +114,7 @@ def feature_matching(real_feats, fake_feats) -> tf.Tensor:
     """Mean L1 distance between matching feature maps, per example [batch].
 
     real_feats, fake_feats: a tensor or (nested) lists of tensors [batch, ...] with equal structure,
-    e.g. the first element of models.split_outputs(ms_D(x)). Real features get stop_gradient.
+    e.g. the first element of critics.heads_of(ms_D(x)). Real features get stop_gradient.
     """
     real, fake = _flatten(real_feats), _flatten(fake_feats)
     if len(real) != len(fake) or not real:

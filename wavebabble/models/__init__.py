@@ -6,9 +6,9 @@
     build_timing_discriminator(cfg)      soft VAD [B, num_frames, 2] -> [B, 1]
 """
 from wavebabble.models.generator import build_generator
-from wavebabble.models.multiscale_discriminator import build_multiscale_discriminator, split_outputs
+from wavebabble.models.multiscale_discriminator import build_multiscale_discriminator
 from wavebabble.models.timing_discriminator import build_timing_discriminator
 from wavebabble.models.wavegan_discriminator import build_wave_discriminator
 
 __all__ = ["build_generator", "build_wave_discriminator", "build_multiscale_discriminator",
-           "build_timing_discriminator", "split_outputs"]
+           "build_timing_discriminator"]

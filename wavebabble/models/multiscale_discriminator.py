@@ -65,10 +65,3 @@ def build_multiscale_discriminator(cfg: Config) -> keras.Model:
             x = keras.layers.AveragePooling1D(POOL_KERNEL, strides=POOL_STRIDE, padding="same", name=f"ms_pool_{s}")(x)
         outputs.append(_scale_block(x, cfg, s))
     return keras.Model(audio, outputs, name=f"multiscale_discriminator_{cfg.name}")
-
-
-def split_outputs(outputs) -> tuple[list, list]:
-    """Multi-scale D outputs -> (all feature maps flat, score maps [batch, frames_s, 1] per scale)."""
-    feats = [f for scale in outputs for f in scale[:-1]]
-    scores = [scale[-1] for scale in outputs]
-    return feats, scores
