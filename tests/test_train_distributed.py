@@ -11,13 +11,16 @@ import numpy as np
 import pytest
 
 import train_helpers
+from wavebabble.config import get_config
 
 # One step with the same global batch on 1 device and on 2 mirrored replicas agrees to float32 rounding:
 # the only difference is the order of the gradient sums (whole batch vs. two halves all-reduced).
 MIRRORED_ATOL = 1e-6
 MIRRORED_RTOL = 1e-4
 ADAM_NEAR_EPS_FRACTION = 0.01   # at most this fraction of a weight's elements may differ beyond the tolerances ...
-ADAM_FIRST_STEP_BOUND = 2e-4    # ... and by no more than one Adam step (the demo preset's learning rate)
+# ... and by no more than two Adam first steps: a first step is lr * g / (|g| + eps), at most lr in size, so a
+# near-zero gradient whose sign the summation order flips moves the two copies apart by up to 2 * lr.
+ADAM_SIGN_FLIP_STEPS = 2
 SUBPROCESS_TIMEOUT_S = 420
 
 MIRRORED_SCRIPT = r"""
@@ -67,6 +70,7 @@ def test_mirrored_two_cpus_matches_one_device(tmp_path):
     losses = json.loads(done.stdout.split("LOSSES", 1)[1])
     for key, value in losses["one"].items():
         assert losses["mirrored"][key] == pytest.approx(value, rel=MIRRORED_RTOL, abs=MIRRORED_ATOL), key
+    cfg = get_config("demo")      # the script's learning rates (it overrides neither)
     w = np.load(out)
     names = [k[len("one/"):] for k in w.files if k.startswith("one/")]
     assert len(names) > 10
@@ -75,10 +79,11 @@ def test_mirrored_two_cpus_matches_one_device(tmp_path):
         a, b = w["mirrored/" + name], w["one/" + name]
         off = np.abs(a - b) > MIRRORED_ATOL + MIRRORED_RTOL * np.abs(b)
         # Adam's first step moves a weight by ~lr whatever its gradient's size: where a gradient is near Adam's
-        # epsilon, the all-reduce's summation order changes that step (seen: 2 of 1312 elements, 1.4e-5).
-        # Anywhere else the two must agree.
+        # epsilon, the all-reduce's summation order changes that step (seen in CI: 2 of 1312 elements by 1.4e-5;
+        # one element by 3.7e-4, a sign flip). Anywhere else the two must agree.
         assert off.mean() <= ADAM_NEAR_EPS_FRACTION, (name, int(off.sum()), off.size)
-        assert np.abs(a - b).max() <= ADAM_FIRST_STEP_BOUND, (name, float(np.abs(a - b).max()))
+        bound = ADAM_SIGN_FLIP_STEPS * max(cfg.g_lr, cfg.d_lr) * (1 + MIRRORED_RTOL)
+        assert np.abs(a - b).max() <= bound, (name, float(np.abs(a - b).max()), bound)
         moved += not np.array_equal(w["one/" + name], w["start/" + name])
     assert moved >= len(names) // 2          # the step really changed the weights
 
