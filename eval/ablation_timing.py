@@ -196,13 +196,29 @@ def generated_clips(export_dir: Path, num: int, seed: int) -> tuple[np.ndarray, 
     return clips, meta
 
 
+SOUND_KEYS = ("logmel_fd", "two_sample_accuracy", "voiced_fraction", "syllable_modulation")
+SOUND_VOICING_SECONDS = 30.0       # active audio pyin reads per arm (and as much of the corpus sample)
+
+
+def sound_rows(clips: np.ndarray, real: np.ndarray, sample_rate: int, frame_hz: int, seed: int) -> tuple[dict, dict]:
+    """(the arm's sound measures, the corpus column's: real-vs-real floors and the real sample's own values)."""
+    from wavebabble.sound_measures import sound_measures, sound_summary
+
+    s = sound_summary(sound_measures(list(clips), list(real), sample_rate, np.random.default_rng(seed), frame_hz,
+                                     voicing_seconds=SOUND_VOICING_SECONDS))
+    return ({k: s[k] for k in SOUND_KEYS},
+            {"logmel_fd": s["logmel_fd_floor"], "two_sample_accuracy": s["two_sample_accuracy_floor"],
+             "voiced_fraction": s["voiced_fraction_reference"],
+             "syllable_modulation": s["syllable_modulation_reference"]})
+
+
 def stats_row(stats: timing.TimingStats, dist: dict | None, env_corr: np.ndarray) -> dict:
     row = {k: stats.summary.get(k) for k in timing.SUMMARY_KEYS}
     finite = env_corr[np.isfinite(env_corr)]
     row["envelope_corr_median"] = float(np.median(finite)) if finite.size else None
     if dist is not None:
-        row.update(mean_relative_error=dist["mean_relative_error"], fto_wasserstein_s=dist["fto_wasserstein_s"],
-                   ipu_wasserstein_s=dist["ipu_wasserstein_s"], pause_wasserstein_s=dist["pause_wasserstein_s"])
+        row.update({k: dist.get(k) for k in ("mean_relative_error", "fto_wasserstein_s", "fto_relative_wasserstein",
+                                             "timing_score", "ipu_wasserstein_s", "pause_wasserstein_s")})
     return row
 
 
@@ -233,7 +249,8 @@ def goal_met(mre_with: float, ratio: float | None) -> bool:
 def stats_table(r: dict) -> list[str]:
     """One seed's statistics: corpus column and both arms."""
     keys = list(r["rows"]["corpus"])
-    extra = ["mean_relative_error", "fto_wasserstein_s", "ipu_wasserstein_s", "pause_wasserstein_s"]
+    extra = ["mean_relative_error", "fto_wasserstein_s", "fto_relative_wasserstein", "timing_score",
+             "ipu_wasserstein_s", "pause_wasserstein_s", *[k for k in SOUND_KEYS if k not in keys]]
     lines = ["| statistic | corpus | " + " | ".join(ARMS) + " |", "|---|---|" + "---|" * len(ARMS)]
     for k in keys + extra:
         lines.append(f"| {k} | {fmt(r['rows']['corpus'].get(k))} | "
@@ -247,17 +264,19 @@ def selection_table(r: dict) -> list[str]:
     seeds = [str(s) for s in r["seeds"] if r["runs"][str(s)].get("selection")]
     if not seeds:
         return []
+    by_score = all("held_out_score" in r["runs"][s]["selection"][a] for s in seeds for a in ARMS)
+    measure = "timing score (MRE + relative FTO Wasserstein)" if by_score else "MRE"
     lines = [f"Checkpoint selection (`eval.select_checkpoint`): each arm is reported at the checkpoint with the "
-             f"lowest timing error on {r.get('select_clips', '?')} held-out clips (latents and real clips drawn with "
+             f"lowest held-out {measure} on {r.get('select_clips', '?')} held-out clips (latents and real clips drawn with "
              f"seed + {SELECT_SEED_OFFSET}, not the reported ones); both arms alike. Median MRE with timing D of the "
              f"last checkpoints instead: {fmt(r['summary'].get('mre_with_last_checkpoint'))}.", "",
-             "| seed | arm | held-out MRE per checkpoint (step: MRE) | chosen | MRE reported | MRE of the last "
-             "checkpoint |", "|---|---|---|---|---|---|"]
+             f"| seed | arm | held-out {measure} per checkpoint (step: value) | chosen | MRE reported | MRE of the "
+             "last checkpoint |", "|---|---|---|---|---|---|"]
     for seed in seeds:
         run = r["runs"][seed]
         for arm in ARMS:
             sel = run["selection"][arm]
-            held = ", ".join(f"{k}: {fmt(v)}" for k, v in sel["held_out_mre"].items())
+            held = ", ".join(f"{k}: {fmt(v)}" for k, v in sel["held_out_score" if by_score else "held_out_mre"].items())
             lines.append(f"| {seed} | {arm} | {held} | {sel['chosen_step']} | "
                          f"{fmt(run['distances'][arm]['mean_relative_error'])} | {fmt(sel['mre_last'])} |")
     return lines + [""]
@@ -270,7 +289,10 @@ def markdown(results: dict) -> str:
              "`mean_relative_error` is over the four per-minute rates, both speech ratios and the overlap ratio "
              "(generated vs corpus). `envelope_corr_median` (not in the error) is the median over clips of the "
              "correlation between the two channels' frame energies in dB: gain-independent, negative when the "
-             "speakers take turns, near +1 when one channel carries a copy of the other's envelope. With several "
+             "speakers take turns, near +1 when one channel carries a copy of the other's envelope. Sound rows "
+             "(wavebabble.sound_measures): log-mel Fréchet distance and two-sample classifier accuracy against the "
+             "corpus sample (in the corpus column: its two halves against each other, the floor), voiced fraction "
+             "and syllable-rate modulation of active sound. With several "
              "seeds, each seed is a full repetition (both arms retrained, and for fsdd a newly assembled corpus) "
              "and the goal is judged on the medians over seeds.", ""]
     for name, r in results.items():
@@ -282,19 +304,20 @@ def markdown(results: dict) -> str:
                   f"cores, {r['machine']}",
                   "- sampling floor: a second real sample of the same size scored against the corpus column "
                   "(no model can be expected to do better)", "",
-                  "| seed | MRE with timing D | MRE without | ratio | sampling floor | goal | training time | "
-                  "config (preset, SHA-256 of config.json) |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| seed | MRE with timing D | MRE without | ratio | FTO Wasserstein (s) with / without | "
+                  "sampling floor | goal | training time | config (preset, SHA-256 of config.json) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for seed in seeds:
             s = r["runs"][str(seed)]
             g = s["goal"]
-            lines.append(f"| {seed} | {fmt(g['mre_with'])} | {fmt(g['mre_without'])} | {fmt(g['ratio'])} | "
+            fto_w = " / ".join(fmt(s["distances"][a].get("fto_wasserstein_s")) for a in ARMS)
+            lines.append(f"| {seed} | {fmt(g['mre_with'])} | {fmt(g['mre_without'])} | {fmt(g['ratio'])} | {fto_w} | "
                          f"{fmt(s['mre_real_vs_real'])} | {'met' if g['met'] else 'not met'} | "
                          + "; ".join(f"{a}: {train_minutes(s, a)}" for a in ARMS) + " | "
                          + "; ".join(config_label(s, a) for a in ARMS) + " |")
         m = r["summary"]
         lines.append(f"| **median** | **{fmt(m['mre_with'])}** | **{fmt(m['mre_without'])}** | "
-                     f"**{fmt(m['ratio'])}** | {fmt(m['mre_real_vs_real'])} | | | |")
+                     f"**{fmt(m['ratio'])}** | | {fmt(m['mre_real_vs_real'])} | | | |")
         lines += ["", f"Goal (MRE with timing D <= {GOAL_MRE:.0%} and <= {GOAL_RATIO:.0%} of the MRE without), on "
                   f"the medians over {len(seeds)} seed(s): with {fmt(m['mre_with'])}, without {fmt(m['mre_without'])}, "
                   f"ratio {fmt(m['ratio'])} -> **{'met' if m['met'] else 'not met'}** (met by {m['seeds_met']} of "
@@ -345,6 +368,9 @@ def ablate_seed(seed: int, cfg, work_dir: Path) -> dict:
         if arm in selection and selection[arm]["mre_last"] is None:      # the last checkpoint was chosen
             selection[arm]["mre_last"] = dists[arm]["mean_relative_error"]
         rows[arm] = stats_row(stats, dists[arm], envelope_correlation(clips, meta["sample_rate"], meta["frame_hz"]))
+        arm_sound, corpus_sound = sound_rows(clips, real, meta["sample_rate"], meta["frame_hz"], seed)
+        rows[arm].update(arm_sound)
+        rows["corpus"].update(corpus_sound)
         print(timing.stats_table({"corpus": ref, arm: stats}, dists[arm]), flush=True)
     mre_with = dists[ARMS[0]]["mean_relative_error"]
     mre_without = dists[ARMS[1]]["mean_relative_error"]
@@ -371,9 +397,10 @@ def select_arm_checkpoint(logdir: Path, select_ref: timing.TimingStats, seed: in
         clips, meta = generated_clips(logdir / "export", FLAGS.num_clips, seed)
         last = measure_audio(clips, meta["sample_rate"], meta["frame_hz"])
         mre_last = timing.timing_distance(last, ref)["mean_relative_error"]
-    print(f"{logdir.name}: chose checkpoint {chosen.step} (held-out MRE "
-          + ", ".join(f"{s.step}: {s.mre:.3f}" for s in scores) + ")", flush=True)
+    print(f"{logdir.name}: chose checkpoint {chosen.step} (held-out timing score "
+          + ", ".join(f"{s.step}: {s.score:.3f}" for s in scores) + ")", flush=True)
     return {"chosen_step": chosen.step, "export": str(export), "mre_last": mre_last,
+            "held_out_score": {str(s.step): s.score for s in scores},
             "held_out_mre": {str(s.step): s.mre for s in scores}}
 
 

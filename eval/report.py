@@ -9,12 +9,14 @@ Writes into --out:
     hist_fto.png, hist_ipu.png, hist_pause.png   FTO / IPU / pause durations, generated vs reference overlaid
     vad_strips.png       who talks when in a few generated and reference dialogues
     logmel_spectrum.png  mean log-mel profile of each set
+    spectrograms.png     spectrograms of one generated and one reference dialogue, both channels
     nn_distances.png     memorisation check: generated -> nearest training clip vs training -> nearest training
 
 Timing: both sets are measured the same way (hard_vad on the audio -> wavebabble.timing statistics, pooled), side
-by side with timing_distance (as `python -m eval.timing`). Sound quality: log-mel Fréchet distance between the
-per-frame log-mel vectors of generated and reference audio, and between two halves of the reference (the floor a
-perfect generator would reach with this many frames). Memorisation: see wavebabble.quality. --train_dir defaults
+by side with timing_distance (as `python -m eval.timing`). Sound: wavebabble.sound_measures (log-mel Fréchet
+distance, a classifier two-sample test, voiced fraction and syllable-rate modulation of active sound), each beside
+the same measure between two halves of the reference (the floor a perfect generator would reach with this much
+data). Memorisation: see wavebabble.quality. --train_dir defaults
 to --reference. Reference and training files are resampled to the generated clips' rate.
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
-from wavebabble import plots, quality, timing
+from wavebabble import plots, quality, sound_measures, speechlike, timing
 from wavebabble.audio import read_stereo, require_audio_files
 from wavebabble.cli import cli_errors, run_main
 from wavebabble.errors import AudioError, DataError
@@ -38,7 +40,7 @@ from wavebabble.vad import FRAME_HZ, hard_vad
 REPORT_MD = "report.md"
 REPORT_JSON = "report.json"
 PLOTS = {"fto": "hist_fto.png", "ipu": "hist_ipu.png", "pause": "hist_pause.png", "strips": "vad_strips.png",
-         "spectrum": "logmel_spectrum.png", "nn": "nn_distances.png"}
+         "spectrum": "logmel_spectrum.png", "spectrograms": "spectrograms.png", "nn": "nn_distances.png"}
 REPORT_FILES = (REPORT_MD, REPORT_JSON, *PLOTS.values())  # what a report writes (and --overwrite replaces)
 TOOL = "report"                   # this tool's name in the output folder's record (wavebabble.outdir)
 DEFAULT_MAX_FILES = 200           # files read per set (a deterministic random subset beyond this)
@@ -97,23 +99,6 @@ def timing_section(gen_vads, ref_vads, frame_hz: int) -> tuple[dict, str, dict]:
     return section, table, {"generated": g, "reference": r}
 
 
-def frechet_section(gen_feats, ref_feats, rng) -> dict:
-    """Log-mel Fréchet distance generated vs reference, and reference half vs half (the floor)."""
-    fd = quality.frechet_distance(quality.frame_vectors(gen_feats), quality.frame_vectors(ref_feats))
-    if len(ref_feats) >= 2:
-        half_a, half_b = quality.split_halves(ref_feats, rng)
-        floor_how = "reference files split into two random halves"
-    else:  # one long reference file: its first and second half in time
-        f = ref_feats[0]
-        half_a, half_b = [f[: len(f) // 2]], [f[len(f) // 2:]]
-        floor_how = "the single reference file's first vs second half"
-    floor = quality.frechet_distance(quality.frame_vectors(half_a), quality.frame_vectors(half_b))
-    return {"generated_vs_reference": fd, "reference_vs_reference": floor, "floor_method": floor_how,
-            "ratio_to_floor": fd / floor if floor > 0 else None, "n_mels": quality.N_MELS,
-            "frames_generated": int(sum(len(f) for f in gen_feats)),
-            "frames_reference": int(sum(len(f) for f in ref_feats))}
-
-
 def _fmt(x, digits=3):
     return "-" if x is None else f"{x:.{digits}f}"
 
@@ -133,7 +118,7 @@ def skipped_lines(inputs: dict, shown: int = SKIPPED_SHOWN) -> list[str]:
 
 def write_markdown(path: Path, r: dict, timing_table: str) -> None:
     g, ref, tr = r["inputs"]["generated"], r["inputs"]["reference"], r["inputs"]["train"]
-    fd, mem = r["frechet"], r["memorisation"]
+    fd, mem = r["sound"]["frechet"], r["memorisation"]
     verdict = ("no sign of memorisation" if not mem["flagged"] else
                f"{len(mem['flagged'])} generated clip(s) are suspiciously close to a training clip: {mem['flagged']}")
     lines = [
@@ -148,17 +133,22 @@ def write_markdown(path: Path, r: dict, timing_table: str) -> None:
         "## Turn-taking timing", "",
         "Both sets measured the same way (hard VAD -> IPUs, pauses, gaps, overlaps, FTOs; DESIGN.md definitions). "
         "`mean_relative_error` compares the four per-minute rates, both speech ratios and the overlap ratio; "
-        "the Wasserstein distances compare duration distributions (seconds).", "",
+        "the Wasserstein distances compare duration distributions (seconds); `fto_share_0_400ms` is the share of "
+        "floor transfers after a gap of 0-400 ms (people cluster around 200 ms); `timing_score` = MRE + the FTO "
+        "Wasserstein distance relative to the reference FTOs' own spread (checkpoints are chosen by it).", "",
         "```", timing_table, "```", "",
         f"![FTO]({PLOTS['fto']})", "", f"![IPU]({PLOTS['ipu']})", "", f"![pause]({PLOTS['pause']})", "",
         "### Who talks when", "", f"![VAD strips]({PLOTS['strips']})", "",
-        "## Sound quality: log-mel Fréchet distance", "",
-        f"Per-frame {fd['n_mels']}-band log-mel vectors (both channels pooled) -> Gaussian fit -> Fréchet distance. "
-        "The floor is what two samples of real data score against each other; lower is better.", "",
-        "| comparison | Fréchet distance |", "|---|---|",
-        f"| generated vs reference | {_fmt(fd['generated_vs_reference'], 2)} |",
-        f"| reference vs reference (floor: {fd['floor_method']}) | {_fmt(fd['reference_vs_reference'], 2)} |",
-        f"| ratio to floor | {_fmt(fd['ratio_to_floor'], 2)} |", "",
+        "## Sound", "",
+        "Each measure beside the same measure between two random halves of the reference (the floor). Log-mel "
+        f"Fréchet distance: per-frame {fd['n_mels']}-band log-mel vectors (both channels pooled), Gaussian fits "
+        "(lower is better). Two-sample accuracy: a small classifier told to separate active 160 ms log-mel patches "
+        "of the two sets, scored on held-out clips (0.5 = it cannot). Voiced fraction: share of active frames "
+        "with a voice pitch (librosa.pyin, 60-400 Hz). Syllable-rate modulation: variance of the normalised "
+        "loudness envelope in 3-8 Hz inside active stretches (speech rises and falls with its syllables; a "
+        "steady tone does not).", "",
+        *sound_measures.sound_table(r["sound"]), "",
+        f"![spectrograms]({PLOTS['spectrograms']})", "",
         f"![mean log-mel spectrum]({PLOTS['spectrum']})", "",
         "## Memorisation check", "",
         f"Each generated clip vs every {mem['window_seconds']:.2f} s window of the training audio "
@@ -178,7 +168,7 @@ def write_markdown(path: Path, r: dict, timing_table: str) -> None:
 def build_report(generated, reference, out, train_dir=None, overwrite: bool = False, *,
                  sample_rate: int | None = None, frame_hz: int = FRAME_HZ, num_strips: int = DEFAULT_NUM_STRIPS,
                  max_files: int = DEFAULT_MAX_FILES, num_baseline: int = quality.NUM_BASELINE_WINDOWS,
-                 seed: int = 0) -> dict:
+                 seed: int = 0, voicing_seconds: float = speechlike.DEFAULT_VOICING_SECONDS) -> dict:
     """Write report.md, report.json and the PNGs into out; return the report.json dict.
 
     With ``overwrite`` the files an earlier report wrote there are removed first (wavebabble.outdir); the user's
@@ -226,8 +216,12 @@ def build_report(generated, reference, out, train_dir=None, overwrite: bool = Fa
         strips += [(f"ref {p.stem}", v[:clip_frames]) for p, v in zip(r_paths[:num_strips], ref_vads[:num_strips])]
         plots.vad_strips(out / PLOTS["strips"], strips, frame_hz)
 
-        _say("log-mel Fréchet distance ...")
-        frechet = frechet_section(gen_feats, ref_feats, rng)
+        _say("sound measures (log-mel Fréchet distance, two-sample classifier, voicing, modulation) ...")
+        sound = sound_measures.sound_measures(g_clips, r_clips, sr, rng, frame_hz, voicing_seconds,
+                                              gen_feats=gen_feats, ref_feats=ref_feats, gen_vads=gen_vads,
+                                              ref_vads=ref_vads)
+        plots.spectrograms(out / PLOTS["spectrograms"],
+                           {"generated": g_clips[0], "reference": r_clips[0][:len(g_clips[0])]}, sr, frame_hz)
         plots.mean_spectrum(out / PLOTS["spectrum"],
                             {"generated": quality.frame_vectors(gen_feats).mean(0),
                              "reference": quality.frame_vectors(ref_feats).mean(0)})
@@ -244,7 +238,7 @@ def build_report(generated, reference, out, train_dir=None, overwrite: bool = Fa
                        "reference": _set_info(reference, r_paths, r_clips, r_skip, sr),
                        "train": _set_info(train_dir, t_paths, t_clips, t_skip, sr)},
             "sample_rate": sr, "frame_hz": frame_hz, "seed": seed,
-            "timing": timing_json, "frechet": frechet, "memorisation": memo,
+            "timing": timing_json, "sound": sound, "memorisation": memo,
             "files": {"markdown": REPORT_MD, "plots": PLOTS},
         }
         (out / REPORT_JSON).write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
@@ -269,6 +263,9 @@ def define_flags() -> None:
     flags.DEFINE_integer("num_baseline", quality.NUM_BASELINE_WINDOWS,
                          "Training windows whose nearest other training window forms the memorisation baseline.")
     flags.DEFINE_integer("seed", 0, "Seed of the file subsets and the reference split.")
+    flags.DEFINE_float("voicing_seconds", speechlike.DEFAULT_VOICING_SECONDS,
+                       "Seconds of active generated audio (and as much reference audio) the voiced fraction reads "
+                       "with librosa.pyin (about 2.4 s of audio per CPU second); 0 skips it.", lower_bound=0.0)
 
 
 def main(argv) -> None:
@@ -277,12 +274,18 @@ def main(argv) -> None:
     with cli_errors("wavebabble-report"):
         r = build_report(FLAGS.generated, FLAGS.reference, FLAGS.out, FLAGS.train_dir, FLAGS.overwrite,
                          sample_rate=FLAGS.sample_rate, num_strips=FLAGS.num_strips, max_files=FLAGS.max_files,
-                         num_baseline=FLAGS.num_baseline, seed=FLAGS.seed)
-    d, fd, mem = r["timing"]["distance"], r["frechet"], r["memorisation"]
-    print(f"timing mean relative error {_fmt(d['mean_relative_error'])}, FTO Wasserstein "
-          f"{_fmt(d['fto_wasserstein_s'])} s; log-mel FD {_fmt(fd['generated_vs_reference'], 2)} (floor "
-          f"{_fmt(fd['reference_vs_reference'], 2)}); memorisation ratio {_fmt(mem['ratio'], 2)}, "
-          f"{len(mem['flagged'])} flagged")
+                         num_baseline=FLAGS.num_baseline, seed=FLAGS.seed, voicing_seconds=FLAGS.voicing_seconds)
+    d, mem = r["timing"]["distance"], r["memorisation"]
+    snd = sound_measures.sound_summary(r["sound"])
+    print(f"timing: mean relative error {_fmt(d['mean_relative_error'])}, FTO Wasserstein "
+          f"{_fmt(d['fto_wasserstein_s'])} s, FTOs in 0-400 ms {_fmt(r['timing']['generated']['fto_share_0_400ms'], 2)}"
+          f" (reference {_fmt(r['timing']['reference']['fto_share_0_400ms'], 2)})")
+    print(f"sound: log-mel FD {_fmt(snd['logmel_fd'], 1)} (floor {_fmt(snd['logmel_fd_floor'], 1)}), two-sample "
+          f"accuracy {_fmt(snd['two_sample_accuracy'], 2)} (floor {_fmt(snd['two_sample_accuracy_floor'], 2)}), "
+          f"voiced fraction {_fmt(snd['voiced_fraction'], 2)} (reference {_fmt(snd['voiced_fraction_reference'], 2)}),"
+          f" syllable modulation {_fmt(snd['syllable_modulation'], 4)} (reference "
+          f"{_fmt(snd['syllable_modulation_reference'], 4)})")
+    print(f"memorisation ratio {_fmt(mem['ratio'], 2)}, {len(mem['flagged'])} flagged")
     print(f"open {Path(FLAGS.out) / REPORT_MD}")
 
 

@@ -6,8 +6,10 @@ A GAN does not converge to a point: its turn-taking keeps moving while it trains
 one run at 0.20 mean relative error after 1500 steps and 0.46 after 2000, its speech chopped into bursts), so the
 last checkpoint is not necessarily the best one. For every checkpoint kept in <logdir>/ckpt (the moving average of
 G when the run kept one, as the export does) this generates `num_clips` clips from latents drawn with `seed`,
-measures them (hard VAD -> DESIGN.md timing statistics) and scores the mean relative error against real clips of
-the corpus drawn with the same `seed`. The checkpoint with the lowest error is exported to
+measures them (hard VAD -> DESIGN.md timing statistics) and scores them against real clips of the corpus drawn
+with the same `seed` by `timing.timing_distance`'s ``timing_score``: the mean relative error of rates and ratios
+plus the FTO Wasserstein distance relative to the real FTOs' spread, so a checkpoint whose gaps are far too long
+is not chosen for its rates alone. The checkpoint with the lowest score is exported to
 <logdir>/export_step<N> (an existing export there is reused; nothing else is written).
 
 Report the chosen model on clips and real data drawn with another seed than the one that chose it: the score
@@ -43,7 +45,9 @@ PRINTED_RATES = ("ipu_per_min", "pause_per_min", "gap_per_min", "overlap_per_min
 class CheckpointScore:
     step: int                      # generator step of the checkpoint
     path: str                      # checkpoint prefix
+    score: float                   # timing_score vs the real sample (the choice minimises it)
     mre: float                     # mean relative error of its timing statistics vs the real sample
+    fto_wasserstein_s: float | None   # FTO distribution distance (s); None when it makes no speaker change
     summary: dict                  # its timing statistics (timing.TimingStats.summary)
 
 
@@ -78,16 +82,22 @@ def score_checkpoints(logdir, real: timing.TimingStats, num_clips: int = DEFAULT
         t0 = time.time()
         generator, cfg = load_generator_from_logdir(logdir, path)
         stats = measure_audio(generate(generator, cfg.latent_dim, num_clips, seed), cfg.sample_rate, cfg.frame_hz)
-        scores.append(CheckpointScore(step, path, timing.timing_distance(stats, real)["mean_relative_error"],
+        d = timing.timing_distance(stats, real)
+        scores.append(CheckpointScore(step, path, d["timing_score"], d["mean_relative_error"], d["fto_wasserstein_s"],
                                       stats.summary))
-        print(f"{logdir}: checkpoint {step}: held-out timing MRE {scores[-1].mre:.3f} ({time.time() - t0:.0f} s)",
-              flush=True)
+        print(f"{logdir}: checkpoint {step}: held-out timing score {d['timing_score']:.3f} (MRE "
+              f"{d['mean_relative_error']:.3f}, FTO Wasserstein {_seconds(d['fto_wasserstein_s'])}) "
+              f"({time.time() - t0:.0f} s)", flush=True)
     return scores
 
 
+def _seconds(x) -> str:
+    return "-" if x is None else f"{x:.3f} s"
+
+
 def best(scores: list[CheckpointScore]) -> CheckpointScore:
-    """The lowest error; among equal errors the later checkpoint (more training)."""
-    return min(scores, key=lambda s: (s.mre, -s.step))
+    """The lowest timing score; among equal scores the later checkpoint (more training)."""
+    return min(scores, key=lambda s: (s.score, -s.step))
 
 
 def export_checkpoint(logdir, score: CheckpointScore) -> Path:
@@ -136,15 +146,19 @@ def main(argv) -> None:
         chosen, out, scores = select_checkpoint(FLAGS.logdir, real, FLAGS.num_clips, FLAGS.seed)
     except WavebabbleError as e:
         raise SystemExit(f"error: {e}") from None
-    print("  step  held-out MRE  " + "  ".join(PRINTED_RATES) + "  speech_ratio")
+    print("  step  score    MRE  FTO_W_s  " + "  ".join(PRINTED_RATES) + "  fto_0_400ms  speech_ratio")
 
     def row(summary: dict) -> str:
         ratios = "/".join(f"{r:.2f}" for r in summary["speech_ratio"])
-        return "  ".join(f"{summary[k]:>{len(k)}.1f}" for k in PRINTED_RATES) + f"  {ratios}"
+        near = summary["fto_share_0_400ms"]
+        return ("  ".join(f"{summary[k]:>{len(k)}.1f}" for k in PRINTED_RATES)
+                + f"  {'-' if near is None else f'{near:.2f}':>11}  {ratios}")
 
     for s in scores:
-        print(f"{s.step:>6}  {s.mre:>12.3f}  {row(s.summary)}{'  <- chosen' if s is chosen else ''}")
-    print(f"{'real':>6}  {'':>12}  {row(real.summary)}")
+        fto_w = "-" if s.fto_wasserstein_s is None else f"{s.fto_wasserstein_s:.3f}"
+        print(f"{s.step:>6}  {s.score:>5.3f}  {s.mre:>5.3f}  {fto_w:>7}  {row(s.summary)}"
+              f"{'  <- chosen' if s is chosen else ''}")
+    print(f"{'real':>6}  {'':>5}  {'':>5}  {'':>7}  {row(real.summary)}")
     print(f"exported checkpoint {chosen.step} to {out}")
 
 

@@ -100,16 +100,20 @@ def test_checkpoint_selection_reports_the_held_out_best_next_to_the_last(tmp_pat
     run0 = result["runs"]["0"]
     for arm in ("with_timing_d", "without_timing_d"):
         sel = run0["selection"][arm]
-        held = {int(k): v for k, v in sel["held_out_mre"].items()}
-        assert sorted(held) == [1, 2]                           # --train_steps=2: a checkpoint every step
-        assert sel["chosen_step"] == min(held, key=lambda k: (held[k], -k))
+        held = {int(k): v for k, v in sel["held_out_score"].items()}
+        assert sorted(held) == [1, 2] == sorted(int(k) for k in sel["held_out_mre"])   # a checkpoint every step
+        assert sel["chosen_step"] == min(held, key=lambda k: (held[k], -k))      # timing score: MRE + FTO term
+        assert all(held[k] >= sel["held_out_mre"][str(k)] for k in held)
         assert (tmp_path / "work" / sel["export"].split("/work/")[1] / "saved_model.pb").is_file()
         assert sel["mre_last"] is not None and sel["mre_last"] >= 0
         if sel["chosen_step"] == 2:                             # the last one chosen: the same clips reported
             assert sel["mre_last"] == run0["distances"][arm]["mean_relative_error"]
     assert result["summary"]["mre_with_last_checkpoint"] == run0["selection"]["with_timing_d"]["mre_last"]
     md = out.with_suffix(".md").read_text()
-    assert "Checkpoint selection" in md and "| 0 | without_timing_d | 1: " in md
+    assert "Checkpoint selection" in md and "| 0 | without_timing_d | 1: " in md and "timing score" in md
+    for row in ("corpus", "with_timing_d", "without_timing_d"):                  # sound rows beside timing
+        assert set(run0["rows"][row]) >= {"logmel_fd", "two_sample_accuracy", "fto_share_0_400ms"}
+    assert "logmel_fd" in md and "FTO Wasserstein (s) with / without" in md
     logdir = next((tmp_path / "work").glob("custom_with_timing_d_*"))
     exports = sorted(p.name for p in logdir.glob("export_step*"))
     cli = subprocess.run([sys.executable, "-m", "eval.select_checkpoint", f"--logdir={logdir}", f"--data_dir={data}",

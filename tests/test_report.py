@@ -71,7 +71,7 @@ def dialogues(fsdd_dir, tmp_path_factory):
 def test_report_produces_every_file(dialogues, tmp_path):
     reference, generated = dialogues
     out = tmp_path / "report"
-    r = build_report(generated, reference, out, num_strips=2)
+    r = build_report(generated, reference, out, num_strips=2, voicing_seconds=5.0)
     expected = {REPORT_MD, REPORT_JSON, *PLOTS.values()}
     assert expected <= {p.name for p in out.iterdir()}
     for name in PLOTS.values():
@@ -85,8 +85,13 @@ def test_report_produces_every_file(dialogues, tmp_path):
     assert saved["inputs"]["generated"]["num_files"] == 3 and saved["inputs"]["reference"]["num_files"] == 4
     t = saved["timing"]
     assert t["reference"]["ipu_per_min"] > 0 and "mean_relative_error" in t["distance"]
-    fd = saved["frechet"]
+    fd = saved["sound"]["frechet"]
     assert fd["generated_vs_reference"] > fd["reference_vs_reference"] >= 0  # random weights: far from speech
+    sound = saved["sound"]
+    assert 0.3 < sound["voiced_fraction"]["reference"] < 0.98                 # FSDD speech: mostly voiced
+    assert sound["syllable_modulation"]["reference"] > 0
+    assert "fto_share_0_400ms" in t["reference"] and "timing_score" in t["distance"]
+    assert "two-sample" in md and "syllable" in md
     mem = saved["memorisation"]
     assert len(mem["generated_nn_db"]) == 3 and mem["train_nn_median_db"] > 0 and mem["flagged"] == []
     assert r["sample_rate"] == 8000

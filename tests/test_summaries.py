@@ -29,6 +29,19 @@ def test_vad_strip_rejects_wrong_shape():
         summaries.vad_strip(np.zeros([10, 3]))
 
 
+def test_spectrogram_image_puts_channel_a_on_top_and_high_frequencies_up():
+    sr = 8000
+    t = np.arange(sr) / sr
+    clip = np.stack([0.5 * np.sin(2 * np.pi * 1000 * t), np.zeros_like(t)], axis=1).astype(np.float32)
+    img = summaries.spectrogram_image(clip, sr, frame_hz=100, min_width=100)
+    bins = 256 // 2 + 1
+    assert img.shape == (2 * bins + summaries.CHANNEL_GAP_PIXELS, 100, 3) and img.dtype == np.uint8
+    brightness = img.astype(int).sum(axis=-1)[:, 50]
+    top, bottom = brightness[:bins], brightness[bins + summaries.CHANNEL_GAP_PIXELS:]
+    assert int(top.argmax()) == bins - 1 - round(1000 / (sr / 256))            # 1 kHz row, counted from the top
+    assert bottom.max() < top.max() and bottom.max() == bottom.min()           # channel B: silence, one colour
+
+
 def _tags(logdir):
     found = {}
     for f in glob.glob(f"{logdir}/events.out.tfevents.*"):
@@ -52,8 +65,11 @@ def test_panels_write_every_tag(tmp_path):
     writer.flush()
     tags = _tags(tmp_path / "logs")
     for tag in ("loss/x", "audio/generated", "audio/real", "vad/generated", "vad/real", "timing/table",
-                "timing/mean_relative_error", "timing/fto_s/real", "timing/ipu_s/real", "timing/ipu_s/generated"):
+                "timing/mean_relative_error", "timing/fto_s/real", "timing/ipu_s/real", "timing/ipu_s/generated",
+                "timing/timing_score", "sound/logmel_fd", "sound/logmel_fd_floor",
+                "sound/spectrogram_generated", "sound/spectrogram_real"):
         assert tag in tags, (tag, sorted(tags))
     assert tags["audio/generated"] == {1, 2} and tags["audio/real"] == {1}     # real clips written once
+    assert tags["sound/spectrogram_generated"] == {1, 2} and tags["sound/spectrogram_real"] == {1}
     assert "skip" not in tags and "skip2" not in tags
     assert d1["mean_relative_error"] == pytest.approx(0.0, abs=1e-6)

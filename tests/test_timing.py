@@ -1,5 +1,6 @@
 """wavebabble.timing (+ measure): events on hand-built VAD with every event known, the same events measured back
 from rendered stereo WAVs, real speech (each FSDD recording is one IPU), pooling, silence, distances."""
+import dataclasses
 import json
 
 import numpy as np
@@ -44,7 +45,7 @@ EXPECT_SUMMARY = {
     "ipu_median_s": 0.55, "pause_median_s": 0.4, "gap_median_s": 0.25, "overlap_median_s": 0.2,
     "fto_median_s": 0.1, "speech_ratio": [6.2 / 12, 3.0 / 12], "overlap_ratio": 0.9 / 12,
     "silence_ratio": 3.7 / 12, "transitions_overlapped": 1 / 3, "backchannel_per_min": 10.0,
-    "num_backchannels": 2,
+    "num_backchannels": 2, "fto_share_0_400ms": 2 / 3,       # 0.4 and 0.1 s; not the -0.2 s overlap
 }
 
 
@@ -183,6 +184,21 @@ def test_wasserstein_1d():
     assert timing.wasserstein_1d(u, v) == pytest.approx(scipy_stats.wasserstein_distance(u, v))
 
 
+def test_fto_share_and_relative_fto_distance():
+    assert timing.fto_near_share([0.0, 0.2, 0.4, 0.41, -0.05]) == pytest.approx(3 / 5)
+    assert timing.fto_near_share([]) is None
+    # reference FTOs 0.1 / 0.2 / 0.6: median 0.2, spread = mean |fto - 0.2| = (0.1 + 0 + 0.4) / 3
+    ref = timing.TimingStats(summary={}, fto_s=np.array([0.1, 0.2, 0.6]), ipu_s=np.zeros(0), pause_s=np.zeros(0),
+                             gap_s=np.zeros(0), overlap_s=np.zeros(0))
+    late = dataclasses.replace(ref, fto_s=ref.fto_s + 0.5)            # every gap 0.5 s longer
+    for stats in (ref, late):
+        stats.summary.update({k: 1.0 for k in timing.RATE_KEYS}, speech_ratio=[0.4, 0.4], overlap_ratio=0.1)
+    d = timing.timing_distance(late, ref)
+    assert d["mean_relative_error"] == 0.0 and d["fto_wasserstein_s"] == pytest.approx(0.5)
+    assert d["fto_relative_wasserstein"] == pytest.approx(0.5 / (0.5 / 3))
+    assert d["timing_score"] == pytest.approx(d["fto_relative_wasserstein"])
+
+
 def test_timing_distance():
     s = timing.timing_stats(timing.intervals_to_vad(INTERVALS, DURATION, FH), FH)
     d0 = timing.timing_distance(s, s)
@@ -197,7 +213,9 @@ def test_timing_distance():
     silent = timing.timing_stats(np.zeros((1200, 2), bool), FH)
     ds = timing.timing_distance(silent, s)
     assert ds["mean_relative_error"] == pytest.approx(1.0) and ds["fto_wasserstein_s"] is None
+    assert ds["timing_score"] == pytest.approx(1.0 + timing.MISSING_FTO_PENALTY)
     assert json.dumps(ds, allow_nan=False)
+    assert d0["fto_relative_wasserstein"] == 0.0 and d0["timing_score"] == 0.0
     table = timing.stats_table({"generated": silent, "real": s}, ds)
     for word in ("generated", "real", "ipu_per_min", "fto_wasserstein_s", "mean_relative_error", "0.550"):
         assert word in table

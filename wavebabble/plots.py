@@ -3,6 +3,7 @@
     overlaid_histogram(path, {"generated": x, "reference": y}, title, xlabel)    duration distributions
     vad_strips(path, [(label, vad bool [frames, 2]), ...], frame_hz)            who talks when, per dialogue
     mean_spectrum(path, {"generated": [n_mels], ...})                           average log-mel profile
+    spectrograms(path, {"generated": audio [T, 2], "reference": ...}, sample_rate)   one panel per set and channel
 """
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ STRIP_HEIGHT = 0.75       # inches per dialogue strip
 DPI = 100
 SPEAKER_COLOURS = ("tab:blue", "tab:orange")   # speaker A (left channel), speaker B (right channel)
 SET_COLOURS = ("tab:red", "tab:gray", "tab:green", "tab:purple")
+SPECTROGRAM_HEIGHT = 1.6  # inches per spectrogram row
+SPECTROGRAM_RANGE_DB = 70.0   # colour range below each figure's loudest bin
+SPECTROGRAM_CMAP = "magma"
 
 
 def _plt():
@@ -90,4 +94,25 @@ def mean_spectrum(path, named: dict, title: str = "mean log-mel spectrum") -> Pa
     ax.set_xlabel("mel band")
     ax.set_ylabel("dB")
     ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def spectrograms(path, named: dict, sample_rate: int, frame_hz: int = 100) -> Path:
+    """Linear-frequency spectrograms (dB, wavebabble.quality's STFT) of one stereo clip ``[T, 2]`` per set, one
+    row per set and channel, on one colour scale: harmonics, formants and syllables show in real speech,
+    steady tones as horizontal lines."""
+    from wavebabble import quality
+
+    plt = _plt()
+    rows = [(f"{name} {'A (left)' if c == 0 else 'B (right)'}", quality.to_db(
+        quality.power_spectrogram(np.asarray(clip)[:, c], sample_rate, frame_hz)[:, 0, :]))
+        for name, clip in named.items() for c in range(np.asarray(clip).shape[1])]
+    top = max(float(r[1].max()) for r in rows) if rows else 0.0
+    fig, axes = plt.subplots(len(rows), 1, figsize=(FIG_WIDTH, 0.6 + SPECTROGRAM_HEIGHT * len(rows)), dpi=DPI,
+                             squeeze=False, sharex=True)
+    for ax, (label, db) in zip(axes[:, 0], rows):
+        ax.imshow(db.T, origin="lower", aspect="auto", cmap=SPECTROGRAM_CMAP, vmin=top - SPECTROGRAM_RANGE_DB,
+                  vmax=top, extent=[0, db.shape[0] / frame_hz, 0, sample_rate / 2000.0])
+        ax.set_ylabel(f"{label}\nkHz", fontsize="small")
+    axes[-1, 0].set_xlabel("time (s)")
     return _save(fig, path)

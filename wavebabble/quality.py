@@ -53,29 +53,43 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int = N_MELS) -> np.nda
     return fb * (2.0 / (hi - lo))
 
 
-def logmel(audio: np.ndarray, sample_rate: int, frame_hz: int = FRAME_HZ, n_mels: int = N_MELS) -> np.ndarray:
-    """Log-mel spectrogram per channel: float ``[T, C]`` (or ``[T]``) -> float32 ``[T // hop, C, n_mels]`` dB.
+def power_spectrogram(audio: np.ndarray, sample_rate: int, frame_hz: int = FRAME_HZ) -> np.ndarray:
+    """|STFT|^2 per channel: float ``[T, C]`` (or ``[T]``) -> float32 ``[T // hop, C, n_fft // 2 + 1]``.
 
-    Frame i is the Hann-windowed ``n_fft``-sample window centred on sample ``(i + 0.5) * hop`` (zero padded at
-    the edges), the VAD's frame grid. Pure numpy (no librosa import on the report's path).
+    Frame i is the Hann-windowed ``n_fft``-sample window (``N_FFT_S``, rounded up to a power of two) centred on
+    sample ``(i + 0.5) * hop`` (zero padded at the edges), the VAD's frame grid. Pure numpy.
     """
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim == 1:
         x = x[:, None]
     hop = sample_rate // frame_hz
-    n_fft = int(2 ** np.ceil(np.log2(N_FFT_S * sample_rate)))
+    n_fft = fft_size(sample_rate)
     frames = x.shape[0] // hop
     left = n_fft // 2 - hop // 2
     padded = np.pad(x, [(left, n_fft), (0, 0)])
     window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-    fb = mel_filterbank(sample_rate, n_fft, n_mels).astype(np.float32)
-    out = np.empty((frames, x.shape[1], n_mels), dtype=np.float32)
+    idx = np.arange(frames)[:, None] * hop + np.arange(n_fft)[None, :]
+    out = np.empty((frames, x.shape[1], n_fft // 2 + 1), dtype=np.float32)
     for c in range(x.shape[1]):
-        idx = np.arange(frames)[:, None] * hop + np.arange(n_fft)[None, :]
-        spec = np.abs(np.fft.rfft(padded[idx, c] * window, axis=1)) ** 2      # [frames, n_fft // 2 + 1]
-        mel = spec @ fb.T
-        out[:, c, :] = 10.0 * np.log10(np.maximum(mel, 10.0 ** (LOGMEL_FLOOR_DB / 10.0)))
+        out[:, c, :] = np.abs(np.fft.rfft(padded[idx, c] * window, axis=1)) ** 2
     return out
+
+
+def fft_size(sample_rate: int) -> int:
+    """The analysis window in samples: ``N_FFT_S`` rounded up to a power of two (256 at 8 kHz)."""
+    return int(2 ** np.ceil(np.log2(N_FFT_S * sample_rate)))
+
+
+def to_db(power: np.ndarray) -> np.ndarray:
+    """10 log10(power), floored at ``LOGMEL_FLOOR_DB``."""
+    return (10.0 * np.log10(np.maximum(power, 10.0 ** (LOGMEL_FLOOR_DB / 10.0)))).astype(np.float32)
+
+
+def logmel(audio: np.ndarray, sample_rate: int, frame_hz: int = FRAME_HZ, n_mels: int = N_MELS) -> np.ndarray:
+    """Log-mel spectrogram per channel: float ``[T, C]`` (or ``[T]``) -> float32 ``[T // hop, C, n_mels]`` dB,
+    on the frames of ``power_spectrogram``."""
+    fb = mel_filterbank(sample_rate, fft_size(sample_rate), n_mels).astype(np.float32)
+    return to_db(power_spectrogram(audio, sample_rate, frame_hz) @ fb.T)
 
 
 def frame_vectors(feats: list[np.ndarray]) -> np.ndarray:

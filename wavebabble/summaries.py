@@ -14,6 +14,10 @@ Tags written by `ListeningPanels.write` (all at the given step):
                            clip vs the real clips, plus their distances
     timing/<key>           scalars: timing_distance entries (mean_relative_error, fto/ipu/pause Wasserstein)
     timing/fto_s/{generated,real}, timing/ipu_s/{generated,real}   histograms of FTO and IPU durations (s)
+    sound/<key>            scalars: sound_measures.sound_summary of the same clips vs the real clips (log-mel FD and
+                           its floor, two-sample classifier accuracy and its floor, syllable-rate modulation); the
+                           voiced fraction (pyin, slow) is left to the report
+    sound/spectrogram_generated, sound/spectrogram_real   spectrogram of the first clip, channel A above B
 
 Audio is written at `cfg.sample_rate`; `tf.summary.audio` takes [k, time, channels].
 """
@@ -22,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from wavebabble import timing, vad
+from wavebabble import quality, sound_measures, timing, vad
 from wavebabble.config import Config
 
 STRIP_HALF_HEIGHT = 48          # pixels per speaker (A above the midline, B below)
@@ -36,6 +40,11 @@ SECOND_TICK_PIXELS = 4          # length of the one-second tick marks on the mid
 DEFAULT_AUDIO_CLIPS = 4
 CODE_BLOCK_INDENT = "    "      # markdown code block: TensorBoard's text plugin keeps the table aligned
 HISTOGRAM_BUCKETS = 30
+SPECTROGRAM_RANGE_DB = 70.0     # colour range below the image's loudest bin
+SPECTROGRAM_MIN_WIDTH = 600     # frames are repeated horizontally until the image is at least this wide
+CHANNEL_GAP_PIXELS = 3          # grey rows between channel A (top) and channel B
+# magma-like colour ramp, dark (quiet) to bright (loud); linear between anchors
+COLOUR_RAMP = np.array([(0, 0, 4), (81, 18, 124), (183, 55, 121), (252, 137, 97), (252, 253, 191)], np.float32)
 
 
 def vad_strip(envelope: np.ndarray, frame_hz: int = vad.FRAME_HZ, half_height: int = STRIP_HALF_HEIGHT,
@@ -68,6 +77,29 @@ def vad_strip(envelope: np.ndarray, frame_hz: int = vad.FRAME_HZ, half_height: i
     for x in range(0, width, frame_hz * repeat):
         img[half_height - SECOND_TICK_PIXELS:half_height + SECOND_TICK_PIXELS + 1, x] = SECOND_TICK_RGB
     return img
+
+
+def spectrogram_image(audio: np.ndarray, sample_rate: int, frame_hz: int = vad.FRAME_HZ,
+                      min_width: int = SPECTROGRAM_MIN_WIDTH) -> np.ndarray:
+    """Spectrogram of a stereo clip ``[T, 2]`` as an image: np.uint8 ``[2 * bins + gap, W, 3]``.
+
+    Channel A on top, B below, low frequencies at the bottom of each; dB (wavebabble.quality's STFT on the VAD
+    frame grid) mapped to ``COLOUR_RAMP`` over the ``SPECTROGRAM_RANGE_DB`` below the loudest bin; frames repeated
+    horizontally to at least `min_width` pixels.
+    """
+    db = quality.to_db(quality.power_spectrogram(np.asarray(audio, np.float32), sample_rate, frame_hz))
+    level = np.clip((db - (db.max() - SPECTROGRAM_RANGE_DB)) / SPECTROGRAM_RANGE_DB, 0.0, 1.0)  # [frames, C, bins]
+    pos = level * (len(COLOUR_RAMP) - 1)
+    lo = np.minimum(pos.astype(np.int64), len(COLOUR_RAMP) - 2)
+    frac = (pos - lo)[..., None]
+    rgb = COLOUR_RAMP[lo] * (1 - frac) + COLOUR_RAMP[lo + 1] * frac                      # [frames, C, bins, 3]
+    repeat = max(1, -(-min_width // max(db.shape[0], 1)))
+    rgb = np.repeat(rgb, repeat, axis=0)
+    gap = np.full((CHANNEL_GAP_PIXELS, rgb.shape[0], 3), MIDLINE_RGB, np.float32)
+    parts = []
+    for c in range(rgb.shape[1]):
+        parts += ([gap] if parts else []) + [rgb[:, c, ::-1].transpose(1, 0, 2)]          # high frequencies on top
+    return np.round(np.concatenate(parts, axis=0)).astype(np.uint8)
 
 
 def write_scalars(scalars: dict, step: int) -> None:
@@ -111,6 +143,7 @@ class ListeningPanels:
         self.num_audio_clips = int(num_audio_clips)
         self.real_stats = timing.timing_stats(_hard_vads(self.real, cfg), frame_hz=cfg.frame_hz)
         self._real_written = False
+        self._real_spectrogram_written = False
 
     def write(self, step: int, generated: np.ndarray) -> dict:
         """Write every panel at `step` for `generated` np.float32 [M, slice_len, 2]; -> timing distance dict."""
@@ -137,4 +170,20 @@ class ListeningPanels:
         for name in ("fto_s", "ipu_s"):
             _histogram(f"timing/{name}/generated", getattr(gen_stats, name), step)
             _histogram(f"timing/{name}/real", getattr(self.real_stats, name), step)
+        self.write_sound(step, generated)
         return distance
+
+    def write_sound(self, step: int, generated: np.ndarray) -> dict:
+        """The sound scalars and spectrograms of `generated` [M, slice_len, 2] vs the real clips -> the scalars."""
+        cfg = self.cfg
+        measures = sound_measures.sound_measures(list(generated), list(self.real), cfg.sample_rate,
+                                                 np.random.default_rng(step), cfg.frame_hz, voicing_seconds=0)
+        scalars = sound_measures.sound_summary(measures)
+        write_scalars({f"sound/{k}": v for k, v in scalars.items()}, step)
+        tf.summary.image("sound/spectrogram_generated",
+                         spectrogram_image(generated[0], cfg.sample_rate, cfg.frame_hz)[None], step=step)
+        if not self._real_spectrogram_written:
+            tf.summary.image("sound/spectrogram_real",
+                             spectrogram_image(self.real[0], cfg.sample_rate, cfg.frame_hz)[None], step=step)
+            self._real_spectrogram_written = True
+        return scalars

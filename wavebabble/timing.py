@@ -22,8 +22,18 @@ x1. X is a backchannel when P and N exist, N is P (o talks all through X) or the
 isolated: s's previous IPU ended before P ends and s's next IPU starts after N starts (o holds the floor
 before and after X; with P = N this always holds).
 
-Summary JSON keys (``TimingStats.summary`` / ``to_json()``): ``SUMMARY_KEYS``; medians of empty event lists and
-``transitions_overlapped`` without speaker changes are ``None`` (JSON null), never NaN.
+**FTO share 0-400 ms** (added here): the share of FTOs in ``[0, 0.4]`` s, the short gaps around which human
+floor transfers cluster (the mode is near 200 ms).
+
+Summary JSON keys (``TimingStats.summary`` / ``to_json()``): ``SUMMARY_KEYS``; medians of empty event lists,
+``transitions_overlapped`` and ``fto_share_0_400ms`` without speaker changes are ``None`` (JSON null), never NaN.
+
+Distances (``timing_distance``): the mean relative error (MRE) of rates and ratios, which leaves the FTO
+distribution out, and 1-D Wasserstein distances of FTO, IPU and pause durations. ``fto_relative_wasserstein`` is
+the FTO Wasserstein distance divided by the reference's own FTO spread (the Wasserstein distance from its FTOs to
+a point mass at their median: 1.0 = no better than always handing the floor over at the median offset).
+``timing_score`` = MRE + ``fto_relative_wasserstein`` (charged ``MISSING_FTO_PENALTY`` when only one side has
+speaker changes): one number that counts both, used to choose checkpoints.
 """
 from __future__ import annotations
 
@@ -37,12 +47,14 @@ FRAME_HZ = 100                  # default VAD frame rate (same as vad.FRAME_HZ; 
 MIN_SILENCE_S = 0.2             # shorter silences inside one channel are bridged (IPU definition)
 MAX_BACKCHANNEL_S = 1.0         # longest IPU that can count as a backchannel
 SECONDS_PER_MINUTE = 60.0
+FTO_NEAR_S = (0.0, 0.4)         # FTOs in this closed range (s) count toward fto_share_0_400ms
+MISSING_FTO_PENALTY = 1.0       # timing_score's FTO term when only one side has speaker changes (as relative_error)
 
 RATE_KEYS = ("ipu_per_min", "pause_per_min", "gap_per_min", "overlap_per_min")
 MEDIAN_KEYS = ("ipu_median_s", "pause_median_s", "gap_median_s", "overlap_median_s", "fto_median_s")
 RATIO_KEYS = ("speech_ratio", "overlap_ratio", "silence_ratio", "transitions_overlapped")
 DESIGN_KEYS = ("minutes",) + RATE_KEYS + MEDIAN_KEYS + RATIO_KEYS   # DESIGN.md's JSON keys, in its order
-SUMMARY_KEYS = DESIGN_KEYS + ("backchannel_per_min", "num_backchannels")
+SUMMARY_KEYS = DESIGN_KEYS + ("backchannel_per_min", "num_backchannels", "fto_share_0_400ms")
 # keys compared by the mean relative error (speech_ratio contributes one entry per speaker)
 DISTANCE_KEYS = RATE_KEYS + ("speech_ratio_a", "speech_ratio_b", "overlap_ratio")
 
@@ -213,12 +225,14 @@ def _median(x: np.ndarray):
     return float(np.median(x)) if len(x) else None
 
 
-def _json_safe(value):
-    """Python floats/ints/lists/None only; non-finite numbers become None."""
+def json_safe(value):
+    """Python floats/ints/strings/lists/dicts/None only; non-finite numbers become None."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if value is None:
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -261,7 +275,7 @@ class TimingStats:
 
     def to_json(self) -> dict:
         """The summary as a JSON-safe dict (floats, ints, lists, None; never NaN)."""
-        return _json_safe({k: self.summary[k] for k in SUMMARY_KEYS})
+        return json_safe({k: self.summary[k] for k in SUMMARY_KEYS})
 
 
 def timing_stats(vad, frame_hz: int = FRAME_HZ, min_silence_s: float = MIN_SILENCE_S,
@@ -316,10 +330,20 @@ def stats_from_events(events: Sequence[DialogueEvents], frame_hz: int = FRAME_HZ
         "transitions_overlapped": len(chg) / transitions if transitions else None,
         "backchannel_per_min": rate(len(bc)),
         "num_backchannels": len(bc),
+        "fto_share_0_400ms": fto_near_share(fto),
     }
-    return TimingStats(summary=_json_safe(summary), fto_s=fto, ipu_s=ipu, pause_s=pause, gap_s=gap,
+    return TimingStats(summary=json_safe(summary), fto_s=fto, ipu_s=ipu, pause_s=pause, gap_s=gap,
                        overlap_s=ovl, change_overlap_s=chg, within_overlap_s=wit, backchannel_s=bc,
                        num_dialogues=len(events))
+
+
+def fto_near_share(fto_s) -> float | None:
+    """Share of FTOs (seconds ``[n]``) within ``FTO_NEAR_S`` (0-400 ms, both ends included); None when n = 0."""
+    fto = np.asarray(fto_s, dtype=np.float64).reshape(-1)
+    if fto.size == 0:
+        return None
+    lo, hi = FTO_NEAR_S
+    return float(np.mean((fto >= lo - 1e-9) & (fto <= hi + 1e-9)))
 
 
 # --------------------------------------------------------------------------- distances
@@ -359,15 +383,26 @@ def timing_distance(a: TimingStats, b: TimingStats) -> dict:
     """How far ``a`` (e.g. generated) is from the reference ``b`` (e.g. real).
 
     ``mean_relative_error`` over ``DISTANCE_KEYS`` (four per-minute rates, both speakers' speech_ratio,
-    overlap_ratio; each ``relative_error(a, b)``), those errors under ``relative_errors``, and 1-D Wasserstein
+    overlap_ratio; each ``relative_error(a, b)``), those errors under ``relative_errors``, 1-D Wasserstein
     distances (seconds) ``fto_wasserstein_s``, ``ipu_wasserstein_s``, ``pause_wasserstein_s`` (None when only
-    one side has such events). JSON-safe.
+    one side has such events), ``fto_relative_wasserstein`` and ``timing_score`` (module docstring). JSON-safe.
     """
     va, vb = _distance_values(a), _distance_values(b)
     rel = {k: relative_error(va[k], vb[k]) for k in DISTANCE_KEYS}
-    return _json_safe({
-        "mean_relative_error": float(np.mean(list(rel.values()))),
-        "fto_wasserstein_s": wasserstein_1d(a.fto_s, b.fto_s),
+    mre = float(np.mean(list(rel.values())))
+    fto_w = wasserstein_1d(a.fto_s, b.fto_s)
+    spread = wasserstein_1d(b.fto_s, [np.median(b.fto_s)]) if len(b.fto_s) else None
+    if fto_w is None:
+        fto_rel = None
+    elif spread:
+        fto_rel = fto_w / spread
+    else:                      # the reference hands over at one offset only (or never): exact match or not
+        fto_rel = 0.0 if fto_w == 0 else MISSING_FTO_PENALTY
+    return json_safe({
+        "mean_relative_error": mre,
+        "timing_score": mre + (MISSING_FTO_PENALTY if fto_rel is None else fto_rel),
+        "fto_wasserstein_s": fto_w,
+        "fto_relative_wasserstein": fto_rel,
         "ipu_wasserstein_s": wasserstein_1d(a.ipu_s, b.ipu_s),
         "pause_wasserstein_s": wasserstein_1d(a.pause_s, b.pause_s),
         "relative_errors": rel,

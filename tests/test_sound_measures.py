@@ -1,0 +1,118 @@
+"""Sound measures: syllable-rate modulation, voiced fraction, the classifier two-sample test, and their floors."""
+import numpy as np
+import pytest
+
+from wavebabble import quality, sound_measures, speechlike, two_sample
+from wavebabble.audio import read_audio
+
+SR = 8000
+
+
+def _stereo(x):
+    return np.stack([x, x], axis=1).astype(np.float32)
+
+
+def _all_active(clip):
+    return np.ones((len(clip) // (SR // 100), 2), bool)
+
+
+# --------------------------------------------------------------------------- syllable-rate modulation
+@pytest.mark.parametrize("mod_hz, expected", [(5.0, 0.5 ** 2 / 2), (20.0, 0.0), (None, 0.0)])
+def test_syllable_modulation_measures_the_band_variance_of_the_envelope(mod_hz, expected):
+    t = np.arange(4 * SR) / SR
+    carrier = np.sin(2 * np.pi * 200 * t)
+    envelope = 1.0 if mod_hz is None else 1.0 + 0.5 * np.sin(2 * np.pi * mod_hz * t)
+    clip = _stereo(envelope * carrier)
+    got = speechlike.syllable_modulation([clip], SR, [_all_active(clip)])
+    assert got["windows"] > 0
+    assert got["modulation"] == pytest.approx(expected, abs=0.01)
+
+
+def test_syllable_modulation_reads_only_active_windows():
+    t = np.arange(4 * SR) / SR
+    clip = _stereo((1.0 + 0.5 * np.sin(2 * np.pi * 5 * t)) * np.sin(2 * np.pi * 200 * t))
+    silent = np.zeros_like(_all_active(clip))
+    assert speechlike.syllable_modulation([clip], SR, [silent]) == {"modulation": None, "windows": 0}
+
+
+# --------------------------------------------------------------------------- voiced fraction
+def test_voiced_fraction_tone_is_voiced_noise_is_not():
+    t = np.arange(2 * SR) / SR
+    tone = _stereo(0.3 * np.sin(2 * np.pi * 150 * t))
+    noise = np.random.default_rng(0).normal(0, 0.3, (2 * SR, 2)).astype(np.float32)
+    v_tone = speechlike.voiced_fraction([tone], SR, [_all_active(tone)], max_seconds=2.0)
+    v_noise = speechlike.voiced_fraction([noise], SR, [_all_active(noise)], max_seconds=2.0)
+    assert v_tone["voiced_fraction"] > 0.9 and v_noise["voiced_fraction"] < 0.1
+    assert 1.5 <= v_tone["seconds"] <= 2.5          # the cap: stops after max_seconds of audio
+    assert speechlike.voiced_fraction([tone], SR, [np.zeros((200, 2), bool)]) == {"voiced_fraction": None,
+                                                                                    "seconds": 0.0}
+
+
+@pytest.mark.fsdd
+def test_real_speech_is_partly_voiced_and_syllable_modulated(fsdd_dir):
+    from wavebabble.vad import hard_vad
+
+    files = sorted(fsdd_dir.glob("*_jackson_*.wav"))[:12]
+    speech = np.concatenate([read_audio(p, SR)[0].reshape(-1) for p in files])
+    clip = _stereo(speech)
+    vad = hard_vad(clip, SR)
+    voiced = speechlike.voiced_fraction([clip], SR, [vad], max_seconds=10.0)["voiced_fraction"]
+    modulation = speechlike.syllable_modulation([clip], SR, [vad])["modulation"]
+    assert 0.3 < voiced < 0.98
+    t = np.arange(len(speech)) / SR
+    steady = _stereo(np.sin(2 * np.pi * 1000 * t) * np.std(speech))
+    assert modulation > 10 * speechlike.syllable_modulation([steady], SR, [vad])["modulation"] + 1e-3
+
+
+# --------------------------------------------------------------------------- classifier two-sample test
+def _noise_clips(rng, n, tone_hz=None):
+    clips = []
+    for _ in range(n):
+        x = rng.normal(0, 0.1, (2 * SR, 2)).astype(np.float32)
+        if tone_hz:
+            x += 0.1 * np.sin(2 * np.pi * tone_hz * np.arange(2 * SR) / SR)[:, None].astype(np.float32)
+        clips.append(x)
+    return [quality.logmel(c, SR) for c in clips], [_all_active(c) for c in clips]
+
+
+def test_two_sample_accuracy_is_chance_for_one_distribution_and_one_for_two():
+    rng = np.random.default_rng(0)
+    (fa, va), (fb, vb), (fc, vc) = _noise_clips(rng, 16), _noise_clips(rng, 16), _noise_clips(rng, 16, 1000)
+    same = two_sample.classifier_two_sample_test(fa, va, fb, vb, rng)
+    apart = two_sample.classifier_two_sample_test(fa, va, fc, vc, rng)
+    assert abs(same["accuracy"] - 0.5) < 0.1 and apart["accuracy"] > 0.95
+    assert same["test_patches"] > 0 and same["train_patches"] > same["test_patches"]
+
+
+def test_two_sample_test_skips_silence_and_says_why():
+    rng = np.random.default_rng(0)
+    fa, va = _noise_clips(rng, 4)
+    silent = [np.zeros_like(v) for v in va]
+    got = two_sample.classifier_two_sample_test(fa, va, fa, silent, rng)
+    assert got["accuracy"] is None and "too few" in got["reason"]
+
+
+# --------------------------------------------------------------------------- all measures with floors
+def test_sound_measures_compare_to_a_real_vs_real_floor():
+    rng = np.random.default_rng(1)
+    t = np.arange(3 * SR) / SR
+    gate = (t > 0.5) & (t < 2.5)                 # the hard VAD needs silence to tell sound from a noise floor
+    real = [_stereo(gate * 0.2 * (1 + 0.6 * np.sin(2 * np.pi * rng.uniform(3, 7) * t)) * rng.normal(size=t.size))
+            for _ in range(8)]
+    fake = [_stereo(gate * 0.2 * np.sin(2 * np.pi * 1000 * t)) for _ in range(6)]
+    m = sound_measures.sound_measures(fake, real, SR, rng, voicing_seconds=1.0)
+    fd = m["frechet"]
+    assert fd["generated_vs_reference"] > 10 * fd["reference_vs_reference"]
+    assert m["two_sample"]["generated_vs_reference"]["accuracy"] > 0.95
+    assert m["two_sample"]["reference_vs_reference"]["accuracy"] < 0.8
+    mod = m["syllable_modulation"]
+    assert mod["generated"] < 0.01 < mod["reference"] and mod["relative_error"] > 0.9
+    assert mod["floor_relative_error"] < 0.5
+    voiced = m["voiced_fraction"]
+    assert voiced["generated"] > 0.9 and voiced["reference"] < 0.2
+    summary = sound_measures.sound_summary(m)
+    assert summary["logmel_fd"] == fd["generated_vs_reference"]
+    table = "\n".join(sound_measures.sound_table(m))
+    assert "Fréchet" in table and "two-sample" in table and "voiced" in table and "syllable" in table
+    no_voicing = sound_measures.sound_measures(fake, real, SR, rng, voicing_seconds=0)
+    assert "voiced_fraction" not in no_voicing and sound_measures.sound_summary(no_voicing)["voiced_fraction"] is None
