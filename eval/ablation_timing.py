@@ -250,7 +250,8 @@ def stats_table(r: dict) -> list[str]:
     """One seed's statistics: corpus column and both arms."""
     keys = list(r["rows"]["corpus"])
     extra = ["mean_relative_error", "fto_wasserstein_s", "fto_relative_wasserstein", "timing_score",
-             "ipu_wasserstein_s", "pause_wasserstein_s", *[k for k in SOUND_KEYS if k not in keys]]
+             "ipu_wasserstein_s", "pause_wasserstein_s",
+             *[k for k in SOUND_KEYS if k not in keys and any(k in r["rows"][a] for a in ARMS)]]
     lines = ["| statistic | corpus | " + " | ".join(ARMS) + " |", "|---|---|" + "---|" * len(ARMS)]
     for k in keys + extra:
         lines.append(f"| {k} | {fmt(r['rows']['corpus'].get(k))} | "
