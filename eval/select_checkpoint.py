@@ -1,6 +1,7 @@
 """Choose a training run's checkpoint by its timing error on held-out clips, and export that checkpoint.
 
-    python -m eval.select_checkpoint --logdir=runs/demo [--data_dir=DIALOGUES] [--num_clips=100] [--seed=1000]
+    python -m eval.select_checkpoint --logdir=runs/demo [--data_dir=DIALOGUES] [--num_clips=100] [--seed=1000] \
+        [--trajectory_json=FILE]
 
 A GAN does not converge to a point: its turn-taking keeps moving while it trains (measured in the timing ablation:
 one run at 0.20 mean relative error after 1500 steps and 0.46 after 2000, its speech chopped into bursts), so the
@@ -12,6 +13,10 @@ plus the FTO Wasserstein distance relative to the real FTOs' spread, so a checkp
 is not chosen for its rates alone. The checkpoint with the lowest score is exported to
 <logdir>/export_step<N> (an existing export there is reused; nothing else is written).
 
+The CLI also measures each checkpoint's sound (wavebabble.sound_measures against the same real clips; the voiced
+fraction reads SELECT_VOICING_SECONDS of audio) and prints timing and sound per checkpoint: the run's trajectory
+(--trajectory_json writes it). The choice itself is by timing only.
+
 Report the chosen model on clips and real data drawn with another seed than the one that chose it: the score
 that picks a checkpoint is biased low (the minimum of several noisy scores); a fresh sample is not.
 
@@ -22,6 +27,7 @@ ablation's runs without the timing D, eval/results/ablation_timing_notes.md, nin
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +44,8 @@ EXPORT_PREFIX = "export_step"      # <logdir>/export_step<N>: the export of chec
 DEFAULT_CLIPS = 100                # clips per checkpoint (and real clips) scored
 DEFAULT_SEED = 1000                # latents and real sample; keep it apart from the seed a final evaluation uses
 GEN_BATCH = 25                     # clips per generator call while scoring
+SELECT_VOICING_SECONDS = 20.0      # audio the voiced fraction reads per checkpoint (pyin is slow)
+PRINTED_SOUND = ("logmel_fd", "two_sample_accuracy", "voiced_fraction", "syllable_modulation")
 PRINTED_RATES = ("ipu_per_min", "pause_per_min", "gap_per_min", "overlap_per_min")   # CLI table columns
 
 
@@ -49,6 +57,7 @@ class CheckpointScore:
     mre: float                     # mean relative error of its timing statistics vs the real sample
     fto_wasserstein_s: float | None   # FTO distribution distance (s); None when it makes no speaker change
     summary: dict                  # its timing statistics (timing.TimingStats.summary)
+    sound: dict | None = None      # sound_measures.sound_summary vs the real clips (when they were given)
 
 
 def checkpoint_steps(logdir) -> list[tuple[int, str]]:
@@ -72,8 +81,9 @@ def generate(generator, latent_dim: int, num_clips: int, seed: int) -> np.ndarra
 
 
 def score_checkpoints(logdir, real: timing.TimingStats, num_clips: int = DEFAULT_CLIPS,
-                      seed: int = DEFAULT_SEED) -> list[CheckpointScore]:
-    """Timing error of every kept checkpoint's generator (same latents for all) against `real`, oldest first."""
+                      seed: int = DEFAULT_SEED, real_clips: np.ndarray | None = None) -> list[CheckpointScore]:
+    """Timing error of every kept checkpoint's generator (same latents for all) against `real`, oldest first;
+    with `real_clips` ([N, slice_len, nch], the clips `real` measured) also each checkpoint's sound measures."""
     from wavebabble.export import load_generator_from_logdir
     from wavebabble.measure import measure_audio
 
@@ -81,10 +91,18 @@ def score_checkpoints(logdir, real: timing.TimingStats, num_clips: int = DEFAULT
     for step, path in checkpoint_steps(logdir):
         t0 = time.time()
         generator, cfg = load_generator_from_logdir(logdir, path)
-        stats = measure_audio(generate(generator, cfg.latent_dim, num_clips, seed), cfg.sample_rate, cfg.frame_hz)
+        clips = generate(generator, cfg.latent_dim, num_clips, seed)
+        stats = measure_audio(clips, cfg.sample_rate, cfg.frame_hz)
         d = timing.timing_distance(stats, real)
+        sound = None
+        if real_clips is not None:
+            from wavebabble.sound_measures import sound_measures, sound_summary
+
+            sound = sound_summary(sound_measures(list(clips), list(real_clips), cfg.sample_rate,
+                                                 np.random.default_rng(seed), cfg.frame_hz,
+                                                 voicing_seconds=SELECT_VOICING_SECONDS))
         scores.append(CheckpointScore(step, path, d["timing_score"], d["mean_relative_error"], d["fto_wasserstein_s"],
-                                      stats.summary))
+                                      stats.summary, sound))
         print(f"{logdir}: checkpoint {step}: held-out timing score {d['timing_score']:.3f} (MRE "
               f"{d['mean_relative_error']:.3f}, FTO Wasserstein {_seconds(d['fto_wasserstein_s'])}) "
               f"({time.time() - t0:.0f} s)", flush=True)
@@ -110,10 +128,10 @@ def export_checkpoint(logdir, score: CheckpointScore) -> Path:
     return out
 
 
-def select_checkpoint(logdir, real: timing.TimingStats, num_clips: int = DEFAULT_CLIPS, seed: int = DEFAULT_SEED
-                      ) -> tuple[CheckpointScore, Path, list[CheckpointScore]]:
+def select_checkpoint(logdir, real: timing.TimingStats, num_clips: int = DEFAULT_CLIPS, seed: int = DEFAULT_SEED,
+                      real_clips: np.ndarray | None = None) -> tuple[CheckpointScore, Path, list[CheckpointScore]]:
     """Score every checkpoint, export the best -> (best score, its export folder, all scores)."""
-    scores = score_checkpoints(logdir, real, num_clips, seed)
+    scores = score_checkpoints(logdir, real, num_clips, seed, real_clips)
     chosen = best(scores)
     return chosen, export_checkpoint(logdir, chosen), scores
 
@@ -127,6 +145,7 @@ def define_flags() -> None:
     flags.DEFINE_integer("num_clips", DEFAULT_CLIPS, "Generated clips per checkpoint, and real clips.",
                          lower_bound=1)
     flags.DEFINE_integer("seed", DEFAULT_SEED, "Seed of the latents and of the real sample.")
+    flags.DEFINE_string("trajectory_json", None, "Also write every checkpoint's timing and sound measures here.")
 
 
 def main(argv) -> None:
@@ -141,12 +160,14 @@ def main(argv) -> None:
     try:
         cfg = Config.from_json(Path(FLAGS.logdir) / CONFIG_NAME)
         checkpoint_steps(FLAGS.logdir)                          # no checkpoint: fail before reading the corpus
-        real = measure_audio(load_clips(FLAGS.data_dir, sample_rate=cfg.sample_rate, slice_len=cfg.slice_len,
-                                        num_clips=FLAGS.num_clips, seed=FLAGS.seed), cfg.sample_rate, cfg.frame_hz)
-        chosen, out, scores = select_checkpoint(FLAGS.logdir, real, FLAGS.num_clips, FLAGS.seed)
+        real_clips = load_clips(FLAGS.data_dir, sample_rate=cfg.sample_rate, slice_len=cfg.slice_len,
+                                num_clips=FLAGS.num_clips, seed=FLAGS.seed)
+        real = measure_audio(real_clips, cfg.sample_rate, cfg.frame_hz)
+        chosen, out, scores = select_checkpoint(FLAGS.logdir, real, FLAGS.num_clips, FLAGS.seed, real_clips)
     except WavebabbleError as e:
         raise SystemExit(f"error: {e}") from None
-    print("  step  score    MRE  FTO_W_s  " + "  ".join(PRINTED_RATES) + "  fto_0_400ms  speech_ratio")
+    print("  step  score    MRE  FTO_W_s  " + "  ".join(PRINTED_RATES) + "  fto_0_400ms  speech_ratio  "
+          + "  ".join(PRINTED_SOUND))
 
     def row(summary: dict) -> str:
         ratios = "/".join(f"{r:.2f}" for r in summary["speech_ratio"])
@@ -154,12 +175,29 @@ def main(argv) -> None:
         return ("  ".join(f"{summary[k]:>{len(k)}.1f}" for k in PRINTED_RATES)
                 + f"  {'-' if near is None else f'{near:.2f}':>11}  {ratios}")
 
+    def sound_row(values: dict) -> str:
+        return "  ".join("-".rjust(len(k)) if values.get(k) is None else f"{values[k]:>{len(k)}.3f}"
+                         for k in PRINTED_SOUND)
+
     for s in scores:
         fto_w = "-" if s.fto_wasserstein_s is None else f"{s.fto_wasserstein_s:.3f}"
-        print(f"{s.step:>6}  {s.score:>5.3f}  {s.mre:>5.3f}  {fto_w:>7}  {row(s.summary)}"
+        print(f"{s.step:>6}  {s.score:>5.3f}  {s.mre:>5.3f}  {fto_w:>7}  {row(s.summary)}  {sound_row(s.sound)}"
               f"{'  <- chosen' if s is chosen else ''}")
-    print(f"{'real':>6}  {'':>5}  {'':>5}  {'':>7}  {row(real.summary)}")
+    floors = scores[-1].sound
+    real_sound = {"logmel_fd": floors["logmel_fd_floor"], "two_sample_accuracy": floors["two_sample_accuracy_floor"],
+                  "voiced_fraction": floors["voiced_fraction_reference"],
+                  "syllable_modulation": floors["syllable_modulation_reference"]}
+    print(f"{'real':>6}  {'':>5}  {'':>5}  {'':>7}  {row(real.summary)}  {sound_row(real_sound)}  (FD and accuracy: "
+          "real half vs half)")
     print(f"exported checkpoint {chosen.step} to {out}")
+    if FLAGS.trajectory_json:
+        Path(FLAGS.trajectory_json).write_text(json.dumps(timing.json_safe({
+            "logdir": FLAGS.logdir, "num_clips": FLAGS.num_clips, "seed": FLAGS.seed, "chosen_step": chosen.step,
+            "real": {**real.summary, **real_sound},
+            "checkpoints": [{"step": s.step, "timing_score": s.score, "mean_relative_error": s.mre,
+                             "fto_wasserstein_s": s.fto_wasserstein_s, **s.summary, **(s.sound or {})}
+                            for s in scores]}), indent=2) + "\n")
+        print(f"wrote {FLAGS.trajectory_json}")
 
 
 def run() -> None:

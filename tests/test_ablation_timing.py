@@ -117,10 +117,16 @@ def test_checkpoint_selection_reports_the_held_out_best_next_to_the_last(tmp_pat
     logdir = next((tmp_path / "work").glob("custom_with_timing_d_*"))
     exports = sorted(p.name for p in logdir.glob("export_step*"))
     cli = subprocess.run([sys.executable, "-m", "eval.select_checkpoint", f"--logdir={logdir}", f"--data_dir={data}",
-                          "--num_clips=3", "--seed=2000"], cwd=train_helpers.REPO, env=train_helpers.env(),
-                         capture_output=True, text=True, timeout=600)
+                          "--num_clips=3", "--seed=2000", f"--trajectory_json={tmp_path / 'trajectory.json'}"],
+                         cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True, timeout=600)
     assert cli.returncode == 0, cli.stderr[-4000:]
-    assert "<- chosen" in cli.stdout and "exported checkpoint" in cli.stdout
+    assert "<- chosen" in cli.stdout and "exported checkpoint" in cli.stdout and "logmel_fd" in cli.stdout
+    trajectory = json.loads((tmp_path / "trajectory.json").read_text())
+    assert [c["step"] for c in trajectory["checkpoints"]] == [1, 2]
+    for c in trajectory["checkpoints"]:                    # timing and sound per checkpoint: the run's trajectory
+        assert {"timing_score", "mean_relative_error", "fto_share_0_400ms", "logmel_fd"} <= set(c)
+        assert c["logmel_fd"] > 0
+    assert trajectory["real"]["logmel_fd"] >= 0 and trajectory["chosen_step"] in (1, 2)
     assert sorted(p.name for p in logdir.glob("export_step*")) == exports       # same seed and clips: reused
     missing = subprocess.run([sys.executable, "-m", "eval.select_checkpoint", f"--logdir={tmp_path / 'nothing'}"],
                              cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True,

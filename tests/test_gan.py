@@ -141,3 +141,22 @@ def test_surrogate_gradient_annealing_follows_the_training_step(data_dir):
     assert diff(grads("annealed"), half) <= 1e-5 * scale
     trainers["annealed"].step.assign(3)                            # annealed: the sharp VAD's own gradient
     assert diff(grads("annealed"), sharp) <= 1e-5 * scale
+
+
+def test_the_multi_scale_critic_reads_one_random_window_per_clip(data_dir):
+    """ms_window > 0: each clip's view is a contiguous ms_window-sample slice of it, at its own offset; training
+    with it runs (the multi-scale D is fully convolutional)."""
+    cfg = _cfg(ms_weight=1.0, ms_window=2048)
+    audio = tf.reshape(tf.range(4 * cfg.slice_len * 2, dtype=tf.float32), [4, cfg.slice_len, 2])
+    tf.random.set_seed(3)
+    windows = critics.read_window(audio, cfg, step=0).numpy()
+    assert windows.shape == (4, 2048, 2)
+    a = audio.numpy()
+    offsets = [int(np.argwhere(a[i, :, 0] == windows[i, 0, 0])[0, 0]) for i in range(4)]
+    for i, o in enumerate(offsets):
+        np.testing.assert_array_equal(windows[i], a[i, o:o + 2048])
+    assert len(set(offsets)) > 1
+    assert critics.read_window(audio, cfg.replace(ms_window=0), step=0) is audio
+    gan = GAN(cfg, tf.distribute.OneDeviceStrategy("/cpu:0"), seed=4)
+    losses, _ = gan.train_step(gan.make_iterator(data_dir))
+    assert np.isfinite(losses["d_ms"]) and np.isfinite(losses["g_ms"])

@@ -19,6 +19,9 @@ from wavebabble.errors import ConfigError
 
 SUPPORTED_SLICE_LENS = (16384, 32768, 65536, 131072)
 LOSSES = ("wgan-gp", "hinge", "lsgan")
+GENERATORS = ("wavegan", "planner")   # models/generator.py; models/planner_generator.py
+PLAN_HOP = 256            # samples per turn-planner frame (the renderer's four stride-4 upsamplings)
+MIN_MS_WINDOW = 1024      # shortest random window the multi-scale D may see (its deepest scale's 4^4 downsampling)
 ADAM_BETAS = (0.5, 0.9)   # Adam's beta_1, beta_2 for G and D: WaveGAN's (Donahue et al. 2019), every preset's
 ARCH = "arch"        # field metadata key: True on fields that shape model variables
 
@@ -43,11 +46,15 @@ class Config:
     model_dim: int = arch(64)        # WaveGAN's d: base channel count of G and the WaveGAN D
     kernel_len: int = arch(25)       # WaveGAN kernel length
     g_activity_gate: bool = arch(False)  # per-speaker sigmoid activity envelope multiplies G's output (generator.py)
+    generator: str = arch("wavegan")  # "wavegan": one latent -> one stack; "planner": frame-rate turn planner +
+                                      # renderer (planner_generator.py; z = a noise sequence of latent_dim values)
+    plan_dim: int = arch(64)         # channels of the turn planner (generator="planner")
     # --- discriminators (critics.py) ---
     phase_shuffle: int = 2           # phase shuffle radius of the WaveGAN D (0 disables)
     ms_dim: int = arch(16)           # base channels of each multi-scale D
     ms_scales: int = arch(3)         # multi-scale D copies at 1x, 1/2x, 1/4x ...
     ms_groups: int = arch(4)         # groups of the strided grouped convs in the multi-scale D
+    ms_window: int = 0               # > 0: the multi-scale D sees one random window of this many samples per clip
     timing_dim: int = arch(32)       # channels of the turn-timing D
     timing_minibatch_std: bool = arch(False)  # turn-timing D also sees each frame's VAD std across the batch
     timing_turn_stats: bool = arch(False)  # turn-timing D also reads per-clip turn statistics (turn_statistics.py)
@@ -104,7 +111,7 @@ class Config:
                 bad(f.name, "must be true or false")
         if self.slice_len not in SUPPORTED_SLICE_LENS:
             bad("slice_len", f"must be one of {SUPPORTED_SLICE_LENS}")
-        for f in ("sample_rate", "nch", "latent_dim", "model_dim", "kernel_len", "ms_dim",
+        for f in ("sample_rate", "nch", "latent_dim", "model_dim", "kernel_len", "ms_dim", "plan_dim",
                   "ms_scales", "ms_groups", "timing_dim", "frame_hz", "d_updates", "batch_size", "train_steps"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
@@ -122,6 +129,18 @@ class Config:
             bad("ms_groups", f"must divide ms_dim ({self.ms_dim})")
         if self.loss not in LOSSES:
             bad("loss", f"must be one of {LOSSES}")
+        if not isinstance(self.ms_window, int) or isinstance(self.ms_window, bool) or not (
+                self.ms_window == 0 or MIN_MS_WINDOW <= self.ms_window <= self.slice_len):
+            bad("ms_window", f"must be 0 (whole clip) or {MIN_MS_WINDOW} .. slice_len ({self.slice_len}) samples")
+        if self.generator not in GENERATORS:
+            bad("generator", f"must be one of {GENERATORS}")
+        if self.generator == "planner":
+            frames = self.slice_len // PLAN_HOP
+            if self.latent_dim % frames:
+                bad("latent_dim", f"generator 'planner' reads z as a noise sequence of {frames} planner frames "
+                                  f"(slice_len / {PLAN_HOP}): latent_dim must be a multiple of {frames}")
+            if self.g_activity_gate:
+                bad("g_activity_gate", "the planner generator always gates its speakers; set it to false")
         if not isinstance(self.phase_shuffle, int) or isinstance(self.phase_shuffle, bool) or self.phase_shuffle < 0:
             bad("phase_shuffle", "must be an integer >= 0")
         for f in ("gp_weight", "wave_weight", "ms_weight", "timing_weight", "fm_weight"):

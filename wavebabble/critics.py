@@ -1,8 +1,9 @@
 """Every discriminator ("critic") behind one interface, and the registry that lists them.
 
     critics = build_critics(cfg)                 {name: Critic}, every critic whose weight is > 0, CRITICS order
-    x = critic.reads(audio, step)                what it sees of a batch of audio [B, T, nch]: the waveform or
-                                                 the soft VAD [B, T // hop, 2] at generator step `step`
+    x = critic.reads(audio, step)                what it sees of a batch of audio [B, T, nch]: the waveform, a
+                                                 random window of it [B, W, nch], or the soft VAD
+                                                 [B, T // hop, 2] at generator step `step`
     features, scores = critic(x, training=True)  lists: feature maps [B, ...] (may be empty) and score maps
                                                  [B, 1] or [B, t, 1], one per head (MelGAN's [features..., score])
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+import tensorflow as tf
+
 from wavebabble import vad
 from wavebabble.config import Config
 from wavebabble.models import (build_multiscale_discriminator, build_timing_discriminator,
@@ -27,6 +30,18 @@ from wavebabble.models import (build_multiscale_discriminator, build_timing_disc
 def read_audio(audio, cfg: Config, step):
     """The waveform itself, [B, T, nch]."""
     return audio
+
+
+def read_window(audio, cfg: Config, step):
+    """One random window of cfg.ms_window samples per clip, [B, ms_window, nch] (the whole clip when 0): the
+    sound critic sees local texture at a fraction of the cost (GAN-TTS's random-window discriminators). Offsets
+    are drawn independently per clip with TensorFlow's global generator."""
+    window = cfg.ms_window
+    if not window or window >= cfg.slice_len:
+        return audio
+    batch = tf.shape(audio)[0]
+    offsets = tf.random.uniform([batch], 0, cfg.slice_len - window + 1, dtype=tf.int32)
+    return tf.gather(audio, offsets[:, None] + tf.range(window)[None, :], batch_dims=1)
 
 
 def read_soft_vad(audio, cfg: Config, step):
@@ -45,7 +60,7 @@ class CriticSpec:
 # name -> spec; checkpoints hold each critic's model as "<name>_d". Weight 0: not built, not trained.
 CRITICS = {
     "wave": CriticSpec("wave_weight", build_wave_discriminator),
-    "ms": CriticSpec("ms_weight", build_multiscale_discriminator),
+    "ms": CriticSpec("ms_weight", build_multiscale_discriminator, read_window),
     "timing": CriticSpec("timing_weight", build_timing_discriminator, read_soft_vad),
 }
 

@@ -64,9 +64,14 @@ def _upsample_block(x, filters, stride, cfg, transpose_impl, activation, name):
 
 
 def build_generator(cfg: Config, transpose_impl: str = DEFAULT_TRANSPOSE_IMPL) -> keras.Model:
-    """z [batch, latent_dim] -> audio [batch, slice_len, nch] (tanh). See the module docstring."""
+    """z [batch, latent_dim] -> audio [batch, slice_len, nch] (tanh). See the module docstring; with
+    cfg.generator = "planner" the turn planner + renderer of planner_generator.py."""
     if transpose_impl not in TRANSPOSE_IMPLS:
         raise ConfigError(f"build_generator: transpose_impl={transpose_impl!r}, choose one of {TRANSPOSE_IMPLS}")
+    if cfg.generator == "planner":
+        from wavebabble.models.planner_generator import build_planner_generator
+
+        return build_planner_generator(cfg, transpose_impl)
     plan = generator_plan(cfg)
     d = cfg.model_dim
     dim_mul = DIM_MUL_SHORT if cfg.slice_len <= SHORT_SLICE else DIM_MUL_LONG

@@ -45,8 +45,10 @@ class PolyphaseConv1DTranspose(keras.layers.Layer):
     one Conv1D with (m_max - m_min + 1) taps and s*filters outputs, then a reshape interleaves the phases.
     """
 
-    def __init__(self, filters: int, kernel_size: int, strides: int, activation=None, **kwargs):
+    def __init__(self, filters: int, kernel_size: int, strides: int, activation=None,
+                 kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
         self.strides = int(strides)
@@ -64,7 +66,7 @@ class PolyphaseConv1DTranspose(keras.layers.Layer):
     def build(self, input_shape):
         in_ch = int(input_shape[-1])
         self.kernel = self.add_weight(name="kernel", shape=(self.kernel_size, self.filters, in_ch),
-                                      initializer="glorot_uniform")
+                                      initializer=self.kernel_initializer)
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
         # Static gather table: tap t is input offset m = m_min + t; for phase r it uses kernel index
         # j = r + p - m*s, or zeros when j falls outside [0, kernel).
@@ -107,7 +109,8 @@ class PolyphaseConv1DTranspose(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "strides": self.strides, "activation": keras.activations.serialize(self.activation)}
+                "strides": self.strides, "activation": keras.activations.serialize(self.activation),
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
 
 
 def polyphase_taps(kernel_size: int, strides: int) -> int:
@@ -153,3 +156,28 @@ class GroupedConv1D(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "groups": self.groups}
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class LinearUpsample1D(keras.layers.Layer):
+    """[batch, frames, ch] -> [batch, frames * factor, ch]: linear interpolation between frame centres (output
+    sample t sits at frame position (t + 0.5) / factor - 0.5; held flat before the first and after the last
+    centre). tf.image.resize (bilinear, half-pixel centres) on a [batch, frames, 1, ch] image."""
+
+    def __init__(self, factor: int, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = int(factor)
+
+    def call(self, x):
+        length = tf.shape(x)[1] * self.factor
+        y = tf.image.resize(x[:, :, None, :], tf.stack([length, 1]), method="bilinear")[:, :, 0, :]
+        if x.shape[1] is not None:
+            y.set_shape([x.shape[0], x.shape[1] * self.factor, x.shape[2]])
+        return tf.cast(y, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        t = None if input_shape[1] is None else input_shape[1] * self.factor
+        return (input_shape[0], t, input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}

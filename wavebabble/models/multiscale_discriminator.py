@@ -1,7 +1,8 @@
 """Multi-scale waveform discriminator (MelGAN-style, Kumar et al. 2019), channels-last.
 
     build_multiscale_discriminator(cfg) -> keras.Model:
-        audio [batch, slice_len, nch] -> list of cfg.ms_scales lists, scale s (input 1/2^s rate):
+        audio [batch, time, nch] (a clip, or a cfg.ms_window window of one) -> list of cfg.ms_scales lists,
+        scale s (input 1/2^s rate):
             [feature_1, ..., feature_k, score_map [batch, frames_s, 1]]
 
 Scale s sees the waveform average-pooled s times (AveragePooling1D kernel 4, stride 2, "same").
@@ -57,7 +58,7 @@ def _scale_block(x, cfg: Config, s: int) -> list:
 
 def build_multiscale_discriminator(cfg: Config) -> keras.Model:
     """audio [batch, slice_len, nch] -> [[features..., score_map] per scale]. See the module docstring."""
-    audio = keras.Input((cfg.slice_len, cfg.nch), name="audio")
+    audio = keras.Input((None, cfg.nch), name="audio")          # fully convolutional: clips or windows
     outputs = []
     x = audio
     for s in range(cfg.ms_scales):
