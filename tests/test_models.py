@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from wavebabble.critics import heads_of
-from wavebabble.config import PRESETS, SUPPORTED_SLICE_LENS, get_config
+from wavebabble.config import PRESETS, SUPPORTED_SLICE_LENS, WAVEGAN_KERNEL_LEN, get_config
 from wavebabble.errors import ConfigError
 from wavebabble.losses import g_loss
 from wavebabble.models import (build_generator, build_multiscale_discriminator, build_timing_discriminator,
@@ -90,7 +90,7 @@ def test_activity_gate_is_a_per_speaker_envelope(slice_len):
     head = gated.get_layer("activity_gate")
     gate_len, in_ch = head.output.shape[1], head.input.shape[-1]
     assert cfg.num_frames <= gate_len < 4 * cfg.num_frames
-    assert gated.count_params() == plain.count_params() + cfg.kernel_len * in_ch * 2 + 2
+    assert gated.count_params() == plain.count_params() + WAVEGAN_KERNEL_LEN * in_ch * 2 + 2
     # Same weights elsewhere: gated output == plain output * the gate, repeated to full rate per channel.
     for layer in plain.layers:
         gated.get_layer(layer.name).set_weights(layer.get_weights())

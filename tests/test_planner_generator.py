@@ -14,7 +14,7 @@ NOISE = 2                      # noise values per planner frame in these tests
 
 def tiny(**kw):
     frames = 16384 // PLAN_HOP
-    return get_config("demo", slice_len=16384, model_dim=2, plan_dim=8, generator="planner",
+    return get_config("demo", slice_len=16384, model_dim=2, generator="planner",
                       latent_dim=frames * NOISE, g_activity_gate=False, **kw)
 
 

@@ -1,5 +1,6 @@
 """Training job: flag validation (fails before any work, naming the flag), a few steps on one device,
 automatic resume, refusal of an incompatible run dir, and the non-finite-loss guard."""
+import json
 import subprocess
 import time
 
@@ -78,6 +79,13 @@ def test_config_file_then_set_then_named_flags(tmp_path):
     run_cfg = get_config("paper", model_dim=2)
     run_cfg.to_json(tmp_path / "run.json")
     assert config_from_flags(_Flags(config=str(tmp_path / "run.json"))) == run_cfg
+    # ... also one written before kernel_len became a constant, and one with another kernel is refused by name
+    older = {**run_cfg.to_dict(), "kernel_len": 25}
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    assert config_from_flags(_Flags(config=str(tmp_path / "older.json"))) == run_cfg
+    (tmp_path / "older.json").write_text(json.dumps({**older, "kernel_len": 9}))
+    with pytest.raises(ConfigError, match="flag --config=.*older.json: config field 'kernel_len' = 9"):
+        config_from_flags(_Flags(config=str(tmp_path / "older.json")))
     # the error names the flag that set the bad field
     path.write_text('{"ms_groups": 3}')
     with pytest.raises(ConfigError, match=rf"flag --config={path}: config field 'ms_groups'") as info:

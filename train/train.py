@@ -37,7 +37,7 @@ from absl import app, flags
 
 from wavebabble import runtime
 from wavebabble.cli import cli_errors, run_main
-from wavebabble.config import PRESETS, Config, get_config
+from wavebabble.config import PRESETS, Config, drop_retired_fields, get_config
 from wavebabble.distribute import MIXED_PRECISION, STRATEGIES, split_cpu
 from wavebabble.errors import ConfigError, NonFiniteLossError, OutputError, WavebabbleError
 
@@ -146,7 +146,10 @@ def read_config_file(path: str) -> dict:
         raise ConfigError(f"flag --config={path}: cannot read it: {e}") from None
     if not isinstance(d, dict):
         raise ConfigError(f"flag --config={path}: expected a JSON object of Config fields")
-    return d
+    try:
+        return drop_retired_fields(d)
+    except ConfigError as e:
+        raise ConfigError(f"flag --config={path}: {e}", field=e.field) from None
 
 
 def config_from_flags(flag_values=FLAGS) -> Config:

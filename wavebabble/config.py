@@ -23,6 +23,15 @@ GENERATORS = ("wavegan", "planner")   # models/generator.py; models/planner_gene
 PLAN_HOP = 256            # samples per turn-planner frame (the renderer's four stride-4 upsamplings)
 MIN_MS_WINDOW = 1024      # shortest random window the multi-scale D may see (its deepest scale's 4^4 downsampling)
 ADAM_BETAS = (0.5, 0.9)   # Adam's beta_1, beta_2 for G and D: WaveGAN's (Donahue et al. 2019), every preset's
+WAVEGAN_KERNEL_LEN = 25   # kernel of the WaveGAN G's and D's convolutions (Donahue et al. 2019), every preset's
+# Fields a run's config.json may still hold from an older version, with the one value this version builds (the
+# constant that replaced the field; "last commit" says where another value last worked). A run with another value
+# is refused by name; one with this value loads unchanged.
+RETIRED_FIELDS = {
+    "beta1": (ADAM_BETAS[0], "37692c1"),
+    "beta2": (ADAM_BETAS[1], "37692c1"),
+    "kernel_len": (WAVEGAN_KERNEL_LEN, "56ef4d4"),
+}
 ARCH = "arch"        # field metadata key: True on fields that shape model variables
 
 
@@ -30,6 +39,18 @@ def arch(default):
     """A Config field that changes model variables or their shapes: a run's checkpoints cannot be resumed, nor
     exported, with another value (run_dir.check_resume_compatible)."""
     return dataclasses.field(default=default, metadata={ARCH: True})
+
+
+def drop_retired_fields(d: dict) -> dict:
+    """A copy of a dict of Config fields without RETIRED_FIELDS: each is accepted at the value this version builds
+    and refused by name (ConfigError with the last commit that had it) at any other."""
+    d = dict(d)
+    for name, (value, last_commit) in RETIRED_FIELDS.items():
+        if name in d and (given := d.pop(name)) != value:
+            raise ConfigError(f"config field '{name}' = {given!r}: this version no longer has the field and always "
+                              f"uses {value!r}; a run made with another value needs wavebabble at commit "
+                              f"{last_commit} or earlier", field=name)
+    return d
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,11 +65,9 @@ class Config:
     # --- generator (WaveGAN) ---
     latent_dim: int = arch(100)      # z ~ uniform(-1, 1)^latent_dim
     model_dim: int = arch(64)        # WaveGAN's d: base channel count of G and the WaveGAN D
-    kernel_len: int = arch(25)       # WaveGAN kernel length
     g_activity_gate: bool = arch(False)  # per-speaker sigmoid activity envelope multiplies G's output (generator.py)
     generator: str = arch("wavegan")  # "wavegan": one latent -> one stack; "planner": frame-rate turn planner +
                                       # renderer (planner_generator.py; z = a noise sequence of latent_dim values)
-    plan_dim: int = arch(64)         # channels of the turn planner (generator="planner")
     # --- discriminators (critics.py) ---
     phase_shuffle: int = 2           # phase shuffle radius of the WaveGAN D (0 disables)
     ms_dim: int = arch(16)           # base channels of each multi-scale D
@@ -111,7 +130,7 @@ class Config:
                 bad(f.name, "must be true or false")
         if self.slice_len not in SUPPORTED_SLICE_LENS:
             bad("slice_len", f"must be one of {SUPPORTED_SLICE_LENS}")
-        for f in ("sample_rate", "nch", "latent_dim", "model_dim", "kernel_len", "ms_dim", "plan_dim",
+        for f in ("sample_rate", "nch", "latent_dim", "model_dim", "ms_dim",
                   "ms_scales", "ms_groups", "timing_dim", "frame_hz", "d_updates", "batch_size", "train_steps"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
@@ -120,8 +139,6 @@ class Config:
             bad("nch", "only mono (1) or stereo (2) models are supported")
         if self.sample_rate % self.frame_hz:
             bad("frame_hz", f"must divide sample_rate ({self.sample_rate})")
-        if self.kernel_len % 2 == 0:
-            bad("kernel_len", "must be odd so 'same' padding is symmetric")
         if self.ms_scales < 2:
             # one scale: Keras flattens the D's nested [[features..., score]] output, losing the per-scale grouping
             bad("ms_scales", "must be >= 2 (use ms_weight=0 to drop the multi-scale discriminator)")
@@ -193,7 +210,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Config":
-        return cls().replace(**d)
+        """The config of a dict of fields (e.g. a run's config.json; retired fields: drop_retired_fields)."""
+        return cls().replace(**drop_retired_fields(d))
 
     @classmethod
     def from_json(cls, path) -> "Config":

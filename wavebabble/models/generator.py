@@ -2,7 +2,7 @@
 
     build_generator(cfg) -> keras.Model:  z [batch, latent_dim] -> audio [batch, slice_len, nch] in (-1, 1)
 
-Architecture (d = cfg.model_dim, k = cfg.kernel_len = 25):
+Architecture (d = cfg.model_dim, k = WAVEGAN_KERNEL_LEN = 25):
     Dense(16 * 16d)  (16 * 32d for slice_len > 16384) -> reshape [16, 16d | 32d] -> ReLU
     -> upsampling layers (stride 4 unless noted), channels halving, ReLU between, tanh last:
        16384:  8d, 4d, 2d, d, nch                                 16 -> 16384
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import keras
 
-from wavebabble.config import Config
+from wavebabble.config import WAVEGAN_KERNEL_LEN, Config
 from wavebabble.errors import ConfigError
 from wavebabble.models.layers import PolyphaseConv1DTranspose
 
@@ -56,7 +56,7 @@ def generator_plan(cfg: Config) -> list[tuple[int, int]]:
 
 
 def _upsample_block(x, filters, stride, cfg, transpose_impl, activation, name):
-    k = cfg.kernel_len
+    k = WAVEGAN_KERNEL_LEN
     if transpose_impl == "keras":
         return keras.layers.Conv1DTranspose(filters, k, strides=stride, padding="same",
                                             activation=activation, name=name)(x)
@@ -91,7 +91,7 @@ def build_generator(cfg: Config, transpose_impl: str = DEFAULT_TRANSPOSE_IMPL) -
             # (over time and channels: the temporal envelope is kept); otherwise its logits hardly move.
             h = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False,
                                                 name="activity_gate_norm")(x)
-            gate = keras.layers.Conv1D(cfg.nch, cfg.kernel_len, padding="same", activation="sigmoid",
+            gate = keras.layers.Conv1D(cfg.nch, WAVEGAN_KERNEL_LEN, padding="same", activation="sigmoid",
                                        name="activity_gate")(h)
             gate = keras.layers.UpSampling1D(cfg.slice_len // length, name="activity_gate_repeat")(gate)
     if cfg.g_activity_gate:

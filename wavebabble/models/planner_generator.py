@@ -8,7 +8,7 @@ second at 8 kHz), so who-speaks-when and the voice texture are made by two parts
 - **Turn planner** (frame rate, causal: frame f sees noise frames <= f only; receptive field PLAN_DILATIONS):
   Conv1D(P, 1) -> residual blocks [LeakyReLU, Conv1D(P, 3, dilation, causal), LeakyReLU, Conv1D(P, 1)] with
   dilations 1, 2, 4, ..., 64 (255 frames, 8.2 s) -> two heads: each speaker's activity gate
-  [batch, F, nch] (sigmoid) and voice features [batch, F, nch, PLAN_FEATURES]. P = cfg.plan_dim.
+  [batch, F, nch] (sigmoid) and voice features [batch, F, nch, PLAN_FEATURES]. P = PLAN_MUL * cfg.model_dim.
 - **Renderer** (sample rate, the same weights for both speakers: speakers are folded into the batch):
   [batch * nch, F, PLAN_FEATURES + 1] (features and the speaker's gate) -> Conv1D(8d, 3) -> four stages of
   [Conv1DTranspose(kernel 2 * stride, stride 4) with ICNR initialisation -> LeakyReLU -> residual
@@ -31,6 +31,7 @@ from wavebabble.config import PLAN_HOP, Config
 from wavebabble.models.layers import LinearUpsample1D, PolyphaseConv1DTranspose
 
 PLAN_FEATURES = 16             # voice features per speaker and planner frame
+PLAN_MUL = 8                   # planner channels = PLAN_MUL * cfg.model_dim
 PLAN_DILATIONS = (1, 2, 4, 8, 16, 32, 64)
 PLAN_KERNEL = 3
 RENDER_STRIDES = (4, 4, 4, 4)  # product = PLAN_HOP
@@ -63,7 +64,7 @@ class ICNR(keras.initializers.Initializer):
 
 def _planner(noise, cfg: Config):
     """noise [B, F, n] -> (gate [B, F, nch] in (0, 1), features [B, F, nch * PLAN_FEATURES])."""
-    p = cfg.plan_dim
+    p = PLAN_MUL * cfg.model_dim
     x = keras.layers.Conv1D(p, 1, name="plan_in")(noise)
     for i, dilation in enumerate(PLAN_DILATIONS):
         h = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"plan_act_{i}a")(x)

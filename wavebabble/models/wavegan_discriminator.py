@@ -2,7 +2,7 @@
 
     build_wave_discriminator(cfg) -> keras.Model:  audio [batch, slice_len, nch] -> score [batch, 1]
 
-Conv1D(kernel cfg.kernel_len, "same") layers, LeakyReLU 0.2 after each, PhaseShuffle(cfg.phase_shuffle)
+Conv1D(kernel WAVEGAN_KERNEL_LEN = 25, "same") layers, LeakyReLU 0.2 after each, PhaseShuffle(cfg.phase_shuffle)
 after each of the first four (reflect padding, one random shift per batch):
     16384:  d, 2d, 4d, 8d, 16d (stride 4 each)            16384 -> 16 frames
     32768:  ... + 32d stride 2                             32768 -> 16
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import keras
 
-from wavebabble.config import Config
+from wavebabble.config import WAVEGAN_KERNEL_LEN, Config
 from wavebabble.errors import ConfigError
 from wavebabble.models.phase_shuffle import PhaseShuffle
 
@@ -47,7 +47,7 @@ def build_wave_discriminator(cfg: Config) -> keras.Model:
     audio = keras.Input((cfg.slice_len, cfg.nch), name="audio")
     x = audio
     for i, (filters, stride) in enumerate(plan):
-        x = keras.layers.Conv1D(filters, cfg.kernel_len, strides=stride, padding="same", name=f"downconv_{i}")(x)
+        x = keras.layers.Conv1D(filters, WAVEGAN_KERNEL_LEN, strides=stride, padding="same", name=f"downconv_{i}")(x)
         x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"lrelu_{i}")(x)
         if i < PHASE_SHUFFLE_LAYERS and cfg.phase_shuffle > 0:
             x = PhaseShuffle(cfg.phase_shuffle, name=f"phase_shuffle_{i}")(x)
