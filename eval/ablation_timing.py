@@ -202,14 +202,11 @@ SOUND_VOICING_SECONDS = 30.0       # active audio pyin reads per arm (and as muc
 
 def sound_rows(clips: np.ndarray, real: np.ndarray, sample_rate: int, frame_hz: int, seed: int) -> tuple[dict, dict]:
     """(the arm's sound measures, the corpus column's: real-vs-real floors and the real sample's own values)."""
-    from wavebabble.sound_measures import sound_measures, sound_summary
+    from wavebabble.sound_measures import reference_summary, sound_measures, sound_summary
 
     s = sound_summary(sound_measures(list(clips), list(real), sample_rate, np.random.default_rng(seed), frame_hz,
                                      voicing_seconds=SOUND_VOICING_SECONDS))
-    return ({k: s[k] for k in SOUND_KEYS},
-            {"logmel_fd": s["logmel_fd_floor"], "two_sample_accuracy": s["two_sample_accuracy_floor"],
-             "voiced_fraction": s["voiced_fraction_reference"],
-             "syllable_modulation": s["syllable_modulation_reference"]})
+    return {k: s[k] for k in SOUND_KEYS}, reference_summary(s)
 
 
 def stats_row(stats: timing.TimingStats, dist: dict | None, env_corr: np.ndarray) -> dict:

@@ -87,7 +87,11 @@ def score_checkpoints(logdir, real: timing.TimingStats, num_clips: int = DEFAULT
     from wavebabble.export import load_generator_from_logdir
     from wavebabble.measure import measure_audio
 
-    scores = []
+    from wavebabble.quality import logmel
+    from wavebabble.sound_measures import sound_measures, sound_summary
+    from wavebabble.vad import hard_vad
+
+    scores, ref = [], None
     for step, path in checkpoint_steps(logdir):
         t0 = time.time()
         generator, cfg = load_generator_from_logdir(logdir, path)
@@ -96,11 +100,12 @@ def score_checkpoints(logdir, real: timing.TimingStats, num_clips: int = DEFAULT
         d = timing.timing_distance(stats, real)
         sound = None
         if real_clips is not None:
-            from wavebabble.sound_measures import sound_measures, sound_summary
-
+            if ref is None:           # the real clips' log-mel and VAD once, not per checkpoint
+                ref = {"ref_feats": [logmel(c, cfg.sample_rate, cfg.frame_hz) for c in real_clips],
+                       "ref_vads": [hard_vad(c, cfg.sample_rate, cfg.frame_hz) for c in real_clips]}
             sound = sound_summary(sound_measures(list(clips), list(real_clips), cfg.sample_rate,
                                                  np.random.default_rng(seed), cfg.frame_hz,
-                                                 voicing_seconds=SELECT_VOICING_SECONDS))
+                                                 voicing_seconds=SELECT_VOICING_SECONDS, **ref))
         scores.append(CheckpointScore(step, path, d["timing_score"], d["mean_relative_error"], d["fto_wasserstein_s"],
                                       stats.summary, sound))
         print(f"{logdir}: checkpoint {step}: held-out timing score {d['timing_score']:.3f} (MRE "
@@ -183,10 +188,9 @@ def main(argv) -> None:
         fto_w = "-" if s.fto_wasserstein_s is None else f"{s.fto_wasserstein_s:.3f}"
         print(f"{s.step:>6}  {s.score:>5.3f}  {s.mre:>5.3f}  {fto_w:>7}  {row(s.summary)}  {sound_row(s.sound)}"
               f"{'  <- chosen' if s is chosen else ''}")
-    floors = scores[-1].sound
-    real_sound = {"logmel_fd": floors["logmel_fd_floor"], "two_sample_accuracy": floors["two_sample_accuracy_floor"],
-                  "voiced_fraction": floors["voiced_fraction_reference"],
-                  "syllable_modulation": floors["syllable_modulation_reference"]}
+    from wavebabble.sound_measures import reference_summary
+
+    real_sound = reference_summary(scores[-1].sound)
     print(f"{'real':>6}  {'':>5}  {'':>5}  {'':>7}  {row(real.summary)}  {sound_row(real_sound)}  (FD and accuracy: "
           "real half vs half)")
     print(f"exported checkpoint {chosen.step} to {out}")

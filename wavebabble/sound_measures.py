@@ -109,6 +109,14 @@ def sound_summary(m: dict) -> dict:
             "syllable_modulation_reference": m["syllable_modulation"]["reference"]}
 
 
+def reference_summary(summary: dict) -> dict:
+    """The real set's own column of a `sound_summary`: FD and two-sample accuracy of its halves (the floors), its
+    voiced fraction and modulation, under the generated set's keys."""
+    return {"logmel_fd": summary["logmel_fd_floor"], "two_sample_accuracy": summary["two_sample_accuracy_floor"],
+            "voiced_fraction": summary["voiced_fraction_reference"],
+            "syllable_modulation": summary["syllable_modulation_reference"]}
+
+
 def _f(x, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 

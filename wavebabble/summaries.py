@@ -141,9 +141,14 @@ class ListeningPanels:
         if self.real.ndim != 3 or self.real.shape[0] < 1:
             raise ValueError(f"ListeningPanels: real_clips must be [N >= 1, time, channels], got {self.real.shape}")
         self.num_audio_clips = int(num_audio_clips)
-        self.real_stats = timing.timing_stats(_hard_vads(self.real, cfg), frame_hz=cfg.frame_hz)
+        real_vads = _hard_vads(self.real, cfg)
+        self.real_stats = timing.timing_stats(real_vads, frame_hz=cfg.frame_hz)
         self._real_written = False
         self._real_spectrogram_written = False
+        # the real clips' log-mel and VAD for the sound measures, once (write_sound runs at every summary)
+        self._real_sound_inputs = {
+            "ref_feats": [quality.logmel(c, cfg.sample_rate, cfg.frame_hz) for c in self.real],
+            "ref_vads": real_vads}
 
     def write(self, step: int, generated: np.ndarray) -> dict:
         """Write every panel at `step` for `generated` np.float32 [M, slice_len, 2]; -> timing distance dict."""
@@ -161,7 +166,8 @@ class ListeningPanels:
                 tf.summary.image("vad/real", strips, step=step, max_outputs=k)
                 self._real_written = True
 
-        gen_stats = timing.timing_stats(_hard_vads(generated, cfg), frame_hz=cfg.frame_hz)
+        gen_vads = _hard_vads(generated, cfg)
+        gen_stats = timing.timing_stats(gen_vads, frame_hz=cfg.frame_hz)
         distance = timing.timing_distance(gen_stats, self.real_stats)
         table = timing.stats_table({"generated": gen_stats, "real": self.real_stats}, distance)
         text = "\n".join(CODE_BLOCK_INDENT + line for line in table.splitlines())
@@ -170,14 +176,16 @@ class ListeningPanels:
         for name in ("fto_s", "ipu_s"):
             _histogram(f"timing/{name}/generated", getattr(gen_stats, name), step)
             _histogram(f"timing/{name}/real", getattr(self.real_stats, name), step)
-        self.write_sound(step, generated)
+        self.write_sound(step, generated, gen_vads)
         return distance
 
-    def write_sound(self, step: int, generated: np.ndarray) -> dict:
-        """The sound scalars and spectrograms of `generated` [M, slice_len, 2] vs the real clips -> the scalars."""
+    def write_sound(self, step: int, generated: np.ndarray, gen_vads: list | None = None) -> dict:
+        """The sound scalars and spectrograms of `generated` [M, slice_len, 2] (hard VADs `gen_vads` when already
+        computed) vs the real clips -> the scalars."""
         cfg = self.cfg
         measures = sound_measures.sound_measures(list(generated), list(self.real), cfg.sample_rate,
-                                                 np.random.default_rng(step), cfg.frame_hz, voicing_seconds=0)
+                                                 np.random.default_rng(step), cfg.frame_hz, voicing_seconds=0,
+                                                 gen_vads=gen_vads, **self._real_sound_inputs)
         scalars = sound_measures.sound_summary(measures)
         write_scalars({f"sound/{k}": v for k, v in scalars.items()}, step)
         tf.summary.image("sound/spectrogram_generated",
