@@ -8,8 +8,7 @@ second at 8 kHz), so who-speaks-when and the voice texture are made by two parts
 - **Turn planner** (frame rate, causal: frame f sees noise frames <= f only; receptive field PLAN_DILATIONS):
   Conv1D(P, 1) -> residual blocks [LeakyReLU, Conv1D(P, 3, dilation, causal), LeakyReLU, Conv1D(P, 1)] with
   dilations 1, 2, 4, ..., 64 (255 frames, 8.2 s) -> three heads per speaker: the activity gate [batch, F, nch]
-  (sigmoid), the pitch f0 [batch, F, nch] (sigmoid mapped log-linearly onto F0_RANGE Hz; its head sends no gradient
-  into the planner's trunk) and voice features
+  (sigmoid), the pitch f0 [batch, F, nch] (sigmoid mapped log-linearly onto F0_RANGE Hz) and voice features
   [batch, F, nch, PLAN_FEATURES]. P = PLAN_MUL * cfg.model_dim.
 - **Renderer** (sample rate, the same weights for both speakers: speakers are folded into the batch), a
   harmonic-plus-noise form of the WaveGAN upsampling stack:
@@ -18,8 +17,8 @@ second at 8 kHz), so who-speaks-when and the voice texture are made by two parts
   Conv1D(kernel RESIDUAL_KERNEL) -> LeakyReLU], channels 8d, 4d, 2d, d -> x [batch * nch, T, d]. Then
   waveform = tanh(Conv1D(1, OUT_KERNEL)(x) + sum_k a_k(t) sin(k phase(t))): the stack's own output (noise-like
   sounds) plus the SOURCE_HARMONICS harmonics of the planner's f0 (HarmonicSource), each with an amplitude
-  a_k(t) = sigmoid(Conv1D(SOURCE_HARMONICS, 1)(x)) / SOURCE_HARMONICS read from the stack (the spectral
-  envelope, as in DDSP's harmonic synthesiser, Engel et al. 2020; the partials together stay within +-1). Pitch harmonics come from the source; where
+  a_k(t) = softplus(Conv1D(SOURCE_HARMONICS, 1)(x)) / SOURCE_HARMONICS read from the stack (the spectral
+  envelope, as in DDSP's harmonic synthesiser, Engel et al. 2020). Pitch harmonics come from the source; where
   they sit and how loud each is, the stack decides.
   A kernel of twice the stride covers every output phase equally, and ICNR (Aitken et al. 2017) starts each
   transposed conv as nearest-neighbour upsampling followed by a conv, so training does not start from the
@@ -86,9 +85,7 @@ def _planner(noise, cfg: Config):
         x = keras.layers.Add(name=f"plan_res_{i}")([x, h])
     x = keras.layers.LeakyReLU(LEAKY_SLOPE, name="plan_out_act")(x)
     gate = keras.layers.Conv1D(cfg.nch, 1, activation="sigmoid", name="plan_gate")(x)
-    # the pitch head reads the planner without sending gradient back into it: the gradient of a sine by its
-    # frequency is large and changes sign every period, and through the shared trunk it would shake the gates
-    pitch = keras.layers.Conv1D(cfg.nch, 1, activation="sigmoid", name="plan_pitch")(keras.ops.stop_gradient(x))
+    pitch = keras.layers.Conv1D(cfg.nch, 1, activation="sigmoid", name="plan_pitch")(x)
     low, high = F0_RANGE
     f0 = low * keras.ops.exp(pitch * float(np.log(high / low)))
     feats = keras.layers.Conv1D(cfg.nch * PLAN_FEATURES, 1, name="plan_features")(x)
@@ -112,7 +109,7 @@ def _renderer(x, f0, cfg: Config, transpose_impl: str):
         x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"render_act_{i}b")(x)
     harmonics = HarmonicSource(cfg.sample_rate, PLAN_HOP, SOURCE_HARMONICS, dtype="float32",
                                name="render_source")(f0)                 # phase needs float32 or wider
-    amplitude = keras.layers.Conv1D(SOURCE_HARMONICS, 1, activation="sigmoid", name="render_harmonic_amp")(x)
+    amplitude = keras.layers.Conv1D(SOURCE_HARMONICS, 1, activation="softplus", name="render_harmonic_amp")(x)
     voiced = keras.ops.sum(amplitude * harmonics, axis=-1, keepdims=True) * (1.0 / SOURCE_HARMONICS)
     noise_like = keras.layers.Conv1D(1, OUT_KERNEL, padding="same", name="render_out")(x)
     return keras.ops.tanh(noise_like + voiced)
