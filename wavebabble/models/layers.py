@@ -158,15 +158,6 @@ class GroupedConv1D(keras.layers.Layer):
                 "strides": self.strides, "groups": self.groups}
 
 
-def linear_upsample(x, factor: int):
-    """x [batch, frames, ch] -> [batch, frames * factor, ch], interpolated as `LinearUpsample1D` describes."""
-    length = tf.shape(x)[1] * factor
-    y = tf.image.resize(x[:, :, None, :], tf.stack([length, 1]), method="bilinear")[:, :, 0, :]
-    if x.shape[1] is not None:
-        y.set_shape([x.shape[0], x.shape[1] * factor, x.shape[2]])
-    return tf.cast(y, x.dtype)
-
-
 @keras.saving.register_keras_serializable(package="wavebabble")
 class LinearUpsample1D(keras.layers.Layer):
     """[batch, frames, ch] -> [batch, frames * factor, ch]: linear interpolation between frame centres (output
@@ -178,7 +169,11 @@ class LinearUpsample1D(keras.layers.Layer):
         self.factor = int(factor)
 
     def call(self, x):
-        return linear_upsample(x, self.factor)
+        length = tf.shape(x)[1] * self.factor
+        y = tf.image.resize(x[:, :, None, :], tf.stack([length, 1]), method="bilinear")[:, :, 0, :]
+        if x.shape[1] is not None:
+            y.set_shape([x.shape[0], x.shape[1] * self.factor, x.shape[2]])
+        return tf.cast(y, x.dtype)
 
     def compute_output_shape(self, input_shape):
         t = None if input_shape[1] is None else input_shape[1] * self.factor

@@ -7,19 +7,12 @@ second at 8 kHz), so who-speaks-when and the voice texture are made by two parts
 
 - **Turn planner** (frame rate, causal: frame f sees noise frames <= f only; receptive field PLAN_DILATIONS):
   Conv1D(P, 1) -> residual blocks [LeakyReLU, Conv1D(P, 3, dilation, causal), LeakyReLU, Conv1D(P, 1)] with
-  dilations 1, 2, 4, ..., 64 (255 frames, 8.2 s) -> three heads per speaker: the activity gate [batch, F, nch]
-  (sigmoid), the pitch f0 [batch, F, nch] (sigmoid mapped log-linearly onto F0_RANGE Hz) and voice features
-  [batch, F, nch, PLAN_FEATURES]. P = PLAN_MUL * cfg.model_dim.
-- **Renderer** (sample rate, the same weights for both speakers: speakers are folded into the batch), a
-  harmonic-plus-noise form of the WaveGAN upsampling stack:
+  dilations 1, 2, 4, ..., 64 (255 frames, 8.2 s) -> two heads: each speaker's activity gate
+  [batch, F, nch] (sigmoid) and voice features [batch, F, nch, PLAN_FEATURES]. P = PLAN_MUL * cfg.model_dim.
+- **Renderer** (sample rate, the same weights for both speakers: speakers are folded into the batch):
   [batch * nch, F, PLAN_FEATURES + 1] (features and the speaker's gate) -> Conv1D(8d, 3) -> four stages of
   [Conv1DTranspose(kernel 2 * stride, stride 4) with ICNR initialisation -> LeakyReLU -> residual
-  Conv1D(kernel RESIDUAL_KERNEL) -> LeakyReLU], channels 8d, 4d, 2d, d -> x [batch * nch, T, d]. Then
-  waveform = tanh(Conv1D(1, OUT_KERNEL)(x) + sum_k a_k(t) sin(k phase(t))): the stack's own output (noise-like
-  sounds) plus the SOURCE_HARMONICS harmonics of the planner's f0 (HarmonicSource), each with an amplitude
-  a_k(t) = softplus(Conv1D(SOURCE_HARMONICS, 1)(x)) / SOURCE_HARMONICS read from the stack (the spectral
-  envelope, as in DDSP's harmonic synthesiser, Engel et al. 2020). Pitch harmonics come from the source; where
-  they sit and how loud each is, the stack decides.
+  Conv1D(kernel RESIDUAL_KERNEL) -> LeakyReLU], channels 8d, 4d, 2d, d -> Conv1D(1, OUT_KERNEL, tanh).
   A kernel of twice the stride covers every output phase equally, and ICNR (Aitken et al. 2017) starts each
   transposed conv as nearest-neighbour upsampling followed by a conv, so training does not start from the
   checkerboard tones (multiples of sample_rate / 8) a kernel-25 stride-4 stack makes.
@@ -35,7 +28,6 @@ import keras
 import numpy as np
 
 from wavebabble.config import PLAN_HOP, Config
-from wavebabble.models.harmonic_source import HarmonicSource
 from wavebabble.models.layers import LinearUpsample1D, PolyphaseConv1DTranspose
 
 PLAN_FEATURES = 16             # voice features per speaker and planner frame
@@ -48,8 +40,6 @@ RESIDUAL_KERNEL = 9
 IN_KERNEL = 3
 OUT_KERNEL = 7
 LEAKY_SLOPE = 0.2
-F0_RANGE = (60.0, 400.0)       # Hz: the planner's pitch range (pyin's range in wavebabble/speechlike.py)
-SOURCE_HARMONICS = 24          # partials of f0 in the renderer's source (3.6 kHz at 150 Hz)
 assert int(np.prod(RENDER_STRIDES)) == PLAN_HOP
 
 
@@ -73,8 +63,7 @@ class ICNR(keras.initializers.Initializer):
 
 
 def _planner(noise, cfg: Config):
-    """noise [B, F, n] -> (gate [B, F, nch] in (0, 1), f0 [B, F, nch] in F0_RANGE Hz,
-    features [B, F, nch * PLAN_FEATURES])."""
+    """noise [B, F, n] -> (gate [B, F, nch] in (0, 1), features [B, F, nch * PLAN_FEATURES])."""
     p = PLAN_MUL * cfg.model_dim
     x = keras.layers.Conv1D(p, 1, name="plan_in")(noise)
     for i, dilation in enumerate(PLAN_DILATIONS):
@@ -85,16 +74,12 @@ def _planner(noise, cfg: Config):
         x = keras.layers.Add(name=f"plan_res_{i}")([x, h])
     x = keras.layers.LeakyReLU(LEAKY_SLOPE, name="plan_out_act")(x)
     gate = keras.layers.Conv1D(cfg.nch, 1, activation="sigmoid", name="plan_gate")(x)
-    pitch = keras.layers.Conv1D(cfg.nch, 1, activation="sigmoid", name="plan_pitch")(x)
-    low, high = F0_RANGE
-    f0 = low * keras.ops.exp(pitch * float(np.log(high / low)))
     feats = keras.layers.Conv1D(cfg.nch * PLAN_FEATURES, 1, name="plan_features")(x)
-    return gate, f0, feats
+    return gate, feats
 
 
-def _renderer(x, f0, cfg: Config, transpose_impl: str):
-    """Per-speaker frames [B * nch, F, PLAN_FEATURES + 1] and pitch f0 [B * nch, F, 1] (Hz)
-    -> waveform [B * nch, F * PLAN_HOP, 1]."""
+def _renderer(x, cfg: Config, transpose_impl: str):
+    """Per-speaker frames [B * nch, F, PLAN_FEATURES + 1] -> waveform [B * nch, F * PLAN_HOP, 1]."""
     d = cfg.model_dim
     x = keras.layers.Conv1D(RENDER_MULS[0] * d, IN_KERNEL, padding="same", name="render_in")(x)
     for i, (stride, mul) in enumerate(zip(RENDER_STRIDES, RENDER_MULS)):
@@ -107,12 +92,7 @@ def _renderer(x, f0, cfg: Config, transpose_impl: str):
         h = keras.layers.Conv1D(mul * d, RESIDUAL_KERNEL, padding="same", name=f"render_res_{i}")(x)
         x = keras.layers.Add(name=f"render_add_{i}")([x, h])
         x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"render_act_{i}b")(x)
-    harmonics = HarmonicSource(cfg.sample_rate, PLAN_HOP, SOURCE_HARMONICS, dtype="float32",
-                               name="render_source")(f0)                 # phase needs float32 or wider
-    amplitude = keras.layers.Conv1D(SOURCE_HARMONICS, 1, activation="softplus", name="render_harmonic_amp")(x)
-    voiced = keras.ops.sum(amplitude * harmonics, axis=-1, keepdims=True) * (1.0 / SOURCE_HARMONICS)
-    noise_like = keras.layers.Conv1D(1, OUT_KERNEL, padding="same", name="render_out")(x)
-    return keras.ops.tanh(noise_like + voiced)
+    return keras.layers.Conv1D(1, OUT_KERNEL, padding="same", activation="tanh", name="render_out")(x)
 
 
 def build_planner_generator(cfg: Config, transpose_impl: str = "keras", frames: int | None = None) -> keras.Model:
@@ -128,15 +108,14 @@ def build_planner_generator(cfg: Config, transpose_impl: str = "keras", frames: 
     nch = cfg.nch
     z = keras.Input((frames * noise_dim,), name="z")
     noise = keras.layers.Reshape((frames, noise_dim), name="z_sequence")(z)
-    gate, f0, feats = _planner(noise, cfg)
+    gate, feats = _planner(noise, cfg)
     # speakers into the batch: [B, F, nch, C] -> [B, nch, F, C] -> [B * nch, F, C]
     per_speaker = keras.layers.Concatenate(name="speaker_frames")([
         keras.layers.Reshape((frames, nch, PLAN_FEATURES), name="features_split")(feats),
         keras.layers.Reshape((frames, nch, 1), name="gate_split")(gate)])
     per_speaker = keras.ops.reshape(keras.ops.transpose(per_speaker, (0, 2, 1, 3)),
                                     (-1, frames, PLAN_FEATURES + 1))
-    f0 = keras.ops.reshape(keras.ops.transpose(f0, (0, 2, 1)), (-1, frames, 1))   # [B * nch, F, 1]
-    wave = _renderer(per_speaker, f0, cfg, transpose_impl)                     # [B * nch, T, 1]
+    wave = _renderer(per_speaker, cfg, transpose_impl)                         # [B * nch, T, 1]
     wave = keras.ops.transpose(keras.ops.reshape(wave, (-1, nch, frames * PLAN_HOP)), (0, 2, 1))   # [B, T, nch]
     envelope = LinearUpsample1D(PLAN_HOP, name="gate_upsample")(gate)
     audio = keras.layers.Multiply(name="gate_apply")([wave, envelope])
