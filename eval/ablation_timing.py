@@ -421,6 +421,7 @@ def main(argv) -> None:
     del argv
     t_start = time.time()
     seeds = parse_seeds(FLAGS.seeds)
+    runtime.start_tensorflow()
     work_dir = Path(FLAGS.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     cfg = get_config(FLAGS.preset, **({"train_steps": FLAGS.train_steps} if FLAGS.train_steps else {}))
@@ -459,7 +460,7 @@ def main(argv) -> None:
 
 
 def run() -> None:
-    runtime.tune("serve")
+    runtime.tune("serve", start=False)
     run_main(main, "python -m eval.ablation_timing")
 
 

@@ -159,6 +159,7 @@ def main(argv) -> int:
     unknown = [v for v in FLAGS.variants if v not in VARIANTS]
     if unknown:
         raise app.UsageError(f"--variants: unknown {unknown}; choose from {sorted(VARIANTS)}")
+    runtime.start_tensorflow()
     import tensorflow as tf
 
     print(f"TF {tf.__version__}, {os.cpu_count()} CPU core(s) visible, load average "
@@ -185,7 +186,7 @@ def main(argv) -> int:
 
 
 def run() -> None:
-    runtime.tune("serve")
+    runtime.tune("serve", start=False)
     define_flags()
     run_main(main, "python -m eval.bench_serving")
 

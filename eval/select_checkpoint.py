@@ -155,13 +155,14 @@ def define_flags() -> None:
 
 def main(argv) -> None:
     del argv
+    if not FLAGS.logdir:
+        raise app.UsageError("--logdir is required")
+    runtime.start_tensorflow()
     from wavebabble.config import Config
     from wavebabble.data import load_clips
     from wavebabble.run_dir import CONFIG_NAME
     from wavebabble.measure import measure_audio
 
-    if not FLAGS.logdir:
-        raise app.UsageError("--logdir is required")
     try:
         cfg = Config.from_json(Path(FLAGS.logdir) / CONFIG_NAME)
         checkpoint_steps(FLAGS.logdir)                          # no checkpoint: fail before reading the corpus
@@ -205,7 +206,7 @@ def main(argv) -> None:
 
 
 def run() -> None:
-    runtime.tune("serve")
+    runtime.tune("serve", start=False)
     define_flags()
     run_main(main, "python -m eval.select_checkpoint")
 

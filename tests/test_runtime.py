@@ -84,3 +84,43 @@ def test_verbose_shows_tensorflow_and_a_failed_import_shows_its_messages(tmp_pat
                     PYTHONPATH=f"{broken}{os.pathsep}{REPO}")
     assert proc.returncode != 0
     assert "explanation from the import" in proc.stderr and "no tensorflow here" in proc.stderr
+
+
+CHECKED_FIRST = """
+    import atexit, runpy, sys
+    atexit.register(lambda: print("TENSORFLOW_IMPORTED", "tensorflow" in sys.modules))
+    sys.argv = ["{module}", *{args!r}]
+    runpy.run_module("{module}", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("module,args,named", [
+    ("train.train", ["--set=loss=l1"], "--set=loss=l1"),
+    ("train.train", ["--data_dir=/no/such/folder"], "--data_dir"),
+    ("wavebabble.generate", [], "--model"),
+    ("eval.select_checkpoint", [], "--logdir"),
+    ("eval.ablation_timing", ["--seeds=1,1"], "--seeds"),
+])
+def test_a_wrong_command_line_is_refused_before_tensorflow_starts(tmp_path, module, args, named):
+    """The CLIs check their flags first (tune(start=False)); TensorFlow is imported only for the work."""
+    proc = _run_cli(CHECKED_FIRST.format(module=module, args=args), tmp_path)
+    assert proc.returncode != 0 and named in proc.stderr, proc.stderr[-2000:]
+    assert "TENSORFLOW_IMPORTED False" in proc.stdout
+
+
+def test_start_tensorflow_imports_it_quietly_once_tuned():
+    script = """
+        import sys
+        from wavebabble import runtime
+        runtime.start_tensorflow()                      # not tuned: nothing
+        print("UNTUNED", "tensorflow" in sys.modules)
+        runtime.tune("train", start=False)
+        print("TUNED", "tensorflow" in sys.modules)
+        runtime.start_tensorflow()
+        print("STARTED", "tensorflow" in sys.modules)
+    """
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=_bare_env(PYTHONPATH=str(REPO)),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["UNTUNED", "False", "TUNED", "False", "STARTED", "True"]
+    assert proc.stderr.splitlines() == [runtime.RuntimeSettings("train", True, runtime.cpu_flags()).line()]

@@ -286,6 +286,7 @@ def main(argv, hooks=()) -> None:
     try:
         cfg = config_from_flags()
         opts = options_from_flags()
+        runtime.start_tensorflow()              # the flags are fine: the run dir check needs TensorFlow
         check_run_dir(cfg, opts.logdir)
     except ConfigError as e:
         raise app.UsageError(str(e)) from None
@@ -297,7 +298,7 @@ def main(argv, hooks=()) -> None:
 
 def run() -> None:
     """Console-script entry point (wavebabble-train)."""
-    runtime.tune("train")
+    runtime.tune("train", start=False)
     run_main(main, "wavebabble-train")
 
 

@@ -34,7 +34,11 @@ def error_line(error: BaseException) -> str:
 @contextlib.contextmanager
 def cli_errors(tool: str, status: int = EXIT_ERROR):
     """A WavebabbleError or OSError raised inside becomes one stderr line '<tool>: error: ...' and exit `status`,
-    without a traceback."""
+    without a traceback. Entering it starts TensorFlow quietly when the tool tuned the runtime without starting it
+    (wavebabble.runtime.start_tensorflow): the command line was checked before, the work starts here."""
+    from wavebabble import runtime
+
+    runtime.start_tensorflow()
     try:
         yield
     except (WavebabbleError, OSError) as e:

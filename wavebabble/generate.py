@@ -178,7 +178,7 @@ def main(argv) -> None:
 
 def run() -> None:
     """Console-script entry point."""
-    runtime.tune("serve")
+    runtime.tune("serve", start=False)
     define_flags()
     run_main(main, "wavebabble-generate")
 

@@ -1,8 +1,9 @@
 """Tune the process before TensorFlow is imported: oneDNN ops per use, and TensorFlow's start-up noise.
 
 Every CLI that runs TensorFlow calls `tune(use)` before its first TensorFlow import (export.py, which imports
-TensorFlow at module level, through `tune_if_main`), and `tasks.py` puts the same settings in the environment of
-the test suite. `use` is "train" (the training step) or "serve" (the generator's forward pass in export, generate,
+TensorFlow at module level, through `tune_if_main`); CLIs that check their command line first call
+`tune(use, start=False)` and import TensorFlow with `start_tensorflow()` once the checks passed. `tasks.py` puts
+the same settings in the environment of the test suite. `use` is "train" (the training step) or "serve" (the generator's forward pass in export, generate,
 checkpoint selection and the serving benchmark).
 
 Choices, each made only where the user's own environment leaves the variable unset:
@@ -138,8 +139,10 @@ def child_environment() -> dict:
     return {k: v for k, v in os.environ.items() if not (k in _added and _added[k] == v)}
 
 
-def tune(use: str) -> RuntimeSettings:
-    """Apply `environment(use)` to this process and import TensorFlow quietly (see the module docstring).
+def tune(use: str, start: bool = True) -> RuntimeSettings:
+    """Apply `environment(use)` to this process and, with `start`, import TensorFlow quietly now (see the module
+    docstring). start=False leaves the import to `start_tensorflow()`, so a command line can be checked first
+    (a wrong flag is refused in a second instead of after TensorFlow's ~10 s start on 2 cores).
 
     Later calls return the first call's settings. When TensorFlow was imported before the first call, the
     settings can no longer take effect: the line then says what TensorFlow was started with."""
@@ -154,9 +157,17 @@ def tune(use: str) -> RuntimeSettings:
         _added.update(add)
         if not verbose():
             _keep_absl_at_warnings()
-            _import_tensorflow_quietly()
     print(_tuned.line(), file=sys.stderr, flush=True)
+    if start:
+        start_tensorflow()
     return _tuned
+
+
+def start_tensorflow() -> None:
+    """Import TensorFlow quietly (see the module docstring) when `tune` ran in this process and TensorFlow is not
+    imported yet; otherwise nothing. Every CLI reaches it before its work: `wavebabble.cli.cli_errors` calls it."""
+    if _tuned is not None and "tensorflow" not in sys.modules and not verbose():
+        _import_tensorflow_quietly()
 
 
 def tune_if_main(module_name: str, use: str) -> None:
