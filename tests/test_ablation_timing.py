@@ -1,7 +1,7 @@
 """eval/ablation_timing.py end to end on a tiny model: both arms trained (--timing_flag reaching the 'with' arm only),
-results written with the sampling floor and the envelope-correlation row; a second call with one more seed reuses
-the first seed's finished runs (reporting their recorded training time), trains the new seed's and judges the goal
-on the medians over seeds."""
+results written with the sampling floor and the envelope-correlation row; a second call with one more seed and
+--select_checkpoint reuses the first seed's finished runs (reporting their recorded training time), trains the new
+seed's, chooses every run's checkpoint on held-out clips and judges the goal on the medians over seeds."""
 import json
 import subprocess
 import sys
@@ -38,7 +38,7 @@ def test_ablation_runs_both_arms_then_reuses_them_per_seed(tmp_path):
     assert [json.loads(p.read_text())["commit"] for p in walls] == [head, head]
     older = json.loads(walls[0].read_text())
     walls[0].write_text(json.dumps({**older, "commit": "0" * 40}))     # as if trained by other code
-    second = run(ablation_cmd(tmp_path, data, out, "--seeds=0,1"))
+    second = run(ablation_cmd(tmp_path, data, out, "--seeds=0,1", "--select_checkpoint", "--select_clips=3"))
     assert second.returncode == 0, second.stderr[-4000:]
     assert second.stdout.count("reusing finished run") == 2        # seed 0's two arms; seed 1's are trained
     if head is not None:                                           # a git checkout: the reuse is reported
@@ -76,43 +76,31 @@ def test_ablation_runs_both_arms_then_reuses_them_per_seed(tmp_path):
     assert "sampling floor" in md and "(an earlier run, reused)" in md and "| envelope_corr_median |" in md
     assert "| **median** |" in md and "### custom, seed 1" in md
     assert f"with_timing_d: demo {result['runs']['0']['configs']['with_timing_d']['config_sha256'][:12]}" in md
+    _check_selection(tmp_path, data, result, md)
 
 
-@pytest.mark.parametrize("seeds", ["0,0", "1,x"])
-def test_bad_seeds_are_rejected_before_training(tmp_path, seeds):
-    data = train_helpers.write_dialogues(tmp_path / "data", seconds=4.0)
-    done = run(ablation_cmd(tmp_path, data, tmp_path / "out", f"--seeds={seeds}"))
-    assert done.returncode != 0
-    assert f"--seeds={seeds}" in done.stderr
-    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
-
-
-@pytest.mark.slow
-def test_checkpoint_selection_reports_the_held_out_best_next_to_the_last(tmp_path):
-    """--select_checkpoint: every kept checkpoint of both arms scored on held-out clips, the lowest exported and
-    reported, the last checkpoint's error beside it; eval.select_checkpoint alone reuses that export."""
-    data = train_helpers.write_dialogues(tmp_path / "data", seconds=4.0)
-    out = tmp_path / "ablation"
-    done = run(ablation_cmd(tmp_path, data, out, "--seeds=0", "--select_checkpoint", "--select_clips=3"))
-    assert done.returncode == 0, done.stderr[-4000:]
-    result = json.loads(out.with_suffix(".json").read_text())["custom"]
+def _check_selection(tmp_path, data, result, md):
+    """--select_checkpoint (the second call): every kept checkpoint of both arms, reused or trained, scored on
+    held-out clips, the lowest exported and reported, the last checkpoint's error beside it;
+    eval.select_checkpoint alone reuses that export and writes the run's trajectory."""
     assert result["select_checkpoint"] and result["select_clips"] == 3
-    run0 = result["runs"]["0"]
-    for arm in ("with_timing_d", "without_timing_d"):
-        sel = run0["selection"][arm]
-        held = {int(k): v for k, v in sel["held_out_score"].items()}
-        assert sorted(held) == [1, 2] == sorted(int(k) for k in sel["held_out_mre"])   # a checkpoint every step
-        assert sel["chosen_step"] == min(held, key=lambda k: (held[k], -k))      # timing score: MRE + FTO term
-        assert all(held[k] >= sel["held_out_mre"][str(k)] for k in held)
-        assert (tmp_path / "work" / sel["export"].split("/work/")[1] / "saved_model.pb").is_file()
-        assert sel["mre_last"] is not None and sel["mre_last"] >= 0
-        if sel["chosen_step"] == 2:                             # the last one chosen: the same clips reported
-            assert sel["mre_last"] == run0["distances"][arm]["mean_relative_error"]
-    assert result["summary"]["mre_with_last_checkpoint"] == run0["selection"]["with_timing_d"]["mre_last"]
-    md = out.with_suffix(".md").read_text()
+    lasts = []
+    for run0 in result["runs"].values():
+        for arm in ("with_timing_d", "without_timing_d"):
+            sel = run0["selection"][arm]
+            held = {int(k): v for k, v in sel["held_out_score"].items()}
+            assert sorted(held) == [1, 2] == sorted(int(k) for k in sel["held_out_mre"])  # a checkpoint every step
+            assert sel["chosen_step"] == min(held, key=lambda k: (held[k], -k))     # timing score: MRE + FTO term
+            assert all(held[k] >= sel["held_out_mre"][str(k)] for k in held)
+            assert (tmp_path / "work" / sel["export"].split("/work/")[1] / "saved_model.pb").is_file()
+            assert sel["mre_last"] is not None and sel["mre_last"] >= 0
+            if sel["chosen_step"] == 2:                          # the last one chosen: the same clips reported
+                assert sel["mre_last"] == run0["distances"][arm]["mean_relative_error"]
+        lasts.append(run0["selection"]["with_timing_d"]["mre_last"])
+        for row in ("corpus", "with_timing_d", "without_timing_d"):                # sound rows beside timing
+            assert set(run0["rows"][row]) >= {"logmel_fd", "two_sample_accuracy", "fto_share_0_400ms"}
+    assert result["summary"]["mre_with_last_checkpoint"] == pytest.approx(np.median(lasts))
     assert "Checkpoint selection" in md and "| 0 | without_timing_d | 1: " in md and "timing score" in md
-    for row in ("corpus", "with_timing_d", "without_timing_d"):                  # sound rows beside timing
-        assert set(run0["rows"][row]) >= {"logmel_fd", "two_sample_accuracy", "fto_share_0_400ms"}
     assert "logmel_fd" in md and "FTO Wasserstein (s) with / without" in md
     logdir = next((tmp_path / "work").glob("custom_with_timing_d_*"))
     exports = sorted(p.name for p in logdir.glob("export_step*"))
@@ -128,6 +116,18 @@ def test_checkpoint_selection_reports_the_held_out_best_next_to_the_last(tmp_pat
         assert c["logmel_fd"] > 0
     assert trajectory["real"]["logmel_fd"] >= 0 and trajectory["chosen_step"] in (1, 2)
     assert sorted(p.name for p in logdir.glob("export_step*")) == exports       # same seed and clips: reused
+
+
+@pytest.mark.parametrize("seeds", ["0,0", "1,x"])
+def test_bad_seeds_are_rejected_before_training(tmp_path, seeds):
+    data = train_helpers.write_dialogues(tmp_path / "data", seconds=4.0)
+    done = run(ablation_cmd(tmp_path, data, tmp_path / "out", f"--seeds={seeds}"))
+    assert done.returncode != 0
+    assert f"--seeds={seeds}" in done.stderr
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+
+
+def test_select_checkpoint_without_a_run_dir_is_one_error(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "eval.select_checkpoint", f"--logdir={tmp_path / 'nothing'}"],
                              cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True,
                              timeout=600)
