@@ -157,14 +157,17 @@ def main(argv) -> None:
     del argv
     if not FLAGS.logdir:
         raise app.UsageError("--logdir is required")
+    from wavebabble.config import RUN_CONFIG_NAME, Config
+
+    try:                                                        # a wrong --logdir: refused before TensorFlow starts
+        cfg = Config.from_json(Path(FLAGS.logdir) / RUN_CONFIG_NAME)
+    except WavebabbleError as e:
+        raise SystemExit(f"error: {e}") from None
     runtime.start_tensorflow()
-    from wavebabble.config import Config
     from wavebabble.data import load_clips
-    from wavebabble.run_dir import CONFIG_NAME
     from wavebabble.measure import measure_audio
 
     try:
-        cfg = Config.from_json(Path(FLAGS.logdir) / CONFIG_NAME)
         checkpoint_steps(FLAGS.logdir)                          # no checkpoint: fail before reading the corpus
         real_clips = load_clips(FLAGS.data_dir, sample_rate=cfg.sample_rate, slice_len=cfg.slice_len,
                                 num_clips=FLAGS.num_clips, seed=FLAGS.seed)

@@ -99,6 +99,7 @@ CHECKED_FIRST = """
     ("train.train", ["--data_dir=/no/such/folder"], "--data_dir"),
     ("wavebabble.generate", [], "--model"),
     ("eval.select_checkpoint", [], "--logdir"),
+    ("eval.select_checkpoint", ["--logdir=/no/such/run"], "/no/such/run"),
     ("eval.ablation_timing", ["--seeds=1,1"], "--seeds"),
 ])
 def test_a_wrong_command_line_is_refused_before_tensorflow_starts(tmp_path, module, args, named):

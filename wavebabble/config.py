@@ -27,6 +27,7 @@ WAVEGAN_KERNEL_LEN = 25   # kernel of the WaveGAN G's and D's convolutions (Dona
 # Fields a run's config.json may still hold from an older version, with the one value this version builds (the
 # constant that replaced the field; "last commit" says where another value last worked). A run with another value
 # is refused by name; one with this value loads unchanged.
+RUN_CONFIG_NAME = "config.json"      # <logdir>/config.json: a training run's Config (wavebabble.run_dir)
 RETIRED_FIELDS = {
     "beta1": (ADAM_BETAS[0], "37692c1"),
     "beta2": (ADAM_BETAS[1], "37692c1"),
