@@ -421,13 +421,13 @@ def main(argv) -> None:
     del argv
     t_start = time.time()
     seeds = parse_seeds(FLAGS.seeds)
-    runtime.start_tensorflow()
     work_dir = Path(FLAGS.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     cfg = get_config(FLAGS.preset, **({"train_steps": FLAGS.train_steps} if FLAGS.train_steps else {}))
     if cfg.timing_weight <= 0:
         raise DataError(f"--preset={FLAGS.preset} has no turn-timing discriminator (timing_weight 0): nothing to "
                         f"ablate")
+    runtime.start_tensorflow()
     runs = [ablate_seed(seed, cfg, work_dir) for seed in seeds]
     summary = seed_summary(runs)
     result = {

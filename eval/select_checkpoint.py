@@ -157,17 +157,14 @@ def main(argv) -> None:
     del argv
     if not FLAGS.logdir:
         raise app.UsageError("--logdir is required")
-    from wavebabble.config import RUN_CONFIG_NAME, Config
-
-    try:                                                        # a wrong --logdir: refused before TensorFlow starts
-        cfg = Config.from_json(Path(FLAGS.logdir) / RUN_CONFIG_NAME)
-    except WavebabbleError as e:
-        raise SystemExit(f"error: {e}") from None
-    runtime.start_tensorflow()
-    from wavebabble.data import load_clips
-    from wavebabble.measure import measure_audio
+    from wavebabble.config import CONFIG_NAME, Config
 
     try:
+        cfg = Config.from_json(Path(FLAGS.logdir) / CONFIG_NAME)   # a wrong --logdir: refused before TensorFlow
+        runtime.start_tensorflow()
+        from wavebabble.data import load_clips
+        from wavebabble.measure import measure_audio
+
         checkpoint_steps(FLAGS.logdir)                          # no checkpoint: fail before reading the corpus
         real_clips = load_clips(FLAGS.data_dir, sample_rate=cfg.sample_rate, slice_len=cfg.slice_len,
                                 num_clips=FLAGS.num_clips, seed=FLAGS.seed)

@@ -126,9 +126,3 @@ def test_bad_seeds_are_rejected_before_training(tmp_path, seeds):
     assert f"--seeds={seeds}" in done.stderr
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
 
-
-def test_select_checkpoint_without_a_run_dir_is_one_error(tmp_path):
-    missing = subprocess.run([sys.executable, "-m", "eval.select_checkpoint", f"--logdir={tmp_path / 'nothing'}"],
-                             cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True,
-                             timeout=600)
-    assert missing.returncode != 0 and "nothing" in missing.stderr

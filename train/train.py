@@ -37,7 +37,7 @@ from absl import app, flags
 
 from wavebabble import runtime
 from wavebabble.cli import cli_errors, run_main
-from wavebabble.config import PRESETS, Config, drop_retired_fields, get_config
+from wavebabble.config import CONFIG_NAME, PRESETS, Config, drop_retired_fields, get_config
 from wavebabble.distribute import MIXED_PRECISION, STRATEGIES, split_cpu
 from wavebabble.errors import ConfigError, NonFiniteLossError, OutputError, WavebabbleError
 
@@ -183,7 +183,7 @@ def options_from_flags(flag_values=FLAGS) -> TrainOptions:
 
 def check_run_dir(cfg: Config, logdir: str) -> Config | None:
     """Refuse (ConfigError) a --logdir whose config.json has a different architecture; -> the saved Config."""
-    from wavebabble.run_dir import CONFIG_NAME, check_resume_compatible, read_config   # imports TF: keep it late
+    from wavebabble.run_dir import check_resume_compatible, read_config   # imports TF: keep it late
 
     old = read_config(logdir)
     if old is not None:

@@ -14,6 +14,7 @@ import sys
 
 from absl import app
 
+from wavebabble import runtime
 from wavebabble.errors import WavebabbleError, os_reason
 
 EXIT_ERROR = 1          # a WavebabbleError or an OSError stopped the tool
@@ -36,8 +37,6 @@ def cli_errors(tool: str, status: int = EXIT_ERROR):
     """A WavebabbleError or OSError raised inside becomes one stderr line '<tool>: error: ...' and exit `status`,
     without a traceback. Entering it starts TensorFlow quietly when the tool tuned the runtime without starting it
     (wavebabble.runtime.start_tensorflow): the command line was checked before, the work starts here."""
-    from wavebabble import runtime
-
     runtime.start_tensorflow()
     try:
         yield

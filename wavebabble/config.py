@@ -24,10 +24,10 @@ PLAN_HOP = 256            # samples per turn-planner frame (the renderer's four 
 MIN_MS_WINDOW = 1024      # shortest random window the multi-scale D may see (its deepest scale's 4^4 downsampling)
 ADAM_BETAS = (0.5, 0.9)   # Adam's beta_1, beta_2 for G and D: WaveGAN's (Donahue et al. 2019), every preset's
 WAVEGAN_KERNEL_LEN = 25   # kernel of the WaveGAN G's and D's convolutions (Donahue et al. 2019), every preset's
+CONFIG_NAME = "config.json"   # <logdir>/config.json: a training run's Config (written by wavebabble.run_dir)
 # Fields a run's config.json may still hold from an older version, with the one value this version builds (the
 # constant that replaced the field; "last commit" says where another value last worked). A run with another value
 # is refused by name; one with this value loads unchanged.
-RUN_CONFIG_NAME = "config.json"      # <logdir>/config.json: a training run's Config (wavebabble.run_dir)
 RETIRED_FIELDS = {
     "beta1": (ADAM_BETAS[0], "37692c1"),
     "beta2": (ADAM_BETAS[1], "37692c1"),

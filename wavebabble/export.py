@@ -48,10 +48,10 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from wavebabble.cli import cli_errors, run_main
-from wavebabble.config import Config
+from wavebabble.config import CONFIG_NAME, Config
 from wavebabble.errors import ConfigError, output_error
 from wavebabble.finite import describe_names, non_finite_variables
-from wavebabble.run_dir import CKPT_SUBDIR, CONFIG_NAME, EXPORT_SUBDIR, WRITE_ERRORS, write_error
+from wavebabble.run_dir import CKPT_SUBDIR, EXPORT_SUBDIR, WRITE_ERRORS, write_error
 from wavebabble.outdir import OutputFolder, open_out_dir
 
 MAX_CLIPS = 256                    # most clips one `generate` call makes (memory bound at dialogue8k sizes)

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from wavebabble.config import RUN_CONFIG_NAME, Config
+from wavebabble.config import CONFIG_NAME, Config
 from wavebabble.critics import active_critics
 from wavebabble.distribute import task_info
 from wavebabble.errors import ConfigError, NonFiniteWeightsError, OutputError, output_error
 from wavebabble.finite import describe_names, non_finite_checkpoint_tensors
 
-CONFIG_NAME = RUN_CONFIG_NAME        # <logdir>/config.json: the run's Config
 CKPT_SUBDIR = "ckpt"                 # <logdir>/ckpt: tf.train.CheckpointManager directory
 EXPORT_SUBDIR = "export"             # <logdir>/export: the SavedModel train and export write
 CKPT_PREFIX = "ckpt"                 # checkpoint files ckpt-<step>.*

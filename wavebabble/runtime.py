@@ -3,8 +3,8 @@
 Every CLI that runs TensorFlow calls `tune(use)` before its first TensorFlow import (export.py, which imports
 TensorFlow at module level, through `tune_if_main`); CLIs that check their command line first call
 `tune(use, start=False)` and import TensorFlow with `start_tensorflow()` once the checks passed. `tasks.py` puts
-the same settings in the environment of the test suite. `use` is "train" (the training step) or "serve" (the generator's forward pass in export, generate,
-checkpoint selection and the serving benchmark).
+the same settings in the environment of the test suite. `use` is "train" (the training step) or "serve" (the
+generator's forward pass in export, generate, checkpoint selection and the serving benchmark).
 
 Choices, each made only where the user's own environment leaves the variable unset:
   TF_ENABLE_ONEDNN_OPTS   `ONEDNN_BY_USE[use]`: on for training, off for serving. TensorFlow turns oneDNN on by
