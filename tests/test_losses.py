@@ -57,9 +57,9 @@ def test_gradient_penalty_linear_critic():
     assert np.all(gp_half.numpy() > 0.2)
 
 
-def test_gradient_penalty_multiscale_style_critic():
+def test_gradient_penalty_critic_with_several_score_maps():
     x = tf.random.normal([2, 8, 2])
-    critic = lambda v: [[v * 0.0, v[..., :1]], [v[..., 1:]]]  # nested lists: score map = last of each scale
+    critic = lambda v: [v[..., :1], v[:, ::2, 1:]]             # one score map per head (critics.Critic.scores)
     gp = gradient_penalty(critic, x, x * 0.0)
     assert gp.shape == (2,) and np.all(np.isfinite(gp.numpy()))
 

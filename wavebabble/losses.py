@@ -75,17 +75,11 @@ def g_loss(fake_scores, kind: str) -> tf.Tensor:
     return _sum_over(fake_scores, lambda f: -f)
 
 
-def _critic_scalar(out) -> tf.Tensor:
-    """Critic output ([B, 1], score map, list of score maps, or multi-scale nested output) -> [B]."""
-    if isinstance(out, (list, tuple)) and out and isinstance(out[0], (list, tuple)):
-        out = [scale[-1] for scale in out]          # multi-scale D: score maps only
-    return _sum_over(out, lambda s: s)
-
-
 def gradient_penalty(critic, real, fake, alpha=None) -> tf.Tensor:
     """WGAN-GP penalty per example [batch] (unweighted; multiply by cfg.gp_weight).
 
-    critic: callable x [batch, ...] -> scores (see _critic_scalar). real, fake: same shape [batch, ...].
+    critic: callable x [batch, ...] -> a score map [batch, ...] or a list of them (critics.Critic.scores).
+    real, fake: same shape [batch, ...].
     alpha: optional [batch] interpolation weights; default U(0, 1) per example.
     """
     real = tf.convert_to_tensor(real)
@@ -97,7 +91,7 @@ def gradient_penalty(critic, real, fake, alpha=None) -> tf.Tensor:
     x_hat = alpha * real + (1.0 - alpha) * fake
     with tf.GradientTape() as tape:
         tape.watch(x_hat)
-        scores = _critic_scalar(critic(x_hat))
+        scores = _sum_over(critic(x_hat), lambda s: s)
     grads = tape.gradient(scores, x_hat)
     grads = tf.reshape(grads, [batch, -1])
     norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + GP_EPS)
