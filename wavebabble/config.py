@@ -90,7 +90,6 @@ class Config:
     gp_weight: float = 10.0          # WGAN-GP lambda
     wave_weight: float = 1.0         # weight of the WaveGAN D (0 removes it)
     ms_weight: float = 0.0           # weight of the multi-scale D (0 removes it)
-    spec_weight: float = 0.0         # weight of the multi-resolution spectrogram D (0 removes it)
     timing_weight: float = 1.0       # weight of the turn-timing D (0 removes it: the ablation)
     fm_weight: float = 0.0           # feature-matching weight on the features of the Ds that return features (ms)
     d_updates: int = 5               # discriminator updates per generator update
@@ -162,10 +161,10 @@ class Config:
                 bad("g_activity_gate", "the planner generator always gates its speakers; set it to false")
         if not isinstance(self.phase_shuffle, int) or isinstance(self.phase_shuffle, bool) or self.phase_shuffle < 0:
             bad("phase_shuffle", "must be an integer >= 0")
-        for f in ("gp_weight", "wave_weight", "ms_weight", "spec_weight", "timing_weight", "fm_weight"):
+        for f in ("gp_weight", "wave_weight", "ms_weight", "timing_weight", "fm_weight"):
             if getattr(self, f) < 0:
                 bad(f, "must be >= 0")
-        if not any(getattr(self, f) > 0 for f in ("wave_weight", "ms_weight", "spec_weight", "timing_weight")):
+        if self.wave_weight == 0 and self.ms_weight == 0 and self.timing_weight == 0:
             bad("wave_weight", "at least one discriminator weight must be > 0")
         if self.timing_weight > 0 and self.nch != 2:
             bad("timing_weight", "the turn-timing discriminator needs nch=2 (one speaker per channel); set it to 0")

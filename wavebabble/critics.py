@@ -23,8 +23,8 @@ import tensorflow as tf
 
 from wavebabble import vad
 from wavebabble.config import Config
-from wavebabble.models import (build_multiscale_discriminator, build_spectral_discriminator,
-                               build_timing_discriminator, build_wave_discriminator)
+from wavebabble.models import (build_multiscale_discriminator, build_timing_discriminator,
+                               build_wave_discriminator)
 
 
 def read_audio(audio, cfg: Config, step):
@@ -61,7 +61,6 @@ class CriticSpec:
 CRITICS = {
     "wave": CriticSpec("wave_weight", build_wave_discriminator),
     "ms": CriticSpec("ms_weight", build_multiscale_discriminator, read_window),
-    "spec": CriticSpec("spec_weight", build_spectral_discriminator, read_window),
     "timing": CriticSpec("timing_weight", build_timing_discriminator, read_soft_vad),
 }
 
