@@ -9,6 +9,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["wavebabble", "wavebabble.*", "train", "eval"]),
+    # the shipped pretrained model (a SavedModel folder) and its record, written by `python -m eval.ship_model`
+    package_data={"wavebabble.pretrained": ["*.json", "*/*.pb", "*/.wavebabble-outputs.json", "*/variables/*",
+                                            "*/assets/*"]},
     install_requires=[
         "tensorflow>=2.16,<3",  # 2.16+ ships Keras 3
         "keras>=3.0",

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from absl import flags
 
+from eval.provenance import config_sha256, source_commit
 from wavebabble import runtime
 from wavebabble.cli import run_main
 from wavebabble import timing
@@ -55,7 +56,6 @@ GOAL_RATIO = 0.5             # ... and at most half of the error without it
 FLOOR_SEED_OFFSET = 1000     # the second real sample (sampling floor) uses seed + this
 SELECT_SEED_OFFSET = 2000    # --select_checkpoint: latents and real sample that choose a checkpoint use seed + this
 TRAIN_WALL_FILE = "ablation_train_wall.json"   # in each run dir: how long its training took
-GIT_TIMEOUT_S = 30                             # for `git rev-parse HEAD` (the commit each run was trained at)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("corpus", "babble", ["babble", "fsdd", "custom"], "Training corpus: the embedded babble "
@@ -89,17 +89,6 @@ def sh(cmd: list[str]) -> None:
     """Run another wavebabble tool; it applies its own runtime settings (a training job gets oneDNN)."""
     print("+", shlex.join(cmd), flush=True)
     subprocess.run(cmd, cwd=REPO, check=True, env=runtime.child_environment())
-
-
-def source_commit() -> str | None:
-    """The git HEAD of the checkout this script runs from (None outside a git checkout), recorded with each
-    trained run so that reusing a run trained by other code is reported."""
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              timeout=GIT_TIMEOUT_S)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
 def parse_seeds(values: list[str]) -> list[int]:
@@ -141,11 +130,6 @@ def arm_config(cfg, arm: str):
     """The Config one arm trains: the preset (with --train_steps), and timing_weight=0 for the 'without' arm.
     (Extra --train_flag / --timing_flag settings are applied by train.train and show in the run's config.json.)"""
     return cfg.replace(timing_weight=0.0) if arm == ARMS[1] else cfg
-
-
-def config_sha256(cfg_dict: dict) -> str:
-    """SHA-256 (hex) of a full config as config.json stores it (sorted keys): which settings a result is from."""
-    return hashlib.sha256(json.dumps(cfg_dict, sort_keys=True).encode()).hexdigest()
 
 
 def run_name(arm: str, cfg, seed: int) -> str:

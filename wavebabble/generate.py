@@ -1,6 +1,9 @@
 """Generate dialogues from an exported SavedModel (no training code needed).
 
-    python -m wavebabble.generate --model=runs/demo/export --num=16 --out_dir=runs/demo/generated [--seed=0]
+    python -m wavebabble.generate --out_dir=OUT [--model=runs/demo/export] [--num=16] [--seed=0]
+
+Without --model it uses the shipped pretrained model (wavebabble/pretrained: how it was trained and its figures
+are in its record, demo.json).
 
 Writes into --out_dir:
     clip_0000.wav ...        stereo WAV [slice_len, 2] at the model's sample rate (speaker A left, B right)
@@ -159,7 +162,8 @@ FLAGS = flags.FLAGS
 
 def define_flags() -> None:
     """Define this CLI's flags (only when it runs: library users such as the trainer import this module)."""
-    flags.DEFINE_string("model", None, "Exported SavedModel folder (python -m wavebabble.export) (required).")
+    flags.DEFINE_string("model", None, "Exported SavedModel folder (python -m wavebabble.export); default: the "
+                        "shipped pretrained model (wavebabble/pretrained).")
     flags.DEFINE_integer("num", 16, "Number of clips to generate.")
     flags.DEFINE_string("out_dir", None, "Output folder for WAVs and JSONs (required).")
     flags.DEFINE_integer("seed", 0, "Random seed: clip i depends only on (seed, i).")
@@ -169,10 +173,16 @@ def define_flags() -> None:
 
 
 def main(argv) -> None:
-    if not FLAGS.model or not FLAGS.out_dir:
-        raise app.UsageError("--model and --out_dir are required")
+    if not FLAGS.out_dir:
+        raise app.UsageError("--out_dir is required")
     with cli_errors("wavebabble-generate"):
-        generate(FLAGS.model, FLAGS.num, FLAGS.out_dir, seed=FLAGS.seed, batch=FLAGS.batch,
+        model = FLAGS.model
+        if not model:
+            from wavebabble import pretrained
+
+            model = pretrained.default_model()
+            print(f"using the {pretrained.describe()}", flush=True)
+        generate(model, FLAGS.num, FLAGS.out_dir, seed=FLAGS.seed, batch=FLAGS.batch,
                  overwrite=FLAGS.overwrite, subtype=FLAGS.subtype)
 
 
