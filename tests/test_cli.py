@@ -12,7 +12,8 @@ MAX_USAGE_LINES = 3          # the error, the pointer to --help, and at most one
 @pytest.mark.parametrize("module, args, words", [
     ("train.train", ["stray"], ["unexpected arguments", "stray"]),
     ("train.train", ["--train_steps=2", "--set=g_activity_gate=ture"], ["--set=g_activity_gate=ture"]),
-    ("wavebabble.generate", [], ["--model"]),
+    ("wavebabble.generate", [], ["--out_dir"]),
+    ("eval.ship_model", ["--out=/no/such/folder"], ["--out=/no/such/folder"]),
     ("wavebabble.export", [], ["--logdir"]),
     ("eval.timing", [], ["--input"]),
     ("wavebabble.corpus", ["stray"], ["stray"]),

@@ -97,7 +97,8 @@ CHECKED_FIRST = """
 @pytest.mark.parametrize("module,args,named", [
     ("train.train", ["--set=loss=l1"], "--set=loss=l1"),
     ("train.train", ["--data_dir=/no/such/folder"], "--data_dir"),
-    ("wavebabble.generate", [], "--model"),
+    ("wavebabble.generate", [], "--out_dir"),
+    ("eval.ship_model", ["--out=/no/such/folder"], "/no/such/folder"),
     ("eval.select_checkpoint", [], "--logdir"),
     ("eval.select_checkpoint", ["--logdir=/no/such/run"], "/no/such/run"),
     ("eval.ablation_timing", ["--seeds=1,1"], "--seeds"),
