@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The README's two commands. Needs only python3 (+ pip); everything else is installed into .venv.
 
-    python3 tasks.py demo   # the shipped model -> 100 clips -> report; then a short training run -> export -> clips
+    python3 tasks.py demo   # the shipped model -> 200 clips -> report; then a short training run -> export -> clips
     python3 tasks.py test   # the whole test suite (what CI runs)
 
 Each command creates `.venv` if it is missing and (re)installs the package with its dependencies when
@@ -23,7 +23,7 @@ PY = VENV / "bin" / "python"
 STAMP = VENV / ".wavebabble-install-stamp"
 DEMO_DIR = REPO / "runs" / "demo"
 DEMO_STEPS = 200               # the short training run's generator steps (WAVEBABBLE_DEMO_STEPS=N changes it)
-DEMO_CLIPS = 100               # clips generated from the shipped model and scored: per-minute rates of fewer vary a lot
+DEMO_CLIPS = 200               # clips from the shipped model, scored: the clips (seed 0) its record's figures are from
 DEMO_TRAINED_CLIPS = 16        # clips generated from the short run's model
 
 

@@ -16,6 +16,8 @@ from wavebabble.errors import ConfigError
 PRETRAINED_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL = "demo"             # the shipped model's name: its folder and record in PRETRAINED_DIR
 RECORD_SUFFIX = ".json"
+DESCRIBED_FIGURES = {"mean_relative_error": "timing MRE", "fto_wasserstein_s": "FTO Wasserstein (s)",
+                     "logmel_fd": "log-mel FD"}        # the record's figures `describe` names
 
 
 def model_dir(name: str = DEFAULT_MODEL, root: Path = PRETRAINED_DIR) -> Path:
@@ -51,6 +53,7 @@ def describe(name: str = DEFAULT_MODEL, root: Path = PRETRAINED_DIR) -> str:
     if rec is None:
         return f"shipped model '{name}' ({model_dir(name, root)}; no record)"
     fig = rec.get("figures", {})
-    figures = ", ".join(f"{k} {v:.3g}" for k, v in fig.items() if isinstance(v, (int, float)))
+    figures = ", ".join(f"{label} {fig[k]:.3g}" for k, label in DESCRIBED_FIGURES.items()
+                        if isinstance(fig.get(k), (int, float)))
     return (f"shipped model '{name}' (preset {rec.get('preset')}, checkpoint {rec.get('chosen_step')} of "
             f"{rec.get('train_steps')} steps; vs the embedded corpus: {figures})")
