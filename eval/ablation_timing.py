@@ -58,31 +58,35 @@ SELECT_SEED_OFFSET = 2000    # --select_checkpoint: latents and real sample that
 TRAIN_WALL_FILE = "ablation_train_wall.json"   # in each run dir: how long its training took
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("corpus", "babble", ["babble", "fsdd", "custom"], "Training corpus: the embedded babble "
-                  "corpus, FSDD-assembled dialogues, or --data_dir.")
-flags.DEFINE_string("data_dir", None, "Folder of stereo dialogues for --corpus=custom.")
-flags.DEFINE_string("fsdd_dir", str(DEFAULT_FSDD), "FSDD recordings folder for --corpus=fsdd.")
-flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Config preset both arms train.")
-flags.DEFINE_integer("train_steps", None, "Generator steps per arm. Default: the preset's step budget.",
-                     lower_bound=1)
-flags.DEFINE_integer("num_clips", 200, "Clips generated per arm (and real clips measured).", lower_bound=1)
-flags.DEFINE_list("seeds", ["0"], "Seeds, comma-separated; each is one full repetition shared by both arms "
-                  "(weights, data order, latents; for fsdd also the assembled corpus). The goal is judged on the "
-                  "median over seeds.")
-flags.DEFINE_multi_string("train_flag", [], "Extra flags for both training runs, e.g. --train_flag=--g_lr=1e-4.")
-flags.DEFINE_multi_string("timing_flag", [], "Extra flags for the 'with' arm only: settings of the turn-timing D "
-                          "(e.g. --timing_flag=--set=timing_turn_stats=true). The 'without' arm does not build that "
-                          "D, so these neither change nor retrain it.")
-flags.DEFINE_string("work_dir", str(REPO / "runs" / "ablation"), "Where run dirs and assembled corpora go.")
-flags.DEFINE_string("out", str(DEFAULT_OUT), "Results path without extension (.md and .json are written).")
-flags.DEFINE_boolean("select_checkpoint", False, "Evaluate each arm at the checkpoint with the lowest timing error "
-                     "on held-out clips (eval.select_checkpoint: latents and real clips drawn with seed + "
-                     f"{SELECT_SEED_OFFSET}, apart from the reported ones) instead of the last; both arms alike. The "
-                     "last checkpoint's error is reported next to it.")
-flags.DEFINE_integer("select_clips", 100, "--select_checkpoint: clips per checkpoint (and real clips) scored.",
-                     lower_bound=1)
-flags.DEFINE_boolean("resume", True, "Reuse finished runs in --work_dir (a run dir with an export) instead of "
-                     "retraining; unfinished runs resume from their last checkpoint.")
+
+
+def define_flags() -> None:
+    """Define this CLI's flags (only when it runs: tests and other tools import this module)."""
+    flags.DEFINE_enum("corpus", "babble", ["babble", "fsdd", "custom"], "Training corpus: the embedded babble "
+                      "corpus, FSDD-assembled dialogues, or --data_dir.")
+    flags.DEFINE_string("data_dir", None, "Folder of stereo dialogues for --corpus=custom.")
+    flags.DEFINE_string("fsdd_dir", str(DEFAULT_FSDD), "FSDD recordings folder for --corpus=fsdd.")
+    flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Config preset both arms train.")
+    flags.DEFINE_integer("train_steps", None, "Generator steps per arm. Default: the preset's step budget.",
+                         lower_bound=1)
+    flags.DEFINE_integer("num_clips", 200, "Clips generated per arm (and real clips measured).", lower_bound=1)
+    flags.DEFINE_list("seeds", ["0"], "Seeds, comma-separated; each is one full repetition shared by both arms "
+                      "(weights, data order, latents; for fsdd also the assembled corpus). The goal is judged on the "
+                      "median over seeds.")
+    flags.DEFINE_multi_string("train_flag", [], "Extra flags for both training runs, e.g. --train_flag=--g_lr=1e-4.")
+    flags.DEFINE_multi_string("timing_flag", [], "Extra flags for the 'with' arm only: settings of the turn-timing "
+                              "D (e.g. --timing_flag=--set=timing_turn_stats=true). The 'without' arm does not build "
+                              "that D, so these neither change nor retrain it.")
+    flags.DEFINE_string("work_dir", str(REPO / "runs" / "ablation"), "Where run dirs and assembled corpora go.")
+    flags.DEFINE_string("out", str(DEFAULT_OUT), "Results path without extension (.md and .json are written).")
+    flags.DEFINE_boolean("select_checkpoint", False, "Evaluate each arm at the checkpoint with the lowest timing error "
+                         "on held-out clips (eval.select_checkpoint: latents and real clips drawn with seed + "
+                         f"{SELECT_SEED_OFFSET}, apart from the reported ones) instead of the last; both arms alike. "
+                         "The last checkpoint's error is reported next to it.")
+    flags.DEFINE_integer("select_clips", 100, "--select_checkpoint: clips per checkpoint (and real clips) scored.",
+                         lower_bound=1)
+    flags.DEFINE_boolean("resume", True, "Reuse finished runs in --work_dir (a run dir with an export) instead of "
+                         "retraining; unfinished runs resume from their last checkpoint.")
 
 
 def sh(cmd: list[str]) -> None:
@@ -445,6 +449,7 @@ def main(argv) -> None:
 
 def run() -> None:
     runtime.tune("serve", start=False)
+    define_flags()
     run_main(main, "python -m eval.ablation_timing")
 
 
