@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -90,9 +89,8 @@ def define_flags() -> None:
 
 
 def sh(cmd: list[str]) -> None:
-    """Run another wavebabble tool; it applies its own runtime settings (a training job gets oneDNN)."""
-    print("+", shlex.join(cmd), flush=True)
-    subprocess.run(cmd, cwd=REPO, check=True, env=runtime.child_environment())
+    """Run another wavebabble tool from the repo root (runtime.run_tool: it picks its own runtime settings)."""
+    runtime.run_tool(cmd, REPO)
 
 
 def parse_seeds(values: list[str]) -> list[int]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -54,9 +53,8 @@ def define_flags() -> None:
 
 
 def sh(cmd: list[str]) -> None:
-    """Run a wavebabble tool as a child (it applies its own runtime settings); stop on failure."""
-    print("+", shlex.join(cmd), flush=True)
-    subprocess.run(cmd, cwd=REPO, check=True, env=runtime.child_environment())
+    """Run another wavebabble tool from the repo root (runtime.run_tool: it picks its own runtime settings)."""
+    runtime.run_tool(cmd, REPO)
 
 
 def train(logdir: Path, preset: str, seed: int) -> dict:
@@ -144,7 +142,8 @@ def main(argv) -> None:
 
 
 def run() -> None:
-    runtime.tune("serve", start=False)
+    # no runtime.tune: this process only starts the tools (each tunes itself) and reads JSON, so TensorFlow never
+    # starts here (cli_errors starts it only in a tuned process)
     define_flags()
     run_main(main, "python -m eval.ship_model")
 

@@ -139,6 +139,16 @@ def child_environment() -> dict:
     return {k: v for k, v in os.environ.items() if not (k in _added and _added[k] == v)}
 
 
+def run_tool(cmd: list[str], cwd) -> None:
+    """Run another wavebabble tool as a child process in `cwd`, echoing its command line; it picks its own
+    runtime settings (child_environment). subprocess.CalledProcessError when it fails."""
+    import shlex
+    import subprocess
+
+    print("+", shlex.join(cmd), flush=True)
+    subprocess.run(cmd, cwd=cwd, check=True, env=child_environment())
+
+
 def tune(use: str, start: bool = True) -> RuntimeSettings:
     """Apply `environment(use)` to this process and, with `start`, import TensorFlow quietly now (see the module
     docstring). start=False leaves the import to `start_tensorflow()`, so a command line can be checked first
