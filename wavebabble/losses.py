@@ -123,3 +123,24 @@ def weighted_sum(terms) -> tf.Tensor:
     if not used:
         raise ConfigError("weighted_sum: every loss weight is 0 (check wave_weight/ms_weight/timing_weight)")
     return tf.add_n(used)
+
+
+STFT_RESOLUTIONS = (128, 256, 512)   # multi-resolution STFT loss: FFT sizes (hop = size / 4, Hann window)
+STFT_EPS = 1e-5
+
+
+def multi_resolution_stft(real: tf.Tensor, fake: tf.Tensor, sizes=STFT_RESOLUTIONS) -> tf.Tensor:
+    """Spectral convergence + log-magnitude L1, averaged over FFT sizes (Yamamoto et al. 2020): a scalar.
+
+    real, fake: [batch, samples]. Spectral convergence is taken over the whole batch (Frobenius norms of all
+    magnitudes), so a silent example does not divide by ~0. Real gets stop_gradient.
+    """
+    real = tf.stop_gradient(real)
+    terms = []
+    for n in sizes:
+        r = tf.abs(tf.signal.stft(real, n, n // 4, n, window_fn=tf.signal.hann_window))
+        f = tf.abs(tf.signal.stft(fake, n, n // 4, n, window_fn=tf.signal.hann_window))
+        sc = tf.norm(r - f) / (tf.norm(r) + STFT_EPS)
+        mag = tf.reduce_mean(tf.abs(tf.math.log(r + STFT_EPS) - tf.math.log(f + STFT_EPS)))
+        terms.append(sc + mag)
+    return tf.add_n(terms) / float(len(terms))

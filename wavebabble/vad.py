@@ -171,6 +171,15 @@ def soft_vad(audio, sample_rate: int, frame_hz: int = FRAME_HZ, threshold_db: fl
     power = tf.nn.avg_pool1d(power, ksize=window, strides=hop, padding="VALID")  # [B, n, C]
     power = power[:, :n, :]
     db = (10.0 / np.log(10.0)) * tf.math.log(power + ENERGY_EPS)
+    return soft_vad_from_db(db, threshold_db, temperature_db, grad_temperature_db, grad_mix)
+
+
+def soft_vad_from_db(db, threshold_db: float, temperature_db: float, grad_temperature_db: float = 0.0,
+                     grad_mix=1.0):
+    """Frame energies in dBFS (TF, any shape) -> soft VAD of the same shape: the sigmoid of :func:`soft_vad`, with
+    its surrogate gradient (``grad_temperature_db``, ``grad_mix``) as documented there."""
+    import tensorflow as tf
+
     threshold = float(threshold_db)
     sharp = tf.sigmoid((db - threshold) / float(temperature_db))
     if not grad_temperature_db:

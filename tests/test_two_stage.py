@@ -1,0 +1,171 @@
+"""The two-stage generator's parts: log-mel frames (wavebabble/mel.py), the renderer
+(models/mel_renderer.py), the planner and its critic (models/mel_planner.py), the multi-resolution STFT loss."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from wavebabble import losses, vad
+from wavebabble.mel import MEL_BINS, MEL_HOP, log_mel, mel_energy_db, mel_soft_vad
+from wavebabble.models.mel_planner import NOISE_CH, PLAN_UPSAMPLE, build_mel_critic, build_mel_planner
+from wavebabble.models.mel_renderer import build_mel_renderer
+
+SR = 8000
+
+
+def _speechlike(rng, seconds=2.0):
+    """[samples] a 150 Hz pulse train through a moving resonance, on for 0.6 s of each 1 s, over quiet noise."""
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    x = np.sign(np.sin(2 * np.pi * 150 * t)) * (np.sin(2 * np.pi * (500 + 300 * np.sin(3 * t)) * t) + 0.3)
+    x *= (t % 1.0) < 0.6
+    return (0.3 * x + 1e-3 * rng.standard_normal(n)).astype(np.float32)
+
+
+def test_log_mel_frames_line_up_with_the_hop_and_follow_loudness():
+    rng = np.random.default_rng(0)
+    x = _speechlike(rng)
+    m = log_mel(tf.constant(x[None]), SR).numpy()[0]
+    assert m.shape == (len(x) // MEL_HOP, MEL_BINS)
+    on = (np.arange(len(m)) * MEL_HOP / SR) % 1.0
+    loud, quiet = m[(on > 0.1) & (on < 0.5)].mean(), m[(on > 0.7) & (on < 0.9)].mean()
+    assert loud > quiet + 0.5                       # speech frames well above the noise floor's
+    assert -1.5 < m.min() and m.max() < 1.5         # the documented normalised range
+
+
+def test_mel_energy_matches_the_vad_frame_energy_on_speech_like_audio():
+    rng = np.random.default_rng(1)
+    x = _speechlike(rng, 4.0)
+    m = log_mel(tf.constant(x[None]), SR)
+    e_mel = mel_energy_db(m).numpy()[0]
+    e = vad.frame_energy_db(x[:, None], SR, frame_hz=SR // MEL_HOP)[:, 0]
+    active = e > -50
+    assert active.mean() > 0.3
+    assert np.median(np.abs(e_mel[active] - e[active])) < 3.0      # dB: one calibration, any speech-like signal
+    v = mel_soft_vad(tf.concat([m, m - 1.0], axis=-1), 2, -40.0, 3.0).numpy()[0]
+    assert v.shape == (len(x) // MEL_HOP, 2)
+    assert np.mean((v[:, 0] > 0.5) == (e > -40)) > 0.95
+    assert v[:, 1].mean() < v[:, 0].mean()                          # quieter speaker -> less activity
+
+
+def test_renderer_maps_any_number_of_frames_to_hop_samples_each():
+    tf.keras.utils.set_random_seed(0)
+    r = build_mel_renderer(dim=2)
+    for frames in (8, 37):
+        y = r(tf.random.normal([2, frames, MEL_BINS])).numpy()
+        assert y.shape == (2, frames * MEL_HOP, 1) and np.all(np.abs(y) <= 1)
+
+
+def test_planner_makes_both_speakers_mels_for_any_noise_length_and_critic_scores_them():
+    tf.keras.utils.set_random_seed(0)
+    p, c = build_mel_planner(dim=2), build_mel_critic(dim=2)
+    for n in (4, 9):
+        mel = p(tf.random.normal([3, n * PLAN_UPSAMPLE, NOISE_CH]))
+        assert mel.shape == (3, n * PLAN_UPSAMPLE, 2 * MEL_BINS)
+        outs = c(mel)
+        scores = outs[-2:]
+        assert all(s.shape[0] == 3 and s.shape[-1] == 1 for s in scores)
+        assert scores[1].shape[1] < scores[0].shape[1] <= n * PLAN_UPSAMPLE
+    z = tf.random.normal([8, 4 * PLAN_UPSAMPLE, NOISE_CH], seed=0)
+    m = p(z).numpy()
+    # the noise matters at the start: outputs differ across the batch about as much as along time
+    assert m.std(axis=0).mean() > 0.5 * m.std(axis=1).mean()
+
+
+def test_multi_resolution_stft_is_zero_for_equal_audio_and_ranks_distortions():
+    rng = np.random.default_rng(2)
+    x = tf.constant(np.stack([_speechlike(rng, 1.0), _speechlike(rng, 1.0)]))
+    assert float(losses.multi_resolution_stft(x, x)) == pytest.approx(0.0, abs=1e-6)
+    small = float(losses.multi_resolution_stft(x, x + 0.01 * tf.random.normal(x.shape, seed=1)))
+    large = float(losses.multi_resolution_stft(x, x + 0.1 * tf.random.normal(x.shape, seed=1)))
+    assert 0 < small < large
+    silent = tf.zeros_like(x)
+    assert np.isfinite(float(losses.multi_resolution_stft(silent, x)))   # a silent real window is finite
+
+
+def test_renderer_learns_to_copy_a_signal_from_its_mels():
+    """A few steps of the renderer's training objective lower it (the loss can fail: a broken gradient path)."""
+    tf.keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(3)
+    x = tf.constant(np.stack([_speechlike(rng, 0.256) for _ in range(2)]))
+    r = build_mel_renderer(dim=2)
+    opt = tf.keras.optimizers.Adam(2e-3)
+    mel = log_mel(x, SR)
+
+    def loss():
+        return losses.multi_resolution_stft(x, r(mel)[..., 0])
+
+    opt.build(r.trainable_variables)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            value = loss()
+        opt.apply_gradients(zip(tape.gradient(value, r.trainable_variables), r.trainable_variables))
+
+    first = float(loss())
+    for _ in range(20):
+        step()
+    assert float(loss()) < 0.8 * first
+
+
+def test_two_stage_model_renders_each_speaker_from_its_own_mels_at_any_length():
+    from wavebabble.models.two_stage import build_two_stage
+
+    tf.keras.utils.set_random_seed(0)
+    p, r = build_mel_planner(dim=2), build_mel_renderer(dim=2)
+    g = build_two_stage(p, r)
+    for n in (1, 3):
+        z = tf.random.normal([2, n * PLAN_UPSAMPLE, NOISE_CH], seed=n)
+        y = g(z).numpy()
+        assert y.shape == (2, n * PLAN_UPSAMPLE * MEL_HOP, 2)
+        mel = p(z)
+        np.testing.assert_allclose(y[..., 1], r(mel[..., MEL_BINS:]).numpy()[..., 0], atol=1e-5)
+
+
+def _run(module, *args):
+    import subprocess
+
+    import train_helpers
+
+    return subprocess.run([train_helpers.PYTHON, "-m", module, *args], cwd=train_helpers.REPO,
+                          env=train_helpers.env(), capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("module, extra, resume", [
+    ("train.train_renderer", ["--window=1024", "--num_clips=2"], True),       # resuming: train.stage_loop, shared
+    ("train.train_mel_gan", ["--slice_len=16384", "--num_clips=4", "--d_updates=1", "--loss=hinge"], False),
+])
+def test_two_stage_training_cli_trains_saves_and_resumes(tmp_path, module, extra, resume):
+    import train_helpers
+
+    data = train_helpers.write_dialogues(tmp_path / "data", seconds=9.0)
+    args = [f"--logdir={tmp_path / 'run'}", f"--data_dir={data}", "--dim=2", "--batch_size=2", "--save_every=2",
+            "--log_every=1", *extra]
+    first = _run(module, *args, "--steps=3")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "step 3/3" in first.stdout and "ETA" in first.stdout
+    assert sorted(p.name for p in (tmp_path / "run" / "ckpt").glob("*.index")) == ["ckpt-2.index", "ckpt-3.index"]
+    if resume:
+        second = _run(module, *args, "--steps=4")
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert "at step 3" in second.stdout and "step 4/4" in second.stdout and "step 1/" not in second.stdout
+
+
+def test_two_stage_clips_cli_writes_any_length_and_each_clip_depends_only_on_seed_and_index(tmp_path):
+    import soundfile as sf
+
+    tf.keras.utils.set_random_seed(0)
+    p_ck = tf.train.Checkpoint(planner=build_mel_planner(dim=2)).save(str(tmp_path / "p" / "ckpt"))
+    r_ck = tf.train.Checkpoint(renderer=build_mel_renderer(dim=2)).save(str(tmp_path / "r" / "ckpt"))
+    common = [f"--planner={p_ck}", f"--renderer={r_ck}", "--planner_dim=2", "--renderer_dim=2", "--seconds=0.3"]
+    two = _run("eval.two_stage_clips", *common, f"--out_dir={tmp_path / 'two'}", "--num=2")
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = _run("eval.two_stage_clips", *common, f"--out_dir={tmp_path / 'one'}", "--num=1", "--seed=0")
+    assert one.returncode == 0, one.stderr[-3000:]
+    a, sr = sf.read(tmp_path / "two" / "clip_0000.wav")
+    b, _ = sf.read(tmp_path / "one" / "clip_0000.wav")
+    c, _ = sf.read(tmp_path / "two" / "clip_0001.wav")
+    step = PLAN_UPSAMPLE * MEL_HOP
+    assert sr == SR and a.shape == (-(-int(0.3 * SR) // step) * step, 2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)

@@ -1,0 +1,62 @@
+"""The training loop shared by the two-stage generator's jobs (train.train_renderer, train.train_mel_gan).
+
+    add_loop_flags()                      --logdir, --data_dir, --steps, --save_every, --log_every, --seed
+    run_stage(step_fn, objects, logdir=..., steps=..., ...) -> exit status
+
+`objects` (models, optimizers) go into one tf.train.Checkpoint with the step counter, kept in <logdir>/ckpt
+(KEEP_CHECKPOINTS newest); a restart with the same --logdir resumes from the newest. Each step calls `step_fn()`
+-> {loss name: scalar}; a non-finite loss stops the job (exit 1) without saving, naming the last good checkpoint.
+One progress line per `log_every` steps (mean losses, steps/s, ETA); a checkpoint every `save_every` steps and at
+the end.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from absl import flags
+
+KEEP_CHECKPOINTS = 20
+EXIT_NON_FINITE = 1
+
+
+def add_loop_flags(logdir: str, steps: int, save_every: int, log_every: int) -> None:
+    """The flags every stage job has, with its own defaults."""
+    flags.DEFINE_string("logdir", logdir, "Run folder (checkpoints in <logdir>/ckpt; a rerun resumes).")
+    flags.DEFINE_string("data_dir", None, "Folder of stereo dialogue audio. Default: the embedded corpus.")
+    flags.DEFINE_integer("steps", steps, "Training steps (a resumed run continues to this step).", lower_bound=1)
+    flags.DEFINE_integer("save_every", save_every, "Checkpoint every N steps.", lower_bound=1)
+    flags.DEFINE_integer("log_every", log_every, "Progress line every N steps.", lower_bound=1)
+    flags.DEFINE_integer("seed", 0, "Random seed.")
+
+
+def run_stage(step_fn, objects: dict, *, logdir: str, steps: int, save_every: int, log_every: int,
+              describe: str) -> int:
+    """Resume or start, then train to `steps` (see the module docstring). -> 0, or EXIT_NON_FINITE."""
+    import tensorflow as tf
+
+    step_var = tf.Variable(0, dtype=tf.int64)
+    ckpt = tf.train.Checkpoint(step=step_var, **objects)
+    mgr = tf.train.CheckpointManager(ckpt, f"{logdir}/ckpt", max_to_keep=KEEP_CHECKPOINTS)
+    if mgr.latest_checkpoint:
+        ckpt.restore(mgr.latest_checkpoint).assert_existing_objects_matched()
+        print(f"resumed from {mgr.latest_checkpoint} at step {int(step_var)}", flush=True)
+    print(describe, flush=True)
+    t0, first, acc = time.time(), int(step_var), []
+    while int(step_var) < steps:
+        losses = {k: float(v) for k, v in step_fn().items()}
+        if not all(np.isfinite(v) for v in losses.values()):
+            print(f"error: non-finite loss at step {int(step_var) + 1} ({losses}); not saved, the last "
+                  f"checkpoint is {mgr.latest_checkpoint}", flush=True)
+            return EXIT_NON_FINITE
+        acc.append(losses)
+        step_var.assign_add(1)
+        s = int(step_var)
+        if s % log_every == 0 or s == steps:
+            rate = (s - first) / (time.time() - t0)
+            means = " ".join(f"{k} {np.mean([a[k] for a in acc]):.4f}" for k in acc[0])
+            print(f"step {s}/{steps} {means} {rate:.2f} steps/s ETA {(steps - s) / rate / 60:.1f} min", flush=True)
+            acc = []
+        if s % save_every == 0 or s == steps:
+            mgr.save(checkpoint_number=s)
+    return 0

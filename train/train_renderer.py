@@ -1,0 +1,76 @@
+"""Train the two-stage generator's renderer (log-mel -> waveform) on random windows of real dialogue audio.
+
+    python -m train.train_renderer --logdir=runs/renderer [--data_dir=DIR] [--steps=N]
+
+Each step: a batch of random windows (one speaker each) cut from jointly normalised real clips (the data
+pipeline's level), their log-mels (wavebabble.mel), the renderer's waveform from those mels, and the
+multi-resolution STFT loss between the two (losses.multi_resolution_stft). Checkpoints in <logdir>/ckpt every
+--save_every steps; restarting with the same --logdir resumes. Progress: one line per --log_every steps.
+"""
+from __future__ import annotations
+
+import numpy as np
+from absl import app, flags
+
+from train.stage_loop import add_loop_flags, run_stage
+from wavebabble import runtime
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    add_loop_flags("runs/renderer", steps=5000, save_every=500, log_every=100)
+    flags.DEFINE_integer("batch_size", 16, "Windows per step.")
+    flags.DEFINE_integer("window", 8192, "Samples per window (a multiple of the mel hop).")
+    flags.DEFINE_integer("dim", 16, "Renderer base channels.")
+    flags.DEFINE_float("lr", 1e-3, "Adam learning rate.")
+    flags.DEFINE_integer("num_clips", 256, "Real clips (slice_len 65536) the windows are cut from.")
+
+
+def main(argv) -> int:
+    del argv
+    runtime.tune("train")
+    import tensorflow as tf
+    from wavebabble import data, losses
+    from wavebabble.mel import MEL_HOP, log_mel
+    from wavebabble.models.mel_renderer import build_mel_renderer
+
+    sr = 8000
+    clips = data.load_clips(FLAGS.data_dir, sample_rate=sr, slice_len=65536, num_clips=FLAGS.num_clips,
+                            seed=FLAGS.seed)
+    rows = np.concatenate([clips[..., 0], clips[..., 1]], axis=0)          # [2 * num_clips, 65536]
+    rng = np.random.default_rng(FLAGS.seed)
+    tf.keras.utils.set_random_seed(FLAGS.seed)
+    renderer = build_mel_renderer(FLAGS.dim)
+    opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
+    opt.build(renderer.trainable_variables)
+
+    @tf.function
+    def train_step(wave):
+        mel = log_mel(wave, sr)
+        with tf.GradientTape() as tape:
+            out = renderer(mel, training=True)[..., 0]
+            loss = losses.multi_resolution_stft(wave, out)
+        grads = tape.gradient(loss, renderer.trainable_variables)
+        opt.apply_gradients(zip(grads, renderer.trainable_variables))
+        return loss
+
+    window = FLAGS.window - FLAGS.window % MEL_HOP
+
+    def step_fn():
+        idx = rng.integers(0, rows.shape[0], FLAGS.batch_size)
+        off = rng.integers(0, rows.shape[1] - window + 1, FLAGS.batch_size)
+        return {"loss": train_step(tf.constant(np.stack([rows[i, o:o + window] for i, o in zip(idx, off)])))}
+
+    return run_stage(step_fn, {"renderer": renderer, "opt": opt}, logdir=FLAGS.logdir, steps=FLAGS.steps,
+                     save_every=FLAGS.save_every, log_every=FLAGS.log_every,
+                     describe=f"renderer: {renderer.count_params()} parameters; {rows.shape[0]} rows of real audio")
+
+
+def run() -> None:
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
