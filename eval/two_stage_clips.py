@@ -8,6 +8,8 @@ Writes OUT/clip_0000.wav ... (stereo, 8 kHz, speaker A left, B right), each one 
 (models/two_stage.py) on a white-noise sequence drawn from (--seed, clip index) only: any length (--seconds,
 rounded up to whole planner steps of PLAN_UPSAMPLE mel frames, 0.128 s), no joins. --planner_dim / --renderer_dim
 must match the training runs' --dim.
+--resynthesize (no --planner): the renderer's ceiling instead: --num real clips of --seconds (data.load_clips from
+--data_dir, seed --seed, the training runs' level), each speaker rendered from its own log-mels.
 """
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ FLAGS = flags.FLAGS
 
 
 def define_flags() -> None:
-    flags.DEFINE_string("planner", None, "Planner checkpoint prefix (train.train_mel_gan: <logdir>/ckpt/ckpt-N).",
-                        required=True)
+    flags.DEFINE_string("planner", None, "Planner checkpoint prefix (train.train_mel_gan: <logdir>/ckpt/ckpt-N).")
+    flags.DEFINE_bool("resynthesize", False, "Render real clips from their own log-mels (no planner).")
+    flags.DEFINE_string("data_dir", None, "With --resynthesize: folder of real dialogues (default: the corpus).")
     flags.DEFINE_string("renderer", None, "Renderer checkpoint prefix (train.train_renderer).", required=True)
     flags.DEFINE_string("out_dir", None, "Folder for the clips.", required=True)
     flags.DEFINE_integer("num", 200, "Clips.", lower_bound=1)
@@ -58,17 +61,32 @@ def main(argv) -> int:
         from wavebabble.outdir import prepare_out_dir
 
         planner, renderer = build_mel_planner(FLAGS.planner_dim), build_mel_renderer(FLAGS.renderer_dim)
-        tf.train.Checkpoint(planner=planner).restore(FLAGS.planner).expect_partial().assert_existing_objects_matched()
         tf.train.Checkpoint(renderer=renderer).restore(FLAGS.renderer).expect_partial() \
             .assert_existing_objects_matched()
-        model = build_two_stage(planner, renderer)
         step = PLAN_UPSAMPLE * MEL_HOP
         frames = math.ceil(FLAGS.seconds * SAMPLE_RATE / step) * PLAN_UPSAMPLE
+        if FLAGS.resynthesize:
+            from wavebabble import data
+            from wavebabble.mel import log_mel
+
+            real = data.load_clips(FLAGS.data_dir, sample_rate=SAMPLE_RATE, slice_len=frames * MEL_HOP,
+                                   num_clips=FLAGS.num, seed=FLAGS.seed)
+
+            def make(i):
+                mels = log_mel(tf.constant(real[i].T), SAMPLE_RATE)           # [2, frames, MEL_BINS]
+                return renderer(mels).numpy()[..., 0].T
+        else:
+            tf.train.Checkpoint(planner=planner).restore(FLAGS.planner).expect_partial() \
+                .assert_existing_objects_matched()
+            model = build_two_stage(planner, renderer)
+
+            def make(i):
+                return model(clip_noise(FLAGS.seed, i, frames)[None]).numpy()[0]
         names = [f"{CLIP_PREFIX}{i:04d}.wav" for i in range(FLAGS.num)]
         with prepare_out_dir(FLAGS.out_dir, FLAGS.overwrite, "--out_dir", "two-stage clips", tool=TOOL,
                              writes=names) as folder:
             for i, name in enumerate(names):
-                audio = model(clip_noise(FLAGS.seed, i, frames)[None]).numpy()[0]
+                audio = make(i)
                 write_wav(folder.path / name, audio, SAMPLE_RATE, overwrite=True)
                 if (i + 1) % 50 == 0 or i + 1 == FLAGS.num:
                     print(f"{i + 1}/{FLAGS.num} clips of {audio.shape[0] / SAMPLE_RATE:.2f} s", flush=True)
@@ -77,6 +95,9 @@ def main(argv) -> int:
 
 def run() -> None:
     define_flags()
+    flags.register_multi_flags_validator(["planner", "resynthesize"],
+                                         lambda f: bool(f["planner"]) != f["resynthesize"],
+                                         "give --planner, or --resynthesize without it")
     runtime.tune("serve", start=False)
     run_main(main, TOOL)
 

@@ -169,3 +169,19 @@ def test_two_stage_clips_cli_writes_any_length_and_each_clip_depends_only_on_see
     assert sr == SR and a.shape == (-(-int(0.3 * SR) // step) * step, 2)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_two_stage_clips_cli_resynthesizes_real_clips_through_the_renderer(tmp_path):
+    import soundfile as sf
+
+    import train_helpers
+
+    data = train_helpers.write_dialogues(tmp_path / "data", seconds=3.0)
+    r_ck = tf.train.Checkpoint(renderer=build_mel_renderer(dim=2)).save(str(tmp_path / "r" / "ckpt"))
+    res = _run("eval.two_stage_clips", "--resynthesize", f"--renderer={r_ck}", "--renderer_dim=2",
+               f"--data_dir={data}", "--seconds=1", "--num=2", f"--out_dir={tmp_path / 'out'}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    audio, sr = sf.read(tmp_path / "out" / "clip_0001.wav")
+    assert sr == SR and audio.shape == (8 * PLAN_UPSAMPLE * MEL_HOP, 2)    # 1 s -> 8 planner steps of 0.128 s
+    bad = _run("eval.two_stage_clips", f"--renderer={r_ck}", f"--out_dir={tmp_path / 'x'}")
+    assert bad.returncode != 0 and "--resynthesize" in bad.stderr
