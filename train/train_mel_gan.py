@@ -48,7 +48,7 @@ def main(argv) -> int:
     from wavebabble.config import get_config
     from wavebabble.mel import MEL_HOP, log_mel, mel_soft_vad
     from wavebabble.models.timing_discriminator import build_timing_discriminator
-    from wavebabble.models.mel_planner import NOISE_CH, PLAN_UPSAMPLE, build_mel_critic, build_mel_planner
+    from wavebabble.models.mel_planner import NOISE_CH, build_mel_critic, build_mel_planner
 
     sr = 8000
     clips = data.load_clips(FLAGS.data_dir, sample_rate=sr, slice_len=FLAGS.slice_len, num_clips=FLAGS.num_clips,
@@ -61,8 +61,7 @@ def main(argv) -> int:
     mels = np.concatenate(mels).astype(np.float32)            # [num_clips, frames, 2 * MEL_BINS]
     del clips
     bins = mels.shape[-1] // 2
-    frames = FLAGS.slice_len // MEL_HOP
-    noise_len = frames
+    frames = FLAGS.slice_len // MEL_HOP          # mel frames per clip = the planner's noise frames
     rng = np.random.default_rng(FLAGS.seed)
     tf.keras.utils.set_random_seed(FLAGS.seed)
     planner, critic = build_mel_planner(FLAGS.dim), build_mel_critic(FLAGS.dim, spectral_norm=FLAGS.spectral_norm)
@@ -111,10 +110,12 @@ def main(argv) -> int:
     def g_step(real, noise):
         with tf.GradientTape() as tape:
             fake = planner(noise, training=True)
-            real_f, _ = split(critic(real, training=True))
             fake_f, fake_s = split(critic(fake, training=True))
             adv = tf.reduce_mean(losses.g_loss(fake_s, FLAGS.loss))
-            fm = tf.reduce_mean(losses.feature_matching(real_f, fake_f))
+            fm = tf.constant(0.0)
+            if FLAGS.fm_weight:     # the real batch's critic pass only when its features are used
+                real_f, _ = split(critic(real, training=True))
+                fm = tf.reduce_mean(losses.feature_matching(real_f, fake_f))
             g_t = tf.constant(0.0)
             if FLAGS.timing_weight:
                 g_t = tf.reduce_mean(losses.g_loss(timing_scores(vad(fake)), FLAGS.loss))
@@ -127,14 +128,15 @@ def main(argv) -> int:
         real = mels[rng.integers(0, len(mels), FLAGS.batch_size)]
         swap = rng.random(FLAGS.batch_size) < 0.5
         real[swap] = np.concatenate([real[swap, :, bins:], real[swap, :, :bins]], axis=-1)
-        noise = rng.standard_normal((FLAGS.batch_size, noise_len, NOISE_CH)).astype(np.float32)
+        noise = rng.standard_normal((FLAGS.batch_size, frames, NOISE_CH)).astype(np.float32)
         return tf.constant(real), tf.constant(noise)
 
     def train_step():
         for _ in range(FLAGS.d_updates):
             d_loss, d_t = d_step(*batch())
         adv, g_t, fm = g_step(*batch())
-        return {"d": d_loss, "d_timing": d_t, "g_adv": adv, "g_timing": g_t, "fm": fm}
+        out = {"d": d_loss, "d_timing": d_t, "g_adv": adv, "g_timing": g_t}
+        return {**out, "fm": fm} if FLAGS.fm_weight else out
 
     return run_stage(train_step, {"planner": planner, "critic": critic, "timing_d": timing_d, "g_opt": g_opt,
                                   "d_opt": d_opt}, logdir=FLAGS.logdir, steps=FLAGS.steps,
