@@ -24,6 +24,7 @@ STAMP = VENV / ".wavebabble-install-stamp"
 DEMO_DIR = REPO / "runs" / "demo"
 DEMO_STEPS = 200               # the short training run's generator steps (WAVEBABBLE_DEMO_STEPS=N changes it)
 DEMO_CLIPS = 200               # clips from the shipped model, scored: the clips (seed 0) its record's figures are from
+SLOWEST_TESTS = 15             # `test` lists this many slowest tests
 DEMO_TRAINED_CLIPS = 16        # clips generated from the short run's model
 
 
@@ -69,11 +70,13 @@ def runtime_env(use: str) -> dict:
 
 
 def cmd_test(args) -> int:
-    """Run the whole suite (fast and slow tests) with the training runtime settings (wavebabble/runtime.py).
+    """Run the whole suite (fast and slow tests) with the training runtime settings (wavebabble/runtime.py), and
+    list the SLOWEST_TESTS slowest (the suite's wall time is a goal: this shows where it goes).
 
     pytest's 'no tests collected' (5) counts as failure."""
     ensure_venv()
-    rc = sh(PY, "-m", "pytest", "-q", *args, check=False, env=runtime_env("train"))
+    rc = sh(PY, "-m", "pytest", "-q", f"--durations={SLOWEST_TESTS}", *args, check=False,
+            env=runtime_env("train"))
     if rc == 5:
         print("no tests ran: failing", file=sys.stderr)
         return 1

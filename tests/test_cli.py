@@ -15,6 +15,8 @@ MAX_USAGE_LINES = 3          # the error, the pointer to --help, and at most one
     ("wavebabble.generate", [], ["--out_dir"]),
     ("eval.ship_model", ["--out=/no/such/folder"], ["--out=/no/such/folder"]),
     ("wavebabble.export", [], ["--logdir"]),
+    ("train.train_mel_gan", ["--init_from=/no/such/ckpt-1"], ["--init_from=/no/such/ckpt-1"]),
+    ("train.train_renderer", ["stray"], ["stray"]),
     ("eval.timing", [], ["--input"]),
     ("wavebabble.corpus", ["stray"], ["stray"]),
     ("eval.report", ["stray"], ["stray"]),

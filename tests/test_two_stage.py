@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from wavebabble import losses, vad
 from wavebabble.mel import MEL_BINS, MEL_HOP, log_mel, mel_energy_db, mel_soft_vad
-from wavebabble.models.mel_planner import NOISE_CH, PLAN_UPSAMPLE, build_mel_critic, build_mel_planner
+from wavebabble.models.mel_planner import (NOISE_CH, PLAN_UPSAMPLE, SYLLABLE_PATCH_FRAMES, build_mel_critic,
+                                           build_mel_planner, build_syllable_critic)
 from wavebabble.models.mel_renderer import build_mel_renderer
 
 SR = 8000
@@ -71,6 +72,36 @@ def test_planner_makes_both_speakers_mels_for_any_noise_length_and_critic_scores
     assert m.std(axis=0).mean() > 0.5 * m.std(axis=1).mean()
 
 
+def test_syllable_critic_scores_one_speaker_in_patches_of_about_a_syllable():
+    tf.keras.utils.set_random_seed(0)
+    c = build_syllable_critic(dim=2)
+    x = tf.random.normal([3, 128, MEL_BINS])
+    score = c(x)[-1]
+    assert score.shape == (3, 32, 1)
+    t = 64                      # a change at one frame reaches only the scores whose patch covers it
+    bumped = x + tf.one_hot(t, 128)[None, :, None] * 10.0
+    changed = np.flatnonzero(np.abs((c(bumped)[-1] - score).numpy()[0, :, 0]) > 1e-6)
+    assert len(changed) > 0
+    covered = 4 * changed       # score j sits at frame 4j; its patch is SYLLABLE_PATCH_FRAMES long
+    assert (np.abs(covered - t) <= SYLLABLE_PATCH_FRAMES // 2 + 4).all()
+    assert covered.max() - covered.min() >= SYLLABLE_PATCH_FRAMES // 2
+
+
+def test_stage_loop_starts_from_another_runs_checkpoint_and_names_what_is_fresh(tmp_path, capsys):
+    from train.stage_loop import run_stage
+
+    a = tf.Variable(0.0)
+    kw = dict(steps=3, save_every=3, log_every=3, describe="toy")
+    assert run_stage(lambda: {"loss": a.assign_add(1.0)}, {"a": a}, logdir=str(tmp_path / "one"), **kw) == 0
+    a2, b = tf.Variable(0.0), tf.Variable(5.0)
+    kw["steps"] = 4
+    assert run_stage(lambda: {"loss": a2.assign_add(1.0)}, {"a": a2, "b": b}, logdir=str(tmp_path / "two"),
+                     init_from=str(tmp_path / "one" / "ckpt" / "ckpt-3"), **kw) == 0
+    out = capsys.readouterr().out
+    assert "at step 3; fresh: b" in out and "step 4/4" in out
+    assert float(a2.numpy()) == 4.0 and float(b.numpy()) == 5.0     # a restored (3) and trained one step
+
+
 def test_multi_resolution_stft_is_zero_for_equal_audio_and_ranks_distortions():
     rng = np.random.default_rng(2)
     x = tf.constant(np.stack([_speechlike(rng, 1.0), _speechlike(rng, 1.0)]))
@@ -132,7 +163,8 @@ def _run(module, *args):
 
 
 @pytest.mark.parametrize("module, extra, resume", [
-    ("train.train_renderer", ["--window=1024", "--num_clips=2"], True),       # resuming: train.stage_loop, shared
+    ("train.train_renderer", ["--window=1024", "--num_clips=2", "--adv_weight=1", "--critic_dim=4"],
+     True),                                                               # resuming: train.stage_loop, shared
     ("train.train_mel_gan", ["--slice_len=16384", "--num_clips=4", "--d_updates=1", "--loss=hinge"], False),
 ])
 def test_two_stage_training_cli_trains_saves_and_resumes(tmp_path, module, extra, resume):
@@ -145,6 +177,10 @@ def test_two_stage_training_cli_trains_saves_and_resumes(tmp_path, module, extra
     assert first.returncode == 0, first.stderr[-3000:]
     assert "step 3/3" in first.stdout and "ETA" in first.stdout
     assert sorted(p.name for p in (tmp_path / "run" / "ckpt").glob("*.index")) == ["ckpt-2.index", "ckpt-3.index"]
+    if module == "train.train_mel_gan":
+        assert "g_syllable" in first.stdout     # the syllable critic is on by default
+    else:
+        assert "g_adv" in first.stdout and "fm" in first.stdout     # the waveform critic, asked for
     if resume:
         second = _run(module, *args, "--steps=4")
         assert second.returncode == 0, second.stderr[-3000:]

@@ -1,10 +1,12 @@
 """The training loop shared by the two-stage generator's jobs (train.train_renderer, train.train_mel_gan).
 
-    add_loop_flags()                      --logdir, --data_dir, --steps, --save_every, --log_every, --seed
+    add_loop_flags()                      --logdir, --data_dir, --steps, --save_every, --log_every, --seed, --init_from
     run_stage(step_fn, objects, logdir=..., steps=..., ...) -> exit status
 
 `objects` (models, optimizers) go into one tf.train.Checkpoint with the step counter, kept in <logdir>/ckpt
-(KEEP_CHECKPOINTS newest); a restart with the same --logdir resumes from the newest. Each step calls `step_fn()`
+(KEEP_CHECKPOINTS newest); a restart with the same --logdir resumes from the newest. A run whose <logdir>/ckpt is
+empty may start from another run's checkpoint (`init_from`): the objects that checkpoint holds are restored with
+its step, and the ones it lacks (a critic added since) start fresh and are named. Each step calls `step_fn()`
 -> {loss name: scalar}; a non-finite loss stops the job (exit 1) without saving, naming the last good checkpoint.
 One progress line per `log_every` steps (mean losses, steps/s, ETA); a checkpoint every `save_every` steps and at
 the end.
@@ -28,10 +30,33 @@ def add_loop_flags(logdir: str, steps: int, save_every: int, log_every: int) -> 
     flags.DEFINE_integer("save_every", save_every, "Checkpoint every N steps.", lower_bound=1)
     flags.DEFINE_integer("log_every", log_every, "Progress line every N steps.", lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Random seed.")
+    flags.DEFINE_string("init_from", None, "Checkpoint prefix (RUN/ckpt/ckpt-N) to start from when <logdir>/ckpt "
+                        "has none: its objects and step are restored, objects it lacks start fresh.")
+
+
+def check_init_from(path: str | None) -> None:
+    """Reject an --init_from that names no checkpoint, before any data is loaded."""
+    import os
+
+    from absl import app
+
+    if path and not os.path.exists(f"{path}.index"):
+        raise app.UsageError(f"--init_from={path}: no checkpoint there (no {path}.index); give a prefix such as "
+                             f"RUN/ckpt/ckpt-4000")
+
+
+def _saved_objects(path: str) -> set:
+    """The names of the objects a tf.train.Checkpoint saved at `path` holds (its root's children)."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(tf.train.load_checkpoint(path).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    return {child.local_name for child in graph.nodes[0].children}
 
 
 def run_stage(step_fn, objects: dict, *, logdir: str, steps: int, save_every: int, log_every: int,
-              describe: str) -> int:
+              describe: str, init_from: str | None = None) -> int:
     """Resume or start, then train to `steps` (see the module docstring). -> 0, or EXIT_NON_FINITE."""
     import tensorflow as tf
 
@@ -41,6 +66,10 @@ def run_stage(step_fn, objects: dict, *, logdir: str, steps: int, save_every: in
     if mgr.latest_checkpoint:
         ckpt.restore(mgr.latest_checkpoint).assert_existing_objects_matched()
         print(f"resumed from {mgr.latest_checkpoint} at step {int(step_var)}", flush=True)
+    elif init_from:
+        ckpt.restore(init_from).expect_partial()
+        fresh = sorted(set(objects) - _saved_objects(init_from))
+        print(f"started from {init_from} at step {int(step_var)}; fresh: {', '.join(fresh) or 'none'}", flush=True)
     print(describe, flush=True)
     t0, first, acc = time.time(), int(step_var), []
     while int(step_var) < steps:

@@ -2,7 +2,8 @@
 
     build_mel_planner(dim, nch) -> keras.Model: noise [batch, frames, NOISE_CH] -> mel [batch, frames, nch * MEL_BINS]
                                                 (frames a multiple of PLAN_UPSAMPLE)
-    build_mel_critic(dim, nch)  -> keras.Model: mel [batch, frames, nch * MEL_BINS] -> [features..., score]
+    build_mel_critic(dim, nch)  -> keras.Model: mel [batch, frames, nch * MEL_BINS] -> [features..., scores...]
+    build_syllable_critic(dim)  -> keras.Model: mel [batch, frames, MEL_BINS] (one speaker) -> [features..., score]
 
 Planner: the noise (white, one vector per mel frame) is read at every scale: averaged over PLAN_UPSAMPLE frames
 (0.128 s, rescaled to unit variance) -> Conv1D(PLAN_MULS[0] dim) -> four stages of [LeakyReLU ->
@@ -15,7 +16,10 @@ start: with noise only at the coarsest rate a first try collapsed to one output 
 convolutional: a longer noise sequence gives a longer dialogue.
 Critic (PatchGAN-style, both speakers together so it sees who speaks when): Conv1D(k5) then five strided
 Conv1D(k5, stride 2) with LeakyReLU (CRITIC_MULS); a score map [batch, frames / 2^k, 1] (after a minibatch-std
-channel) is read after layers SCORE_LAYERS, each patch judging ~0.5 s and ~2 s of both speakers.
+channel) is read after layers SCORE_LAYERS, each patch judging ~0.4 s and ~1.5 s of both speakers.
+Syllable critic: the same layers cut after SYLLABLE_LAYERS strided stages, on one speaker's mels at a time (both
+speakers through the same weights): each patch of its one score map judges ~0.2 s (SYLLABLE_PATCH_FRAMES), a
+syllable, which the mel critic's patches are too long to single out.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import keras
 from wavebabble.mel import MEL_BINS
 from wavebabble.models.layers import LinearUpsample1D
 
-NOISE_CH = 32
+NOISE_CH = 32                    # white-noise channels per mel frame
 PLAN_UPSAMPLE = 16               # mel frames per noise frame (four stride-2 stages)
 PLAN_MULS = (8, 8, 4, 4, 4)      # channels: input conv, then per upsampling stage (multiples of dim)
 RESIDUAL_DILATIONS = (1, 3, 9)
@@ -32,6 +36,8 @@ OUT_KERNEL = 5
 CRITIC_MULS = (4, 8, 8, 16, 16, 16)   # channels of the critic's first conv and its strided stages
 CRITIC_KERNEL = 5
 SCORE_LAYERS = (3, 5)             # critic layers after which a score map is read (the middle and the last)
+SYLLABLE_LAYERS = 2               # the syllable critic: CRITIC_MULS[:SYLLABLE_LAYERS + 1], score after the last
+SYLLABLE_PATCH_FRAMES = 25        # its score's receptive field: 5 + 4 * (1 + 2) + 2 * 4 frames (0.2 s at 125/s)
 LEAKY_SLOPE = 0.2
 GATE_STAGE = 1                   # each speaker's activity gate is read after this upsampling stage (1/4 frame rate)
 GATE_KERNEL = 3
@@ -134,16 +140,24 @@ class GatedMel(keras.layers.Layer):
         return {**super().get_config(), "nch": self.nch}
 
 
-def build_mel_critic(dim: int = 16, nch: int = 2, spectral_norm: bool = False,
-                     name: str = "mel_critic") -> keras.Model:
-    """log-mels [batch, frames, nch * MEL_BINS] -> [features..., score_mid, score_last] (score maps [batch, f, 1])."""
+def build_mel_critic(dim: int = 16, nch: int = 2, spectral_norm: bool = False, layers: int = len(CRITIC_MULS) - 1,
+                     score_layers: tuple = SCORE_LAYERS, name: str = "mel_critic") -> keras.Model:
+    """log-mels [batch, frames, nch * MEL_BINS] -> [features..., one score map [batch, f, 1] per score layer]:
+    Conv1D(k5) then `layers` strided Conv1D(k5, stride 2) with CRITIC_MULS channels."""
     mel = keras.Input((None, nch * MEL_BINS), name="mel")
     x, feats, scores = mel, [], []
-    for i, mul in enumerate(CRITIC_MULS):
+    for i, mul in enumerate(CRITIC_MULS[:layers + 1]):
         x = _critic_conv(mul * dim, CRITIC_KERNEL, 1 if i == 0 else 2, f"conv{i}", spectral_norm)(x)
         x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"act{i}")(x)
         feats.append(x)
-        if i in SCORE_LAYERS:
+        if i in score_layers:
             h = MinibatchStdFeatures(name=f"mbstd{i}")(x)
             scores.append(_critic_conv(1, 3, 1, f"score{i}", spectral_norm)(h))
     return keras.Model(mel, feats + scores, name=name)
+
+
+def build_syllable_critic(dim: int = 16, spectral_norm: bool = False) -> keras.Model:
+    """One speaker's log-mels [batch, frames, MEL_BINS] -> [features..., score [batch, frames / 4, 1]], each score
+    judging SYLLABLE_PATCH_FRAMES frames."""
+    return build_mel_critic(dim, 1, spectral_norm, layers=SYLLABLE_LAYERS, score_layers=(SYLLABLE_LAYERS,),
+                            name="syllable_critic")
