@@ -187,37 +187,17 @@ def test_two_stage_training_cli_trains_saves_and_resumes(tmp_path, module, extra
         assert "at step 3" in second.stdout and "step 4/4" in second.stdout and "step 1/" not in second.stdout
 
 
-def test_two_stage_clips_cli_writes_any_length_and_each_clip_depends_only_on_seed_and_index(tmp_path):
-    import soundfile as sf
-
-    tf.keras.utils.set_random_seed(0)
-    p_ck = tf.train.Checkpoint(planner=build_mel_planner(dim=2)).save(str(tmp_path / "p" / "ckpt"))
-    r_ck = tf.train.Checkpoint(renderer=build_mel_renderer(dim=2)).save(str(tmp_path / "r" / "ckpt"))
-    common = [f"--planner={p_ck}", f"--renderer={r_ck}", "--planner_dim=2", "--renderer_dim=2", "--seconds=0.3"]
-    two = _run("eval.two_stage_clips", *common, f"--out_dir={tmp_path / 'two'}", "--num=2")
-    assert two.returncode == 0, two.stderr[-3000:]
-    one = _run("eval.two_stage_clips", *common, f"--out_dir={tmp_path / 'one'}", "--num=1", "--seed=0")
-    assert one.returncode == 0, one.stderr[-3000:]
-    a, sr = sf.read(tmp_path / "two" / "clip_0000.wav")
-    b, _ = sf.read(tmp_path / "one" / "clip_0000.wav")
-    c, _ = sf.read(tmp_path / "two" / "clip_0001.wav")
-    step = PLAN_UPSAMPLE * MEL_HOP
-    assert sr == SR and a.shape == (-(-int(0.3 * SR) // step) * step, 2)
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
-
-
-def test_two_stage_clips_cli_resynthesizes_real_clips_through_the_renderer(tmp_path):
+def test_resynthesize_cli_renders_real_clips_of_any_length_through_the_renderer(tmp_path):
     import soundfile as sf
 
     import train_helpers
 
     data = train_helpers.write_dialogues(tmp_path / "data", seconds=3.0)
     r_ck = tf.train.Checkpoint(renderer=build_mel_renderer(dim=2)).save(str(tmp_path / "r" / "ckpt"))
-    res = _run("eval.two_stage_clips", "--resynthesize", f"--renderer={r_ck}", "--renderer_dim=2",
+    res = _run("eval.resynthesize", f"--renderer={r_ck}", "--renderer_dim=2",
                f"--data_dir={data}", "--seconds=1", "--num=2", f"--out_dir={tmp_path / 'out'}")
     assert res.returncode == 0, res.stderr[-3000:]
     audio, sr = sf.read(tmp_path / "out" / "clip_0001.wav")
     assert sr == SR and audio.shape == (8 * PLAN_UPSAMPLE * MEL_HOP, 2)    # 1 s -> 8 planner steps of 0.128 s
-    bad = _run("eval.two_stage_clips", f"--renderer={r_ck}", f"--out_dir={tmp_path / 'x'}")
-    assert bad.returncode != 0 and "--resynthesize" in bad.stderr
+    bad = _run("eval.resynthesize", f"--out_dir={tmp_path / 'x'}")
+    assert bad.returncode != 0 and "--renderer" in bad.stderr

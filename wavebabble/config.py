@@ -19,8 +19,14 @@ from wavebabble.errors import ConfigError
 
 SUPPORTED_SLICE_LENS = (16384, 32768, 65536, 131072)
 LOSSES = ("wgan-gp", "hinge", "lsgan")
-GENERATORS = ("wavegan", "planner")   # models/generator.py; models/planner_generator.py
+GENERATORS = ("wavegan", "planner", "two_stage")   # models/generator.py; planner_generator.py; two_stage.py
 PLAN_HOP = 256            # samples per turn-planner frame (the renderer's four stride-4 upsamplings)
+# the two-stage generator (models/two_stage.py; trained by train.train_renderer and train.train_mel_gan, not by
+# train.train): z is its noise sequence, TWO_STAGE_NOISE_CH values per mel frame of TWO_STAGE_HOP samples
+# (models.mel_planner.NOISE_CH, mel.MEL_HOP), at TWO_STAGE_SAMPLE_RATE (mel.MEL_SAMPLE_RATE)
+TWO_STAGE_NOISE_CH = 32
+TWO_STAGE_HOP = 64
+TWO_STAGE_SAMPLE_RATE = 8000
 MIN_MS_WINDOW = 1024      # shortest random window the multi-scale D may see (its deepest scale's 4^4 downsampling)
 ADAM_BETAS = (0.5, 0.9)   # Adam's beta_1, beta_2 for G and D: WaveGAN's (Donahue et al. 2019), every preset's
 WAVEGAN_KERNEL_LEN = 25   # kernel of the WaveGAN G's and D's convolutions (Donahue et al. 2019), every preset's
@@ -68,7 +74,9 @@ class Config:
     model_dim: int = arch(64)        # WaveGAN's d: base channel count of G and the WaveGAN D
     g_activity_gate: bool = arch(False)  # per-speaker sigmoid activity envelope multiplies G's output (generator.py)
     generator: str = arch("wavegan")  # "wavegan": one latent -> one stack; "planner": frame-rate turn planner +
-                                      # renderer (planner_generator.py; z = a noise sequence of latent_dim values)
+                                      # renderer (planner_generator.py; z = a noise sequence of latent_dim values);
+                                      # "two_stage": mel planner (model_dim) + renderer (two_stage.py; exported
+                                      # from its two jobs' checkpoints, any length)
     # --- discriminators (critics.py) ---
     phase_shuffle: int = 2           # phase shuffle radius of the WaveGAN D (0 disables)
     ms_dim: int = arch(16)           # base channels of each multi-scale D
@@ -159,6 +167,16 @@ class Config:
                                   f"(slice_len / {PLAN_HOP}): latent_dim must be a multiple of {frames}")
             if self.g_activity_gate:
                 bad("g_activity_gate", "the planner generator always gates its speakers; set it to false")
+        if self.generator == "two_stage":
+            if self.sample_rate != TWO_STAGE_SAMPLE_RATE:
+                bad("sample_rate", f"the two-stage generator renders {TWO_STAGE_SAMPLE_RATE} Hz")
+            if self.nch != 2:
+                bad("nch", "the two-stage generator makes two speakers")
+            if self.latent_dim != self.slice_len // TWO_STAGE_HOP * TWO_STAGE_NOISE_CH:
+                bad("latent_dim", f"the two-stage generator reads z as {TWO_STAGE_NOISE_CH} noise values per "
+                                  f"{TWO_STAGE_HOP}-sample frame: latent_dim must be slice_len / "
+                                  f"{TWO_STAGE_HOP} * {TWO_STAGE_NOISE_CH} = "
+                                  f"{self.slice_len // TWO_STAGE_HOP * TWO_STAGE_NOISE_CH}")
         if not isinstance(self.phase_shuffle, int) or isinstance(self.phase_shuffle, bool) or self.phase_shuffle < 0:
             bad("phase_shuffle", "must be an integer >= 0")
         for f in ("gp_weight", "wave_weight", "ms_weight", "timing_weight", "fm_weight"):

@@ -1,6 +1,8 @@
 """Export a trained generator as a self-contained TensorFlow SavedModel.
 
     python -m wavebabble.export --logdir=runs/demo --out=runs/demo/export [--overwrite]
+    python -m wavebabble.export --planner=PLANNER/ckpt/ckpt-N --renderer=RENDERER/ckpt/ckpt-M --out=DIR
+                                (the two-stage generator, models/two_stage.py, from its two jobs' checkpoints)
 
 The SavedModel needs neither wavebabble nor Keras to run (`tf.saved_model.load` is enough). Signatures:
 
@@ -8,7 +10,8 @@ The SavedModel needs neither wavebabble nor Keras to run (`tf.saved_model.load` 
                                                         vad:   float32 [None, num_frames, 2] in [0, 1]}
     generate(num_clips: int32 [], seed: int64 [])    -> same outputs; 1 <= num_clips <= MAX_CLIPS
     metadata()                                       -> {sample_rate, slice_len, latent_dim, frame_hz, hop_len,
-                                                        num_frames, nch, max_clips, format_version: int32 [],
+                                                        num_frames, nch, max_clips, format_version,
+                                                        latent_quantum: int32 [],
                                                         clip_seconds, vad_threshold_db, vad_temperature_db:
                                                         float32 [], config_json: string []}
 
@@ -22,6 +25,13 @@ batch sizes and CPU kinds; measured up to 8e-9 here), so a 16-bit WAV of it may 
 The same draw is exported as the (non-signature) function `latents(start: int64, num_clips: int32,
 seed: int64) -> [num_clips, latent_dim]` for callers that generate in batches (see generate.py).
 `vad` is the soft VAD (vad.model_soft_vad) of `audio` with the config's VAD settings (threshold, temperature).
+
+A generator that makes any length (the two-stage one) has latent_quantum > 0 and two more entry points:
+    serving_any_length(z: float32 [None, None])      -> the same outputs for z of any length that is a multiple
+                                                        of latent_quantum (audio: slice_len / latent_dim samples
+                                                        per z value); a signature
+    latents_of_length(start, num_clips, seed, latent_len: int32 [])  -> [num_clips, latent_len], the same draw
+latent_quantum is 0 for fixed-length generators (and absent from exports made before it existed).
 
 The same numbers are also readable as scalar variables on the loaded object (`loaded.sample_rate`, ...) and
 as `assets/wavebabble.json` (the full config plus the metadata). The folder also holds `.wavebabble-outputs.json`,
@@ -63,7 +73,7 @@ CHECK_CLIPS = 2                    # clips compared between G and its serving co
 CHECK_ATOL = 1e-4                  # largest allowed |difference| between them (audio in [-1, 1])
 BATCH_ATOL = 1e-5                  # promised |difference| of a clip across batch sizes and CPUs
 INT_METADATA = ("sample_rate", "slice_len", "latent_dim", "frame_hz", "hop_len", "num_frames", "nch",
-                "max_clips", "format_version")
+                "max_clips", "format_version", "latent_quantum")
 FLOAT_METADATA = ("clip_seconds", "vad_threshold_db", "vad_temperature_db")
 TOOL = "export"                    # this tool's name in the output folder's record (wavebabble.outdir)
 EXPORT_TMP_INFIX = ".tmp-"         # an export stages into the sibling folder .<out name>.tmp-<random>
@@ -74,11 +84,23 @@ SAVED_MODEL_NAMES = (tf.saved_model.SAVED_MODEL_FILENAME_PB,
                      f"{tf.saved_model.ASSETS_DIRECTORY}/{ASSET_NAME}")
 
 
+def latent_quantum(cfg: Config) -> int:
+    """The step of z lengths a generator accepts beyond latent_dim: 0 for fixed-length generators; for the
+    two-stage one, the noise of one planner step (PLAN_UPSAMPLE mel frames)."""
+    if cfg.generator != "two_stage":
+        return 0
+    from wavebabble.config import TWO_STAGE_NOISE_CH
+    from wavebabble.models.mel_planner import PLAN_UPSAMPLE
+
+    return PLAN_UPSAMPLE * TWO_STAGE_NOISE_CH
+
+
 def export_metadata(cfg: Config) -> dict:
     """The numbers a serving client needs, as plain Python values."""
     meta = {"sample_rate": cfg.sample_rate, "slice_len": cfg.slice_len, "latent_dim": cfg.latent_dim,
             "frame_hz": cfg.frame_hz, "hop_len": cfg.hop_len, "num_frames": cfg.num_frames, "nch": cfg.nch,
-            "max_clips": MAX_CLIPS, "format_version": FORMAT_VERSION, "clip_seconds": cfg.clip_seconds,
+            "max_clips": MAX_CLIPS, "format_version": FORMAT_VERSION, "latent_quantum": latent_quantum(cfg),
+            "clip_seconds": cfg.clip_seconds,
             "vad_threshold_db": cfg.vad_threshold_db, "vad_temperature_db": cfg.vad_temperature_db}
     assert set(meta) == set(INT_METADATA) | set(FLOAT_METADATA)
     return meta
@@ -95,6 +117,8 @@ def serving_generator(generator, cfg: Config):
     from wavebabble.models.generator import build_generator
     from wavebabble.models.layers import PolyphaseConv1DTranspose
 
+    if cfg.generator != "wavegan":
+        return generator
     try:
         fast = build_generator(cfg, transpose_impl="polyphase")
         fast.set_weights(generator.get_weights())
@@ -115,7 +139,8 @@ def serving_generator(generator, cfg: Config):
 class DialogueGenerator(tf.Module):
     """tf.Module wrapping a Keras generator with the serving signatures (see module docstring)."""
 
-    def __init__(self, generator, cfg: Config, jit_compile: bool = DEFAULT_JIT_COMPILE, asset_path=None):
+    def __init__(self, generator, cfg: Config, jit_compile: bool = DEFAULT_JIT_COMPILE, asset_path=None,
+                 extra_json: dict | None = None):
         super().__init__(name="wavebabble")
         from wavebabble.vad import model_soft_vad  # traced into the graph at export time; not needed at load
 
@@ -130,7 +155,8 @@ class DialogueGenerator(tf.Module):
         for key in FLOAT_METADATA:
             setattr(self, key, tf.Variable(meta[key], dtype=tf.float32, trainable=False, name=key))
         self._meta = meta
-        self._config_json = json.dumps({"config": cfg.to_dict(), "metadata": meta}, sort_keys=True)
+        self._config_json = json.dumps({"config": cfg.to_dict(), "metadata": meta, **(extra_json or {})},
+                                       sort_keys=True)
         if asset_path is not None:
             self.config_file = tf.saved_model.Asset(str(asset_path))
         latent_dim, nch = cfg.latent_dim, cfg.nch
@@ -153,17 +179,21 @@ class DialogueGenerator(tf.Module):
             z = tf.debugging.assert_all_finite(z, "serving_default: z must be finite (no NaN or inf)")
             return self._synthesize(z)
 
+        def draw(start, num_clips, seed, length):
+            """z for clips start .. start + num_clips - 1: float32 [num_clips, length], uniform(-1, 1)."""
+            index = start + tf.range(tf.cast(num_clips, tf.int64), dtype=tf.int64)
+            seeds = tf.stack([tf.fill(tf.shape(index), seed), index], axis=1)  # [num_clips, 2]
+            return tf.map_fn(
+                lambda s: tf.random.stateless_uniform(tf.reshape(length, [1]), seed=s, minval=-1.0, maxval=1.0,
+                                                      dtype=tf.float32, alg="philox"),
+                seeds, fn_output_signature=tf.TensorSpec([None], tf.float32))
+
         @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="start"),
                                       tf.TensorSpec([], tf.int32, name="num_clips"),
                                       tf.TensorSpec([], tf.int64, name="seed")])
         def latents(start, num_clips, seed):
             """z for clips start .. start + num_clips - 1: float32 [num_clips, latent_dim], uniform(-1, 1)."""
-            index = start + tf.range(tf.cast(num_clips, tf.int64), dtype=tf.int64)
-            seeds = tf.stack([tf.fill(tf.shape(index), seed), index], axis=1)  # [num_clips, 2]
-            return tf.map_fn(
-                lambda s: tf.random.stateless_uniform([latent_dim], seed=s, minval=-1.0, maxval=1.0,
-                                                      dtype=tf.float32, alg="philox"),
-                seeds, fn_output_signature=tf.TensorSpec([latent_dim], tf.float32))
+            return tf.ensure_shape(draw(start, num_clips, seed, tf.constant(latent_dim)), [None, latent_dim])
 
         @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_clips"),
                                       tf.TensorSpec([], tf.int64, name="seed")])
@@ -198,9 +228,36 @@ class DialogueGenerator(tf.Module):
         self.latents = latents
         self.generate = generate
         self.metadata = metadata
+        self._any_length = {}
+        quantum = meta["latent_quantum"]
+        if quantum:
+            @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="z")])
+            def serving_any_length(z):
+                """z float32 [batch, k * latent_quantum] -> audio [batch, k * latent_quantum * slice_len /
+                latent_dim, nch], vad."""
+                checks = [tf.debugging.assert_equal(
+                    tf.shape(z)[1] % quantum, 0,
+                    message=f"serving_any_length: z's length must be a positive multiple of {quantum}"),
+                    tf.debugging.assert_positive(tf.shape(z)[1], message="serving_any_length: z is empty")]
+                with tf.control_dependencies(checks):
+                    z = tf.debugging.assert_all_finite(z, "serving_any_length: z must be finite (no NaN or inf)")
+                return self._synthesize(z)
+
+            @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="start"),
+                                          tf.TensorSpec([], tf.int32, name="num_clips"),
+                                          tf.TensorSpec([], tf.int64, name="seed"),
+                                          tf.TensorSpec([], tf.int32, name="latent_len")])
+            def latents_of_length(start, num_clips, seed, latent_len):
+                """z for clips start .. start + num_clips - 1: float32 [num_clips, latent_len], uniform(-1, 1)."""
+                return draw(start, num_clips, seed, latent_len)
+
+            self.serving_any_length = serving_any_length
+            self.latents_of_length = latents_of_length
+            self._any_length = {"serving_any_length": serving_any_length}
 
     def signatures(self) -> dict:
-        return {"serving_default": self.serving_default, "generate": self.generate, "metadata": self.metadata}
+        return {"serving_default": self.serving_default, "generate": self.generate, "metadata": self.metadata,
+                **self._any_length}
 
 
 def _open_out_dir(out_dir: Path, overwrite: bool) -> OutputFolder:
@@ -232,10 +289,12 @@ def remove_killed_staging(out_dir: Path) -> list[str]:
 
 
 def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
-                     jit_compile: bool = DEFAULT_JIT_COMPILE, optimize: bool = DEFAULT_OPTIMIZE) -> str:
+                     jit_compile: bool = DEFAULT_JIT_COMPILE, optimize: bool = DEFAULT_OPTIMIZE,
+                     extra_json: dict | None = None) -> str:
     """Save `generator` (z [B, latent_dim] -> audio [B, slice_len, nch]) as a SavedModel in out_dir.
 
-    optimize: serve `serving_generator(generator)` (same outputs, faster); jit_compile: XLA around G + VAD.
+    optimize: serve `serving_generator(generator)` (same outputs, faster); jit_compile: XLA around G + VAD;
+    extra_json: more top-level entries of the asset JSON and `config_json` (what the config does not say).
 
     Saves into a temporary sibling folder first (removing the ones a killed export left), so a failed export
     leaves out_dir as it was. A new out_dir is then that folder, renamed in one step; into an existing one
@@ -258,7 +317,7 @@ def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
         asset_src = tmp / "_asset_src" / ASSET_NAME
         asset_src.parent.mkdir()
         served = serving_generator(generator, cfg) if optimize else generator
-        module = DialogueGenerator(served, cfg, jit_compile=jit_compile, asset_path=asset_src)
+        module = DialogueGenerator(served, cfg, jit_compile=jit_compile, asset_path=asset_src, extra_json=extra_json)
         asset_src.write_text(module._config_json + "\n")
         model_dir = tmp / "model"
         tf.saved_model.save(module, str(model_dir), signatures=module.signatures())
@@ -310,12 +369,53 @@ def export_from_logdir(logdir: str, out_dir: str | None = None, overwrite: bool 
     return export_generator(generator, cfg, out_dir, overwrite=overwrite)
 
 
+TWO_STAGE_BASE = "demo"            # the two-stage export's config: this preset's VAD and timing settings, with
+TWO_STAGE_SLICE_LEN = 65536        # clips of this many samples by default (8.2 s; any length through
+                                   # serving_any_length)
+
+
+def two_stage_config(planner_dim: int, slice_len: int = TWO_STAGE_SLICE_LEN) -> Config:
+    """The Config a two-stage export carries: generator 'two_stage', model_dim = the planner's dim, the base
+    preset's VAD settings. Its training fields are the base preset's and do not describe the two jobs that
+    trained it (their record goes beside it in the asset JSON: export_two_stage)."""
+    from wavebabble.config import TWO_STAGE_NOISE_CH, TWO_STAGE_HOP, TWO_STAGE_SAMPLE_RATE, get_config
+
+    return get_config(TWO_STAGE_BASE).replace(
+        name="two_stage", generator="two_stage", sample_rate=TWO_STAGE_SAMPLE_RATE, nch=2, slice_len=slice_len,
+        latent_dim=slice_len // TWO_STAGE_HOP * TWO_STAGE_NOISE_CH, model_dim=planner_dim).validate()
+
+
+def export_two_stage(planner_ckpt: str, renderer_ckpt: str, out_dir, overwrite: bool = False,
+                     planner_dim: int = 8, renderer_dim: int = 16) -> str:
+    """Export the two-stage generator restored from its jobs' checkpoints (models/two_stage.py); the asset JSON's
+    "two_stage" entry names the checkpoints and dims. ConfigError naming a checkpoint that cannot be restored."""
+    from wavebabble.models.two_stage import build_two_stage_generator, restore_two_stage
+
+    out_dir = Path(out_dir).expanduser().resolve()
+    _open_out_dir(out_dir, overwrite)  # fail before the slow restore
+    cfg = two_stage_config(planner_dim)
+    planner, renderer = restore_two_stage(planner_ckpt, renderer_ckpt, planner_dim, renderer_dim)
+    bad = non_finite_variables({f"{m.name}/{v.path}": v for m in (planner, renderer) for v in m.weights})
+    if bad:
+        raise ConfigError(f"the two-stage checkpoints hold non-finite weights: {describe_names(bad)}")
+    record = {"two_stage": {"planner": str(planner_ckpt), "renderer": str(renderer_ckpt),
+                            "planner_dim": planner_dim, "renderer_dim": renderer_dim,
+                            "trained_by": ["train.train_renderer", "train.train_mel_gan"]}}
+    return export_generator(build_two_stage_generator(planner, renderer), cfg, out_dir, overwrite=overwrite,
+                            extra_json=record)
+
+
 FLAGS = flags.FLAGS
 
 
 def define_flags() -> None:
     """Define this CLI's flags (only when it runs: library users such as the trainer import this module)."""
-    flags.DEFINE_string("logdir", None, "Training run dir holding config.json and ckpt/ (required).")
+    flags.DEFINE_string("logdir", None, "Training run dir holding config.json and ckpt/ (train.train).")
+    flags.DEFINE_string("planner", None, "Instead of --logdir: the two-stage generator's planner checkpoint "
+                        "(train.train_mel_gan: <logdir>/ckpt/ckpt-N); needs --renderer and --out.")
+    flags.DEFINE_string("renderer", None, "Its renderer checkpoint (train.train_renderer: <logdir>/ckpt/ckpt-N).")
+    flags.DEFINE_integer("planner_dim", 8, "The planner's --dim (two-stage export).")
+    flags.DEFINE_integer("renderer_dim", 16, "The renderer's --dim (two-stage export).")
     flags.DEFINE_string("out", "", "SavedModel output folder; empty means <logdir>/export.")
     flags.DEFINE_string("checkpoint", "", "Checkpoint prefix to export; empty means the latest in <logdir>/ckpt.")
     flags.DEFINE_boolean("overwrite", False, "Write into a non-empty --out, replacing the files an earlier export "
@@ -323,11 +423,19 @@ def define_flags() -> None:
 
 
 def main(argv) -> None:
-    if not FLAGS.logdir:
-        raise app.UsageError("--logdir is required")
+    two_stage = bool(FLAGS.planner or FLAGS.renderer)
+    if two_stage == bool(FLAGS.logdir):
+        raise app.UsageError("give --logdir (a train.train run), or --planner and --renderer (the two-stage "
+                             "generator's checkpoints)")
+    if two_stage and not (FLAGS.planner and FLAGS.renderer and FLAGS.out):
+        raise app.UsageError("a two-stage export needs --planner, --renderer and --out")
     with cli_errors("wavebabble-export"):
-        out = export_from_logdir(FLAGS.logdir, FLAGS.out or None, overwrite=FLAGS.overwrite,
-                                 checkpoint=FLAGS.checkpoint or None)
+        if two_stage:
+            out = export_two_stage(FLAGS.planner, FLAGS.renderer, FLAGS.out, overwrite=FLAGS.overwrite,
+                                   planner_dim=FLAGS.planner_dim, renderer_dim=FLAGS.renderer_dim)
+        else:
+            out = export_from_logdir(FLAGS.logdir, FLAGS.out or None, overwrite=FLAGS.overwrite,
+                                     checkpoint=FLAGS.checkpoint or None)
     print(f"exported SavedModel to {out}\n  inspect: saved_model_cli show --all --dir {out}")
 
 

@@ -1,12 +1,16 @@
 """Generate dialogues from an exported SavedModel (no training code needed).
 
-    python -m wavebabble.generate --out_dir=OUT [--model=runs/demo/export] [--num=16] [--seed=0]
+    python -m wavebabble.generate --out_dir=OUT [--model=runs/demo/export] [--num=16] [--seed=0] [--seconds=N]
 
+--seconds sets each clip's length for a model that makes any length (the two-stage generator, exported with
+`python -m wavebabble.export --planner=... --renderer=...`): one call per clip batch, no joins, so nothing resets
+mid-dialogue; the length is rounded up to the model's step (latent_quantum). A fixed-length model refuses it.
 Without --model it uses the shipped pretrained model (wavebabble/pretrained: how it was trained and its figures
 are in its record, demo.json).
 
 Writes into --out_dir:
-    clip_0000.wav ...        stereo WAV [slice_len, 2] at the model's sample rate (speaker A left, B right)
+    clip_0000.wav ...        stereo WAV [samples, 2] (slice_len, or --seconds) at the model's sample rate
+                             (speaker A left, B right)
     clip_0000.json ...       {"path", "sample_rate", "duration", "seed", "index",
                               "vad": [[[start_s, end_s], ...], [...]]   (hard_vad of the audio, per channel),
                               "timing": timing summary of the clip (wavebabble.timing keys)}
@@ -20,6 +24,7 @@ which can move a 16-bit sample by one step.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -41,6 +46,8 @@ BYTES_PER_SAMPLE = {"PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4}
 WAV_HEADER_BYTES = 44
 CLIP_JSON_BYTES = 16384            # a clip's JSON (VAD intervals + timing summary) stays well below this
 SPACE_MARGIN = 1.1                 # free space asked for beyond the estimate
+MAX_SECONDS = 3600.0               # longest --seconds
+BATCH_SAMPLES = DEFAULT_BATCH * 65536   # most samples per channel in one model call: --batch shrinks for long clips
 
 
 def load_model(model_dir):
@@ -80,10 +87,28 @@ def output_names(num: int, width: int) -> list[str]:
     return [f"{c}.wav" for c in clips] + [f"{c}.json" for c in clips] + [MANIFEST_NAME, SUMMARY_JSON, SUMMARY_TXT]
 
 
-def check_free_space(out_dir: Path, num: int, meta: dict, subtype: str) -> int:
-    """Refuse (ConfigError naming --num) when the disk holding out_dir has less free space than `num` clips, their
-    JSONs and the summaries need (an upper estimate x SPACE_MARGIN); -> the estimate in bytes."""
-    per_clip = (meta["slice_len"] * meta["nch"] * BYTES_PER_SAMPLE.get(subtype, max(BYTES_PER_SAMPLE.values()))
+def clip_latent_len(meta: dict, seconds: float) -> int:
+    """The z length of a clip of at least `seconds` (0: the model's clip, latent_dim). ConfigError naming
+    --seconds when the model makes only one length or `seconds` is out of range."""
+    if not seconds:
+        return meta["latent_dim"]
+    quantum = meta.get("latent_quantum", 0)
+    if not quantum:
+        raise ConfigError(f"--seconds={seconds:g}: this model makes clips of one length only "
+                          f"({meta['clip_seconds']:.2f} s); leave --seconds out, or use a model that makes any "
+                          f"length (the two-stage generator)")
+    if not 0 < seconds <= MAX_SECONDS:
+        raise ConfigError(f"--seconds={seconds:g}: must be > 0 and <= {MAX_SECONDS:g}")
+    samples_per_z = meta["slice_len"] // meta["latent_dim"]
+    return math.ceil(seconds * meta["sample_rate"] / (quantum * samples_per_z)) * quantum
+
+
+def check_free_space(out_dir: Path, num: int, meta: dict, subtype: str, samples: int | None = None) -> int:
+    """Refuse (ConfigError naming --num) when the disk holding out_dir has less free space than `num` clips of
+    `samples` (default slice_len), their JSONs and the summaries need (an upper estimate x SPACE_MARGIN); -> the
+    estimate in bytes."""
+    sample_bytes = BYTES_PER_SAMPLE.get(subtype, max(BYTES_PER_SAMPLE.values()))
+    per_clip = ((samples or meta["slice_len"]) * meta["nch"] * sample_bytes
                 + WAV_HEADER_BYTES + CLIP_JSON_BYTES)
     need = int(num * per_clip * SPACE_MARGIN)
     existing = next(p for p in (out_dir, *out_dir.parents) if p.exists())
@@ -94,22 +119,27 @@ def check_free_space(out_dir: Path, num: int, meta: dict, subtype: str) -> int:
     return need
 
 
-def generate_clips(loaded, meta: dict, num: int, seed: int, batch: int):
-    """Yield (index, audio np.float32 [slice_len, 2]) for clips 0..num-1, `batch` at a time."""
+def generate_clips(loaded, meta: dict, num: int, seed: int, batch: int, latent_len: int | None = None):
+    """Yield (index, audio np.float32 [samples, 2]) for clips 0..num-1, `batch` at a time; clips of the model's
+    length, or of z length `latent_len` (clip_latent_len) through its any-length entry points."""
     import tensorflow as tf
 
-    serve = loaded.signatures["serving_default"]
+    any_length = latent_len not in (None, meta["latent_dim"])
+    serve = loaded.signatures["serving_any_length" if any_length else "serving_default"]
     for start in range(0, num, batch):
         n = min(batch, num - start)
-        z = loaded.latents(tf.constant(start, tf.int64), tf.constant(n, tf.int32), tf.constant(seed, tf.int64))
+        args = tf.constant(start, tf.int64), tf.constant(n, tf.int32), tf.constant(seed, tf.int64)
+        z = loaded.latents_of_length(*args, tf.constant(latent_len, tf.int32)) if any_length else loaded.latents(*args)
         audio = serve(z=z)["audio"].numpy()
         for i in range(n):
             yield start + i, audio[i]
 
 
 def generate(model_dir, num: int, out_dir, seed: int = 0, batch: int = DEFAULT_BATCH, overwrite: bool = False,
-             subtype: str = "PCM_16", log=print) -> timing.TimingStats:
-    """Write `num` clips + JSONs + manifest + pooled summary into out_dir; return the pooled TimingStats.
+             subtype: str = "PCM_16", log=print, seconds: float = 0.0) -> timing.TimingStats:
+    """Write `num` clips (of the model's length, or of at least `seconds`: clip_latent_len) + JSONs + manifest +
+    pooled summary into out_dir; return the pooled TimingStats. Long clips lower `batch` to keep one call within
+    BATCH_SAMPLES samples.
 
     With `overwrite` the files an earlier `generate` wrote there are removed first (wavebabble.outdir); a file
     of any other origin at a name this writes is refused (ConfigError) and the user's other files stay."""
@@ -121,15 +151,18 @@ def generate(model_dir, num: int, out_dir, seed: int = 0, batch: int = DEFAULT_B
     loaded, meta = load_model(model_dir)
     if not 1 <= batch <= meta["max_clips"]:
         raise ConfigError(f"--batch={batch}: must be in [1, {meta['max_clips']}] (the model's max_clips)")
+    latent_len = clip_latent_len(meta, seconds)
+    samples = latent_len * (meta["slice_len"] // meta["latent_dim"])
+    batch = min(batch, max(1, BATCH_SAMPLES // samples))
     out_dir = Path(out_dir).expanduser()
-    check_free_space(out_dir.absolute(), num, meta, subtype)
+    check_free_space(out_dir.absolute(), num, meta, subtype, samples)
     sr, frame_hz = meta["sample_rate"], meta["frame_hz"]
     width = max(4, len(str(num - 1)))
     with prepare_out_dir(out_dir, overwrite, "--out_dir", "generated clips", tool=TOOL,
                          writes=output_names(num, width), log=log):
         vads, records = [], []
         t0 = time.perf_counter()
-        for index, audio in generate_clips(loaded, meta, num, seed, batch):
+        for index, audio in generate_clips(loaded, meta, num, seed, batch, latent_len):
             name = clip_name(index, width)
             write_wav(out_dir / f"{name}.wav", audio, sr, subtype=subtype)
             vad = hard_vad(audio, sr, frame_hz)
@@ -153,7 +186,7 @@ def generate(model_dir, num: int, out_dir, seed: int = 0, batch: int = DEFAULT_B
                           "the timing summary")
         write_text_atomic(out_dir / SUMMARY_TXT, table + "\n", "the timing summary")
     log(table)
-    log(f"wrote {num} stereo clips ({meta['clip_seconds']:.2f} s at {sr} Hz each) to {out_dir}")
+    log(f"wrote {num} stereo clips ({samples / sr:.2f} s at {sr} Hz each) to {out_dir}")
     return stats
 
 
@@ -165,6 +198,8 @@ def define_flags() -> None:
     flags.DEFINE_string("model", None, "Exported SavedModel folder (python -m wavebabble.export); default: the "
                         "shipped pretrained model (wavebabble/pretrained).")
     flags.DEFINE_integer("num", 16, "Number of clips to generate.")
+    flags.DEFINE_float("seconds", 0.0, "Length of each clip, for a model that makes any length (the two-stage "
+                       "generator); 0: the model's clip length.")
     flags.DEFINE_string("out_dir", None, "Output folder for WAVs and JSONs (required).")
     flags.DEFINE_integer("seed", 0, "Random seed: clip i depends only on (seed, i).")
     flags.DEFINE_integer("batch", DEFAULT_BATCH, "Clips per model call (memory/speed only; the audio is the same).")
@@ -183,7 +218,7 @@ def main(argv) -> None:
             model = pretrained.default_model()
             print(f"using the {pretrained.describe()}", flush=True)
         generate(model, FLAGS.num, FLAGS.out_dir, seed=FLAGS.seed, batch=FLAGS.batch,
-                 overwrite=FLAGS.overwrite, subtype=FLAGS.subtype)
+                 overwrite=FLAGS.overwrite, subtype=FLAGS.subtype, seconds=FLAGS.seconds)
 
 
 def run() -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-MEL_SAMPLE_RATE = 8000  # Hz: the two-stage model's audio rate; MEL_HOP and MEL_FFT count its samples
-MEL_HOP = 64          # samples per frame: 125 frames/s at 8 kHz; the renderer's three stride-4 upsamplings
+from wavebabble.config import TWO_STAGE_HOP, TWO_STAGE_SAMPLE_RATE
+
+MEL_SAMPLE_RATE = TWO_STAGE_SAMPLE_RATE  # Hz: the two-stage model's audio rate; MEL_HOP, MEL_FFT count its samples
+MEL_HOP = TWO_STAGE_HOP  # samples per frame: 125 frames/s at 8 kHz; the renderer's three stride-4 upsamplings
 MEL_FFT = 256         # 32 ms Hann window at 8 kHz
 MEL_BINS = 40
 MEL_FMIN = 60.0       # Hz

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import keras
 
+from wavebabble.config import TWO_STAGE_NOISE_CH
 from wavebabble.mel import MEL_BINS
 from wavebabble.models.layers import LinearUpsample1D
 
-NOISE_CH = 32                    # white-noise channels per mel frame
+NOISE_CH = TWO_STAGE_NOISE_CH    # white-noise channels per mel frame
 PLAN_UPSAMPLE = 16               # mel frames per noise frame (four stride-2 stages)
 PLAN_MULS = (8, 8, 4, 4, 4)      # channels: input conv, then per upsampling stage (multiples of dim)
 RESIDUAL_DILATIONS = (1, 3, 9)

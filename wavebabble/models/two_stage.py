@@ -3,17 +3,25 @@ models/mel_renderer.py).
 
     build_two_stage(planner, renderer) -> keras.Model: noise [batch, frames, NOISE_CH]
                                           -> audio [batch, frames * MEL_HOP, nch] in [-1, 1]
+    build_two_stage_generator(planner, renderer) -> keras.Model: z [batch, frames * NOISE_CH] in (-1, 1)
+                                          -> audio [batch, frames * MEL_HOP, nch]   (the export's generator)
+    restore_two_stage(planner_ckpt, renderer_ckpt, planner_dim, renderer_dim) -> (planner, renderer)
 
 The planner makes both speakers' log-mels [batch, frames, nch * MEL_BINS]; the renderer (one speaker at a time,
 speakers folded into the batch) turns each speaker's mels into its channel. Both are fully convolutional, so
 `frames` (a multiple of PLAN_UPSAMPLE) sets the length: 125 frames per second at 8 kHz, any number, in one call
-(no joins, so no clicks or level jumps).
+(no joins, so no clicks or level jumps). The export's generator takes the same noise as a flat z drawn
+uniform(-1, 1) like the WaveGAN generator's (wavebabble.export draws it), turned into the planner's standard
+normal noise by the normal quantile function (UniformToNormal), so a given z gives a given dialogue.
 """
 from __future__ import annotations
 
 import keras
 
 from wavebabble.mel import MEL_BINS, MEL_HOP
+from wavebabble.models.mel_planner import NOISE_CH
+
+UNIFORM_EDGE = 1.0 - 1e-6     # z is clipped to +-this before the quantile function (which is infinite at +-1)
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")
@@ -42,3 +50,43 @@ def build_two_stage(planner: keras.Model, renderer: keras.Model, nch: int = 2,
     noise = keras.Input(planner.input_shape[1:], name="noise")
     mel = planner(noise)
     return keras.Model(noise, RenderSpeakers(renderer, nch, name="render")(mel), name=name)
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class UniformToNormal(keras.layers.Layer):
+    """z [batch, n] uniform on (-1, 1) -> [batch, n] standard normal: sqrt(2) erfinv(z), z clipped to
+    +-UNIFORM_EDGE."""
+
+    def call(self, z):
+        import tensorflow as tf
+
+        return (2.0 ** 0.5) * tf.math.erfinv(tf.clip_by_value(z, -UNIFORM_EDGE, UNIFORM_EDGE))
+
+
+def build_two_stage_generator(planner: keras.Model, renderer: keras.Model, nch: int = 2,
+                              name: str = "two_stage_generator") -> keras.Model:
+    """z [batch, frames * NOISE_CH] uniform(-1, 1) -> audio [batch, frames * MEL_HOP, nch]; any frames that is a
+    multiple of PLAN_UPSAMPLE (one call, no joins)."""
+    z = keras.Input((None,), name="z")
+    noise = keras.layers.Reshape((-1, NOISE_CH), name="noise")(UniformToNormal(name="normal")(z))
+    return keras.Model(z, build_two_stage(planner, renderer, nch)(noise), name=name)
+
+
+def restore_two_stage(planner_ckpt: str, renderer_ckpt: str, planner_dim: int, renderer_dim: int):
+    """(planner, renderer) built at these dims and restored from their jobs' checkpoints (train.train_mel_gan,
+    train.train_renderer: <logdir>/ckpt/ckpt-N). ConfigError naming the checkpoint when one cannot be restored."""
+    import tensorflow as tf
+
+    from wavebabble.errors import ConfigError
+    from wavebabble.models.mel_planner import build_mel_planner
+    from wavebabble.models.mel_renderer import build_mel_renderer
+
+    planner, renderer = build_mel_planner(planner_dim), build_mel_renderer(renderer_dim)
+    for key, model, path, dim in (("planner", planner, planner_ckpt, planner_dim),
+                                  ("renderer", renderer, renderer_ckpt, renderer_dim)):
+        try:
+            tf.train.Checkpoint(**{key: model}).restore(path).expect_partial().assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ConfigError(f"--{key}={path}: cannot restore a {key} of dim {dim} from it ({first})") from e
+    return planner, renderer
