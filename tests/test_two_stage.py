@@ -163,8 +163,7 @@ def _run(module, *args):
 
 
 @pytest.mark.parametrize("module, extra, resume", [
-    ("train.train_renderer", ["--window=1024", "--num_clips=2", "--adv_weight=1", "--critic_dim=4"],
-     True),                                                               # resuming: train.stage_loop, shared
+    ("train.train_renderer", ["--window=1024", "--num_clips=2"], True),       # resuming: train.stage_loop, shared
     ("train.train_mel_gan", ["--slice_len=16384", "--num_clips=4", "--d_updates=1", "--loss=hinge"], False),
 ])
 def test_two_stage_training_cli_trains_saves_and_resumes(tmp_path, module, extra, resume):
@@ -179,8 +178,6 @@ def test_two_stage_training_cli_trains_saves_and_resumes(tmp_path, module, extra
     assert sorted(p.name for p in (tmp_path / "run" / "ckpt").glob("*.index")) == ["ckpt-2.index", "ckpt-3.index"]
     if module == "train.train_mel_gan":
         assert "g_syllable" in first.stdout     # the syllable critic is on by default
-    else:
-        assert "g_adv" in first.stdout and "fm" in first.stdout     # the waveform critic, asked for
     if resume:
         second = _run(module, *args, "--steps=4")
         assert second.returncode == 0, second.stderr[-3000:]

@@ -4,12 +4,9 @@
 
 Each step: a batch of random windows (one speaker each) cut from jointly normalised real clips (the data
 pipeline's level), their log-mels (wavebabble.mel), the renderer's waveform from those mels, and the
-multi-resolution STFT loss between the two (losses.multi_resolution_stft). With --adv_weight > 0 a multi-scale
-waveform critic (models/multiscale_discriminator.py, MelGAN-style, one speaker's window; LSGAN loss) also
-judges the rendered windows, and the renderer's loss adds --adv_weight x (its adversarial loss + --fm_weight x
-feature matching on the critic's features), as in Parallel WaveGAN / HiFi-GAN; start such a run from an
-STFT-only checkpoint with --init_from. Checkpoints in <logdir>/ckpt every --save_every steps; restarting with
-the same --logdir resumes. Progress: one line per --log_every steps.
+multi-resolution STFT loss between the two (losses.multi_resolution_stft). Checkpoints in <logdir>/ckpt every
+--save_every steps; restarting with the same --logdir resumes (--init_from: start from another run's checkpoint).
+Progress: one line per --log_every steps.
 """
 from __future__ import annotations
 
@@ -30,10 +27,6 @@ def define_flags() -> None:
     flags.DEFINE_integer("dim", 16, "Renderer base channels.")
     flags.DEFINE_float("lr", 1e-3, "Adam learning rate.")
     flags.DEFINE_integer("num_clips", 256, "Real clips (slice_len 65536) the windows are cut from.")
-    flags.DEFINE_float("adv_weight", 0.0, "Weight of the multi-scale waveform critic's terms (0: STFT loss only).")
-    flags.DEFINE_float("fm_weight", 2.0, "Feature matching on that critic's features, relative to its adversarial "
-                       "loss.")
-    flags.DEFINE_integer("critic_dim", 16, "Base channels of the waveform critic.")
 
 
 def main(argv) -> int:
@@ -43,9 +36,7 @@ def main(argv) -> int:
     import tensorflow as tf
     from wavebabble import data, losses
     from wavebabble.mel import MEL_HOP, MEL_SAMPLE_RATE, log_mel
-    from wavebabble.config import get_config
     from wavebabble.models.mel_renderer import build_mel_renderer
-    from wavebabble.models.multiscale_discriminator import build_multiscale_discriminator
 
     sr = MEL_SAMPLE_RATE
     clips = data.load_clips(FLAGS.data_dir, sample_rate=sr, slice_len=65536, num_clips=FLAGS.num_clips,
@@ -56,39 +47,15 @@ def main(argv) -> int:
     renderer = build_mel_renderer(FLAGS.dim)
     opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
     opt.build(renderer.trainable_variables)
-    critic = build_multiscale_discriminator(get_config("demo").replace(nch=1, timing_weight=0.0,
-                                                                      ms_dim=FLAGS.critic_dim))
-    d_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
-    d_opt.build(critic.trainable_variables)
-    adversarial = FLAGS.adv_weight > 0
-
-    def heads(outs):
-        """[[features..., score] per scale] -> (features, scores)."""
-        return [o[:-1] for o in outs], [o[-1] for o in outs]
 
     @tf.function
     def train_step(wave):
         mel = log_mel(wave, sr)
-        out = {}
         with tf.GradientTape() as tape:
-            fake = renderer(mel, training=True)                             # [batch, window, 1]
-            out["loss"] = losses.multi_resolution_stft(wave, fake[..., 0])
-            loss = out["loss"]
-            if adversarial:
-                real_f, _ = heads(critic(wave[..., None], training=True))
-                fake_f, fake_s = heads(critic(fake, training=True))
-                out["g_adv"] = tf.reduce_mean(losses.g_loss(fake_s, "lsgan"))
-                out["fm"] = tf.reduce_mean(losses.feature_matching(real_f, fake_f))
-                loss += FLAGS.adv_weight * (out["g_adv"] + FLAGS.fm_weight * out["fm"])
+            loss = losses.multi_resolution_stft(wave, renderer(mel, training=True)[..., 0])
         grads = tape.gradient(loss, renderer.trainable_variables)
         opt.apply_gradients(zip(grads, renderer.trainable_variables))
-        if adversarial:
-            with tf.GradientTape() as tape:
-                d = tf.reduce_mean(losses.d_loss(heads(critic(wave[..., None], training=True))[1],
-                                                 heads(critic(tf.stop_gradient(fake), training=True))[1], "lsgan"))
-            d_opt.apply_gradients(zip(tape.gradient(d, critic.trainable_variables), critic.trainable_variables))
-            out["d"] = d
-        return out
+        return {"loss": loss}
 
     window = FLAGS.window - FLAGS.window % MEL_HOP
 
@@ -97,11 +64,9 @@ def main(argv) -> int:
         off = rng.integers(0, rows.shape[1] - window + 1, FLAGS.batch_size)
         return train_step(tf.constant(np.stack([rows[i, o:o + window] for i, o in zip(idx, off)])))
 
-    return run_stage(step_fn, {"renderer": renderer, "opt": opt, "critic": critic, "d_opt": d_opt},
-                     logdir=FLAGS.logdir, steps=FLAGS.steps, init_from=FLAGS.init_from,
-                     save_every=FLAGS.save_every, log_every=FLAGS.log_every,
-                     describe=f"renderer: {renderer.count_params()} parameters; waveform critic "
-                              f"{critic.count_params() if adversarial else 'off'}; {rows.shape[0]} rows of real audio")
+    return run_stage(step_fn, {"renderer": renderer, "opt": opt}, logdir=FLAGS.logdir, steps=FLAGS.steps,
+                     init_from=FLAGS.init_from, save_every=FLAGS.save_every, log_every=FLAGS.log_every,
+                     describe=f"renderer: {renderer.count_params()} parameters; {rows.shape[0]} rows of real audio")
 
 
 def run() -> None:
