@@ -19,6 +19,7 @@ MAX_USAGE_LINES = 3          # the error, the pointer to --help, and at most one
     ("train.train_mel_gan", ["--init_from=/no/such/ckpt-1"], ["--init_from=/no/such/ckpt-1"]),
     ("train.train_renderer", ["stray"], ["stray"]),
     ("eval.resynthesize", [], ["--renderer"]),
+    ("eval.long_dialogue", ["--generated=x"], ["--reference"]),
     ("eval.timing", [], ["--input"]),
     ("wavebabble.corpus", ["stray"], ["stray"]),
     ("eval.report", ["stray"], ["stray"]),
