@@ -8,6 +8,7 @@ from wavebabble import losses, vad
 from wavebabble.mel import MEL_BINS, MEL_HOP, log_mel, mel_energy_db, mel_soft_vad
 from wavebabble.models.mel_planner import (NOISE_CH, PLAN_UPSAMPLE, SYLLABLE_PATCH_FRAMES, build_mel_critic,
                                            build_mel_planner, build_syllable_critic)
+from wavebabble.models.layers import ICNR, LinearUpsample1D
 from wavebabble.models.mel_renderer import build_mel_renderer
 
 SR = 8000
@@ -198,3 +199,21 @@ def test_resynthesize_cli_renders_real_clips_of_any_length_through_the_renderer(
     assert sr == SR and audio.shape == (8 * PLAN_UPSAMPLE * MEL_HOP, 2)    # 1 s -> 8 planner steps of 0.128 s
     bad = _run("eval.resynthesize", f"--out_dir={tmp_path / 'x'}")
     assert bad.returncode != 0 and "--renderer" in bad.stderr
+
+
+def test_icnr_starts_every_output_phase_alike():
+    kernel = ICNR(4, seed=0)((8, 3, 5)).numpy()
+    for phase in range(4):
+        np.testing.assert_array_equal(kernel[phase], kernel[0])
+        np.testing.assert_array_equal(kernel[4 + phase], kernel[4])
+    assert not np.array_equal(kernel[0], kernel[4])
+    # nearest-neighbour start: a constant input gives a constant output away from the edges (no checkerboard)
+    layer = tf.keras.layers.Conv1DTranspose(3, 8, strides=4, padding="same", kernel_initializer=ICNR(4, seed=0))
+    y = layer(np.ones((1, 16, 5), np.float32)).numpy()[0, 8:-8]
+    np.testing.assert_allclose(y, np.broadcast_to(y[0], y.shape), atol=1e-5)
+
+
+def test_linear_upsample_ramps_between_frame_centres():
+    x = np.array([[[0.0], [1.0], [1.0], [0.0]]], np.float32)
+    y = LinearUpsample1D(4)(x).numpy()[0, :, 0]
+    np.testing.assert_allclose(y, [0, 0, .125, .375, .625, .875, 1, 1, 1, 1, .875, .625, .375, .125, 0, 0])

@@ -19,8 +19,7 @@ from wavebabble.errors import ConfigError
 
 SUPPORTED_SLICE_LENS = (16384, 32768, 65536, 131072)
 LOSSES = ("wgan-gp", "hinge", "lsgan")
-GENERATORS = ("wavegan", "planner", "two_stage")   # models/generator.py; planner_generator.py; two_stage.py
-PLAN_HOP = 256            # samples per turn-planner frame (the renderer's four stride-4 upsamplings)
+GENERATORS = ("wavegan", "two_stage")   # models/generator.py; models/two_stage.py
 # the two-stage generator (models/two_stage.py; trained by train.train_renderer and train.train_mel_gan, not by
 # train.train): z is its noise sequence, TWO_STAGE_NOISE_CH values per mel frame of TWO_STAGE_HOP samples
 # (models.mel_planner.NOISE_CH, mel.MEL_HOP), at TWO_STAGE_SAMPLE_RATE (mel.MEL_SAMPLE_RATE)
@@ -73,10 +72,9 @@ class Config:
     latent_dim: int = arch(100)      # z ~ uniform(-1, 1)^latent_dim
     model_dim: int = arch(64)        # WaveGAN's d: base channel count of G and the WaveGAN D
     g_activity_gate: bool = arch(False)  # per-speaker sigmoid activity envelope multiplies G's output (generator.py)
-    generator: str = arch("wavegan")  # "wavegan": one latent -> one stack; "planner": frame-rate turn planner +
-                                      # renderer (planner_generator.py; z = a noise sequence of latent_dim values);
-                                      # "two_stage": mel planner (model_dim) + renderer (two_stage.py; exported
-                                      # from its two jobs' checkpoints, any length)
+    generator: str = arch("wavegan")  # "wavegan": one latent -> one stack (train.train); "two_stage": mel
+                                      # planner (model_dim) + renderer (two_stage.py; trained by its two jobs,
+                                      # exported from their checkpoints, any length)
     # --- discriminators (critics.py) ---
     phase_shuffle: int = 2           # phase shuffle radius of the WaveGAN D (0 disables)
     ms_dim: int = arch(16)           # base channels of each multi-scale D
@@ -160,13 +158,6 @@ class Config:
             bad("ms_window", f"must be 0 (whole clip) or {MIN_MS_WINDOW} .. slice_len ({self.slice_len}) samples")
         if self.generator not in GENERATORS:
             bad("generator", f"must be one of {GENERATORS}")
-        if self.generator == "planner":
-            frames = self.slice_len // PLAN_HOP
-            if self.latent_dim % frames:
-                bad("latent_dim", f"generator 'planner' reads z as a noise sequence of {frames} planner frames "
-                                  f"(slice_len / {PLAN_HOP}): latent_dim must be a multiple of {frames}")
-            if self.g_activity_gate:
-                bad("g_activity_gate", "the planner generator always gates its speakers; set it to false")
         if self.generator == "two_stage":
             if self.sample_rate != TWO_STAGE_SAMPLE_RATE:
                 bad("sample_rate", f"the two-stage generator renders {TWO_STAGE_SAMPLE_RATE} Hz")

@@ -64,14 +64,15 @@ def _upsample_block(x, filters, stride, cfg, transpose_impl, activation, name):
 
 
 def build_generator(cfg: Config, transpose_impl: str = DEFAULT_TRANSPOSE_IMPL) -> keras.Model:
-    """z [batch, latent_dim] -> audio [batch, slice_len, nch] (tanh). See the module docstring; with
-    cfg.generator = "planner" the turn planner + renderer of planner_generator.py."""
+    """z [batch, latent_dim] -> audio [batch, slice_len, nch] (tanh). See the module docstring. The two-stage
+    generator is not built here: ConfigError pointing to its jobs."""
     if transpose_impl not in TRANSPOSE_IMPLS:
         raise ConfigError(f"build_generator: transpose_impl={transpose_impl!r}, choose one of {TRANSPOSE_IMPLS}")
-    if cfg.generator == "planner":
-        from wavebabble.models.planner_generator import build_planner_generator
-
-        return build_planner_generator(cfg, transpose_impl)
+    if cfg.generator != "wavegan":
+        raise ConfigError(f"config field 'generator' = {cfg.generator!r}: the two-stage generator is trained by "
+                          f"`python -m train.train_renderer` and `python -m train.train_mel_gan` and exported with "
+                          f"`python -m wavebabble.export --planner=... --renderer=...`, not by train.train",
+                          field="generator")
     plan = generator_plan(cfg)
     d = cfg.model_dim
     dim_mul = DIM_MUL_SHORT if cfg.slice_len <= SHORT_SLICE else DIM_MUL_LONG

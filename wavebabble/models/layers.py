@@ -181,3 +181,22 @@ class LinearUpsample1D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class ICNR(keras.initializers.Initializer):
+    """Conv1DTranspose kernel [kernel, out, in] whose `stride` output phases start identical (Aitken et al. 2017):
+    a He-normal sub-kernel [kernel // stride, out, in] repeated over the phases, i.e. nearest-neighbour
+    upsampling followed by a convolution. Needs kernel % stride == 0."""
+
+    def __init__(self, stride: int, seed=None):
+        self.stride = int(stride)
+        self.seed = seed
+
+    def __call__(self, shape, dtype=None):
+        k, out_ch, in_ch = shape
+        sub = keras.initializers.HeNormal(seed=self.seed)((k // self.stride, out_ch, in_ch), dtype=dtype)
+        return keras.ops.repeat(sub, self.stride, axis=0)
+
+    def get_config(self):
+        return {"stride": self.stride, "seed": self.seed}

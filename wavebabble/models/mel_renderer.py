@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 
 from wavebabble.mel import MEL_BINS, MEL_HOP
-from wavebabble.models.planner_generator import ICNR
+from wavebabble.models.layers import ICNR
 
 RENDER_STRIDES = (4, 4, 4)           # product = MEL_HOP
 RENDER_MULS = (4, 2, 1)              # channels per stage, multiples of dim
