@@ -95,3 +95,11 @@ def test_a_v1_export_has_no_any_length_entry_points(tmp_path):
     loaded = tf.saved_model.load(export_generator(build_generator(cfg), cfg, tmp_path / "v1"))
     assert "serving_any_length" not in loaded.signatures
     assert int(loaded.signatures["metadata"]()["latent_quantum"]) == 0
+
+
+def test_train_train_refuses_the_two_stage_generator_and_names_its_jobs():
+    from wavebabble.models.generator import build_generator
+
+    with pytest.raises(ConfigError, match="train.train_mel_gan") as e:
+        build_generator(two_stage_config(DIM))
+    assert e.value.field == "generator"
