@@ -103,3 +103,48 @@ def test_train_train_refuses_the_two_stage_generator_and_names_its_jobs():
     with pytest.raises(ConfigError, match="train.train_mel_gan") as e:
         build_generator(two_stage_config(DIM))
     assert e.value.field == "generator"
+
+
+def _dialogue(seconds_on: list[tuple[float, float, int]], n: int = 65536, sr: int = 8000) -> np.ndarray:
+    """[n, 2] noise bursts: (start s, end s, channel) each."""
+    rng = np.random.default_rng(0)
+    x = np.zeros((n, 2), np.float32)
+    for start, end, ch in seconds_on:
+        a, b = int(start * sr), min(n, int(end * sr))
+        x[a:b, ch] = 0.3 * rng.standard_normal(b - a)
+    return x
+
+
+def test_select_checkpoint_scores_a_planner_run_with_its_renderer_and_exports_the_choice(tmp_path):
+    from eval.select_checkpoint import RunLoader, best, export_checkpoint, score_checkpoints
+    from wavebabble.measure import measure_audio
+
+    tf.keras.utils.set_random_seed(1)
+    planner, renderer = build_mel_planner(DIM), build_mel_renderer(DIM)
+    r = tf.train.Checkpoint(renderer=renderer).save(str(tmp_path / "renderer" / "ckpt"))
+    mgr = tf.train.CheckpointManager(tf.train.Checkpoint(planner=planner), str(tmp_path / "planner" / "ckpt"), 5)
+    for step in (250, 500, 750):
+        planner.weights[0].assign(planner.weights[0] * 1.5)       # each checkpoint a different planner
+        mgr.save(checkpoint_number=step)
+    real = _dialogue([(0.2, 2.0, 0), (2.2, 4.0, 1), (4.3, 6.0, 0), (5.8, 7.5, 1)])
+    run = RunLoader(str(tmp_path / "planner"), r, planner_dim=DIM, renderer_dim=DIM)
+    scores = score_checkpoints(run, measure_audio(real[None], 8000), num_clips=2, seed=0, min_step=500)
+    assert [s.step for s in scores] == [500, 750]
+    assert all(np.isfinite(s.score) for s in scores)
+    out = export_checkpoint(run, best(scores))
+    assert out.name == f"export_step{best(scores).step}"
+    assert int(tf.saved_model.load(str(out)).signatures["metadata"]()["latent_quantum"]) > 0   # two-stage
+
+
+def test_timing_and_sound_choice_is_the_lowest_rank_sum_and_needs_sound():
+    from eval.select_checkpoint import CheckpointScore, best
+
+    def score(step, timing_score, fd):
+        return CheckpointScore(step, f"ckpt-{step}", timing_score, timing_score, 0.1, {},
+                               None if fd is None else {"logmel_fd": fd})
+
+    scores = [score(1, 0.1, 3000.0), score(2, 0.2, 1000.0), score(3, 0.3, 2000.0)]
+    assert best(scores, "timing").step == 1                           # timing alone: the lowest score
+    assert best(scores, "timing_and_sound").step == 2                 # ranks 0+2, 1+0, 2+1
+    with pytest.raises(ConfigError, match="sound"):
+        best([score(1, 0.1, None)], "timing_and_sound")
