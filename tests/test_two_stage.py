@@ -103,6 +103,20 @@ def test_stage_loop_starts_from_another_runs_checkpoint_and_names_what_is_fresh(
     assert float(a2.numpy()) == 4.0 and float(b.numpy()) == 5.0     # a restored (3) and trained one step
 
 
+def test_stage_loop_writes_its_progress_means_as_tensorboard_scalars(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from train.stage_loop import run_stage
+
+    a = tf.Variable(0.0)
+    assert run_stage(lambda: {"loss": a.assign_add(1.0)}, {"a": a}, logdir=str(tmp_path), steps=4, save_every=4,
+                     log_every=2, describe="toy") == 0
+    events = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0}).Reload()
+    loss = [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors("loss")]
+    assert loss == [(2, 1.5), (4, 3.5)]                               # the means of steps 1-2 and 3-4
+    assert [e.step for e in events.Tensors("steps_per_s")] == [2, 4]
+
+
 def test_multi_resolution_stft_is_zero_for_equal_audio_and_ranks_distortions():
     rng = np.random.default_rng(2)
     x = tf.constant(np.stack([_speechlike(rng, 1.0), _speechlike(rng, 1.0)]))

@@ -8,7 +8,8 @@
 empty may start from another run's checkpoint (`init_from`): the objects that checkpoint holds are restored with
 its step, and the ones it lacks (a critic added since) start fresh and are named. Each step calls `step_fn()`
 -> {loss name: scalar}; a non-finite loss stops the job (exit 1) without saving, naming the last good checkpoint.
-One progress line per `log_every` steps (mean losses, steps/s, ETA); a checkpoint every `save_every` steps and at
+One progress line per `log_every` steps (mean losses, steps/s, ETA), the same means and steps/s written as
+TensorBoard scalars to <logdir> (`tensorboard --logdir <logdir>`); a checkpoint every `save_every` steps and at
 the end.
 """
 from __future__ import annotations
@@ -71,6 +72,7 @@ def run_stage(step_fn, objects: dict, *, logdir: str, steps: int, save_every: in
         fresh = sorted(set(objects) - _saved_objects(init_from))
         print(f"started from {init_from} at step {int(step_var)}; fresh: {', '.join(fresh) or 'none'}", flush=True)
     print(describe, flush=True)
+    writer = tf.summary.create_file_writer(logdir)
     t0, first, acc = time.time(), int(step_var), []
     while int(step_var) < steps:
         losses = {k: float(v) for k, v in step_fn().items()}
@@ -83,8 +85,13 @@ def run_stage(step_fn, objects: dict, *, logdir: str, steps: int, save_every: in
         s = int(step_var)
         if s % log_every == 0 or s == steps:
             rate = (s - first) / (time.time() - t0)
-            means = " ".join(f"{k} {np.mean([a[k] for a in acc]):.4f}" for k in acc[0])
-            print(f"step {s}/{steps} {means} {rate:.2f} steps/s ETA {(steps - s) / rate / 60:.1f} min", flush=True)
+            means = {k: float(np.mean([a[k] for a in acc])) for k in acc[0]}
+            shown = " ".join(f"{k} {v:.4f}" for k, v in means.items())
+            print(f"step {s}/{steps} {shown} {rate:.2f} steps/s ETA {(steps - s) / rate / 60:.1f} min", flush=True)
+            with writer.as_default(step=s):
+                for k, v in {**means, "steps_per_s": rate}.items():
+                    tf.summary.scalar(k, v)
+            writer.flush()
             acc = []
         if s % save_every == 0 or s == steps:
             mgr.save(checkpoint_number=s)
