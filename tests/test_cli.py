@@ -36,3 +36,12 @@ def test_usage_error_is_one_line(module, args, words):
     errors = [line for line in lines if "error:" in line]
     assert len(errors) == 1 and all(w in errors[0] for w in words), proc.stderr[-3000:]
     assert "--help" in lines[-1]
+
+
+def test_train_refuses_the_two_stage_generator_before_making_its_run_folder(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "train.train", "--set=generator=two_stage", f"--logdir={run}"],
+                          cwd=train_helpers.REPO, capture_output=True, text=True, env=train_helpers.env(), timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "--set=generator=two_stage" in proc.stderr and "train.train_mel_gan" in proc.stderr
+    assert not run.exists()

@@ -37,7 +37,7 @@ from absl import app, flags
 
 from wavebabble import runtime
 from wavebabble.cli import cli_errors, run_main
-from wavebabble.config import CONFIG_NAME, PRESETS, Config, drop_retired_fields, get_config
+from wavebabble.config import CONFIG_NAME, PRESETS, Config, drop_retired_fields, get_config, require_wavegan
 from wavebabble.distribute import MIXED_PRECISION, STRATEGIES, split_cpu
 from wavebabble.errors import ConfigError, NonFiniteLossError, OutputError, WavebabbleError
 
@@ -162,6 +162,7 @@ def config_from_flags(flag_values=FLAGS) -> Config:
     overrides.update({name: (getattr(flag_values, name), f"--{name}={getattr(flag_values, name)}")
                       for name in CONFIG_FLAGS if getattr(flag_values, name) is not None})
     try:
+        require_wavegan(overrides.get("generator", ("wavegan",))[0])   # first: its other fields follow from it
         return get_config(flag_values.preset, **{k: v for k, (v, _) in overrides.items()})
     except ConfigError as e:
         if e.field in overrides:

@@ -256,6 +256,16 @@ PRESETS = {
 }
 
 
+def require_wavegan(generator: str) -> None:
+    """ConfigError (field 'generator') unless `generator` (a Config's) is the WaveGAN generator that train.train
+    builds, naming the jobs that train and export the two-stage one."""
+    if generator != "wavegan":
+        raise ConfigError(f"config field 'generator' = {generator!r}: the two-stage generator is trained by "
+                          f"`python -m train.train_renderer` and `python -m train.train_mel_gan` and exported with "
+                          f"`python -m wavebabble.export --planner=... --renderer=...`, not by train.train",
+                          field="generator")
+
+
 def get_config(preset: str = "demo", **overrides) -> Config:
     """The named preset with validated overrides. Unknown preset -> ConfigError."""
     if preset not in PRESETS:

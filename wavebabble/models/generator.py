@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import keras
 
-from wavebabble.config import WAVEGAN_KERNEL_LEN, Config
+from wavebabble.config import WAVEGAN_KERNEL_LEN, Config, require_wavegan
 from wavebabble.errors import ConfigError
 from wavebabble.models.layers import PolyphaseConv1DTranspose
 
@@ -68,11 +68,7 @@ def build_generator(cfg: Config, transpose_impl: str = DEFAULT_TRANSPOSE_IMPL) -
     generator is not built here: ConfigError pointing to its jobs."""
     if transpose_impl not in TRANSPOSE_IMPLS:
         raise ConfigError(f"build_generator: transpose_impl={transpose_impl!r}, choose one of {TRANSPOSE_IMPLS}")
-    if cfg.generator != "wavegan":
-        raise ConfigError(f"config field 'generator' = {cfg.generator!r}: the two-stage generator is trained by "
-                          f"`python -m train.train_renderer` and `python -m train.train_mel_gan` and exported with "
-                          f"`python -m wavebabble.export --planner=... --renderer=...`, not by train.train",
-                          field="generator")
+    require_wavegan(cfg.generator)
     plan = generator_plan(cfg)
     d = cfg.model_dim
     dim_mul = DIM_MUL_SHORT if cfg.slice_len <= SHORT_SLICE else DIM_MUL_LONG
