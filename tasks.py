@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The README's two commands. Needs only python3 (+ pip); everything else is installed into .venv.
 
-    python3 tasks.py demo   # the shipped model -> 200 clips -> report; then a short training run -> export -> clips
+    python3 tasks.py demo   # the shipped model -> 200 clips -> report; then a short planner run -> export -> clips
     python3 tasks.py test   # the whole test suite (what CI runs)
 
 Each command creates `.venv` if it is missing and (re)installs the package with its dependencies when
@@ -22,7 +22,9 @@ VENV = Path(os.environ.get("WAVEBABBLE_VENV", REPO / ".venv"))
 PY = VENV / "bin" / "python"
 STAMP = VENV / ".wavebabble-install-stamp"
 DEMO_DIR = REPO / "runs" / "demo"
-DEMO_STEPS = 200               # the short training run's generator steps (WAVEBABBLE_DEMO_STEPS=N changes it)
+DEMO_STEPS = 200               # the short planner run's steps (WAVEBABBLE_DEMO_STEPS=N changes it)
+DEMO_RENDERER = REPO / "eval" / "results" / "two_stage_checkpoints" / "renderer" / "ckpt-5000"  # the committed
+                               # renderer checkpoint the short run's planner is exported with
 DEMO_CLIPS = 200               # clips from the shipped model, scored: the clips (seed 0) its record's figures are from
 SLOWEST_TESTS = 15             # `test` lists this many slowest tests
 DEMO_TRAINED_CLIPS = 16        # clips generated from the short run's model
@@ -84,8 +86,9 @@ def cmd_test(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """Generate from the shipped model and write the report; then train the demo preset briefly (DEMO_STEPS),
-    export and generate from that, to show training works. Extra args go to the training command."""
+    """Generate from the shipped model and write the report; then train the two-stage planner briefly
+    (DEMO_STEPS), export it with the committed renderer and generate from that, to show training works. Extra args
+    go to the training command (train.train_mel_gan)."""
     steps = os.environ.get("WAVEBABBLE_DEMO_STEPS", str(DEMO_STEPS))
     if not steps.isdigit() or int(steps) < 1:
         print(f"WAVEBABBLE_DEMO_STEPS={steps}: expected a positive integer", file=sys.stderr)
@@ -101,16 +104,18 @@ def cmd_demo(args) -> int:
        "--overwrite")
     shipped_s = time.time() - t0
     train_dir, trained_gen = DEMO_DIR / "train", DEMO_DIR / "train_generated"
-    sh(PY, "-m", "train.train", "--preset=demo", f"--logdir={train_dir}", f"--train_steps={steps}", *args)
+    sh(PY, "-m", "train.train_mel_gan", f"--logdir={train_dir}", f"--steps={steps}", *args)
+    sh(PY, "-m", "wavebabble.export", f"--planner={train_dir / 'ckpt' / f'ckpt-{steps}'}",
+       f"--renderer={DEMO_RENDERER}", f"--out={train_dir / 'export'}", "--overwrite")
     sh(PY, "-m", "wavebabble.generate", f"--model={train_dir / 'export'}", f"--num={DEMO_TRAINED_CLIPS}",
        f"--out_dir={trained_gen}", "--overwrite")
     print(f"\ndemo finished in {(time.time() - t0) / 60:.1f} min (shipped model + report: {shipped_s:.0f} s)",
           flush=True)
     print(f"  listen:      {gen_dir}/*.wav  (the shipped model; stereo: speaker A left, speaker B right)")
     print(f"  report:      {report_dir}/report.md  (+ PNG plots, report.json)")
-    print(f"  short run:   {train_dir} ({steps} steps; its clips in {trained_gen})")
-    print(f"  TensorBoard: {PY.parent / 'tensorboard'} --logdir {train_dir}")
-    print("  the shipped model's full training: python -m eval.ship_model (wavebabble/pretrained/demo.json)")
+    print(f"  short run:   {train_dir} (the planner, {steps} steps; its clips in {trained_gen})")
+    print(f"  TensorBoard: {PY.parent / 'tensorboard'} --logdir {train_dir}  (its losses)")
+    print("  the shipped model's full training: python -m eval.ship_model (wavebabble/pretrained/two_stage.json)")
     return 0
 
 

@@ -1,19 +1,30 @@
 """Train, choose and ship the pretrained model that `generate` uses without --model, with the record of how.
 
-    python -m eval.ship_model [--preset=demo] [--seed=0] [--work_dir=runs/ship] [--num_clips=200]
+    python -m eval.ship_model [--generator=two_stage] [--work_dir=runs/ship] [--num_clips=200]
+    python -m eval.ship_model --generator=wavegan [--preset=demo] [--seed=0] ...
 
-Runs the project's own commands as child processes, in this order, and records each:
+Runs the project's own commands as child processes, in this order, and records each. The two-stage generator
+(the default, models/two_stage.py):
+  1. python -m train.train_renderer --logdir=WORK/renderer --steps=RENDERER_STEPS --seed=S
+  2. python -m train.train_mel_gan --logdir=WORK/planner --steps=PLANNER_STEPS --seed=S
+  3. python -m eval.select_checkpoint --logdir=WORK/planner --renderer=WORK/renderer/ckpt/ckpt-RENDERER_STEPS
+       --choose_by=timing_and_sound --min_step=PLANNER_STEPS/2 --trajectory_json=WORK/trajectory.json
+     (each planner checkpoint of the run's second half with that renderer, on held-out clips and real clips,
+     seed 1000: the lowest rank sum of timing score and log-mel FD)
+  4. python -m wavebabble.export --planner=<chosen> --renderer=... --out=wavebabble/pretrained/two_stage --overwrite
+The WaveGAN generator (--generator=wavegan, a preset of wavebabble.config):
   1. python -m train.train --preset=P --logdir=WORK/P_seedS --seed=S --save_every=N --max_to_keep=K
-     (a finished run, one with an export, is reused with the wall time recorded when it was trained)
-  2. python -m eval.select_checkpoint --logdir=... --trajectory_json=WORK/trajectory.json
-     (the checkpoint with the lowest timing score on held-out clips and real clips, seed 1000)
-  3. python -m wavebabble.export --logdir=... --checkpoint=<chosen> --out=wavebabble/pretrained/<name> --overwrite
-  4. python -m wavebabble.generate --model=wavebabble/pretrained/<name> --num=C --seed=0 --out_dir=WORK/generated
-  5. python -m eval.report --generated=WORK/generated --reference=<the corpus> --out=WORK/report
-then writes wavebabble/pretrained/<name>.json: those commands, the commit, the preset and a hash of the full
-config, the steps, the training wall time, the chosen checkpoint with every checkpoint's held-out score, and the
-report's headline figures (timing and sound against the corpus, with the real-vs-real floors). The export step
-replaces only an earlier export (wavebabble.outdir), so the shipped model is one copy.
+  2. python -m eval.select_checkpoint --logdir=... --trajectory_json=WORK/trajectory.json   (by timing)
+  3. python -m wavebabble.export --logdir=... --checkpoint=<chosen> --out=wavebabble/pretrained/<P> --overwrite
+Then, for both:
+  5. python -m wavebabble.generate --model=wavebabble/pretrained/<name> --num=C --seed=0 --out_dir=WORK/generated
+  6. python -m eval.report --generated=WORK/generated --reference=<the corpus> --out=WORK/report
+and writes wavebabble/pretrained/<name>.json: those commands, the commit and training wall time of each training
+job, the steps, the chosen checkpoint with every scored checkpoint's held-out figures, and the report's headline
+figures (timing and sound against the corpus, with the real-vs-real floors). A training job that already finished
+in WORK (its last checkpoint and its record there) is reused with the wall time recorded when it ran: a long run
+may span sessions. The export replaces only an earlier export (wavebabble.outdir). The model is the shipped one
+(`generate` without --model) when its name is pretrained.DEFAULT_MODEL.
 """
 from __future__ import annotations
 
@@ -31,23 +42,29 @@ from wavebabble.cli import cli_errors, run_main
 from wavebabble.config import CONFIG_NAME, PRESETS
 
 REPO = Path(__file__).resolve().parents[1]
-TRAIN_RECORD = "ship_train.json"    # in the run dir: the training command, its wall time and commit
+TRAIN_RECORD = "ship_train.json"    # in a training job's run dir: its command, wall time and commit
 TRAJECTORY = "trajectory.json"
-SAVE_EVERY = 250                    # checkpoints the selection chooses from: every SAVE_EVERY steps ...
+SAVE_EVERY = 250                    # v1: checkpoints the selection chooses from: every SAVE_EVERY steps ...
 MAX_TO_KEEP = 16                    # ... all of them kept (the demo's 2000 steps: 8)
+TWO_STAGE_NAME = "two_stage"        # the two-stage model's name in wavebabble/pretrained
+RENDERER_STEPS = 5000               # the renderer job's steps (train.train_renderer's default)
+PLANNER_STEPS = 6000                # the planner job's steps (train.train_mel_gan's default)
 REPORT_SEED = 0                     # latents and report subsets; apart from select_checkpoint's seed (1000)
 HEADLINE_TIMING = ("mean_relative_error", "fto_wasserstein_s", "timing_score")
 HEADLINE_SOUND = ("logmel_fd", "logmel_fd_floor", "two_sample_accuracy", "two_sample_accuracy_floor",
                   "voiced_fraction", "voiced_fraction_reference", "syllable_modulation",
                   "syllable_modulation_reference")
+HELD_OUT = ("timing_score", "mean_relative_error", "fto_wasserstein_s", "logmel_fd", "syllable_modulation")
 
 FLAGS = flags.FLAGS
 
 
 def define_flags() -> None:
-    flags.DEFINE_enum("preset", pretrained.DEFAULT_MODEL, sorted(PRESETS), "Preset to train (its step budget).")
+    flags.DEFINE_enum("generator", TWO_STAGE_NAME, [TWO_STAGE_NAME, "wavegan"],
+                      "two_stage: the renderer and planner jobs; wavegan: train.train with --preset.")
+    flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "--generator=wavegan: preset to train (its step budget).")
     flags.DEFINE_integer("seed", 0, "Training seed.")
-    flags.DEFINE_string("work_dir", str(REPO / "runs" / "ship"), "Run dir, generated clips and report go here.")
+    flags.DEFINE_string("work_dir", str(REPO / "runs" / "ship"), "Run dirs, generated clips and report go here.")
     flags.DEFINE_integer("num_clips", 200, "Clips generated for the recorded figures.", lower_bound=1)
     flags.DEFINE_string("out", str(pretrained.PRETRAINED_DIR), "Where the model folder and its record go.")
 
@@ -57,19 +74,22 @@ def sh(cmd: list[str]) -> None:
     runtime.run_tool(cmd, REPO)
 
 
-def train(logdir: Path, preset: str, seed: int) -> dict:
-    """Step 1 (or the record of an earlier finished run): {"command", "train_wall_s", "commit", "reused"}."""
+def shown(cmd: list[str]) -> str:
+    """The command as a user types it: `python -m ...`, paths inside the repo relative to it."""
+    return shlex.join(["python", *cmd[1:]]).replace(str(REPO) + "/", "")
+
+
+def train(logdir: Path, cmd: list[str], finished: Path) -> dict:
+    """Run training command `cmd` into `logdir` unless it already finished there (`finished` exists and so does
+    its record) -> {"command", "train_wall_s", "commit", "reused"}; the record goes to <logdir>/TRAIN_RECORD."""
     record = logdir / TRAIN_RECORD
-    if (logdir / "export" / "saved_model.pb").is_file() and record.is_file():
+    if finished.exists() and record.is_file():
         print(f"reusing finished run {logdir}", flush=True)
         return {**json.loads(record.read_text()), "reused": True}
-    cmd = [sys.executable, "-m", "train.train", f"--preset={preset}", f"--logdir={logdir}", f"--seed={seed}",
-           f"--save_every={SAVE_EVERY}", f"--max_to_keep={MAX_TO_KEEP}"]
     commit = source_commit()
     t0 = time.time()
     sh(cmd)
-    done = {"command": shlex.join(["python", *cmd[1:]]), "train_wall_s": round(time.time() - t0, 1),
-            "commit": commit}
+    done = {"command": shown(cmd), "train_wall_s": round(time.time() - t0, 1), "commit": commit}
     record.write_text(json.dumps(done, indent=2) + "\n")
     return {**done, "reused": False}
 
@@ -86,22 +106,74 @@ def headline(report: dict) -> dict:
             **{k: sound.get(k) for k in HEADLINE_SOUND}}
 
 
-def ship(preset: str, seed: int, work_dir: Path, num_clips: int, out: Path) -> dict:
+def train_two_stage(work_dir: Path, seed: int, model: Path) -> dict:
+    """Steps 1-4 for the two-stage generator -> the record's training part."""
+    renderer_dir, planner_dir = work_dir / "renderer", work_dir / "planner"
+    renderer_ckpt = renderer_dir / "ckpt" / f"ckpt-{RENDERER_STEPS}"
+    renderer = train(renderer_dir, [sys.executable, "-m", "train.train_renderer", f"--logdir={renderer_dir}",
+                                    f"--steps={RENDERER_STEPS}", f"--seed={seed}"], Path(f"{renderer_ckpt}.index"))
+    planner = train(planner_dir, [sys.executable, "-m", "train.train_mel_gan", f"--logdir={planner_dir}",
+                                  f"--steps={PLANNER_STEPS}", f"--seed={seed}"],
+                    planner_dir / "ckpt" / f"ckpt-{PLANNER_STEPS}.index")
+    traj, commands = select_and_export(
+        work_dir, [f"--logdir={planner_dir}", f"--renderer={renderer_ckpt}", "--choose_by=timing_and_sound",
+                   f"--min_step={PLANNER_STEPS // 2}"],
+        lambda ckpt: [f"--planner={ckpt}", f"--renderer={renderer_ckpt}", f"--out={model}", "--overwrite"],
+        planner_dir)
+    return {"generator": TWO_STAGE_NAME, "seed": seed,
+            "jobs": {"renderer": {**renderer, "steps": RENDERER_STEPS},
+                     "planner": {**planner, "steps": PLANNER_STEPS}},
+            "train_steps": PLANNER_STEPS, "train_wall_s": round(renderer["train_wall_s"] + planner["train_wall_s"], 1),
+            "chosen_step": traj["chosen_step"], "choose_by": traj["choose_by"], "held_out": held_out(traj),
+            "commands": {"train_renderer": renderer["command"], "train_planner": planner["command"], **commands}}
+
+
+def train_wavegan(work_dir: Path, preset: str, seed: int, model: Path) -> dict:
+    """Steps 1-3 for the WaveGAN generator -> the record's training part."""
+    logdir = work_dir / f"{preset}_seed{seed}"
+    trained = train(logdir, [sys.executable, "-m", "train.train", f"--preset={preset}", f"--logdir={logdir}",
+                             f"--seed={seed}", f"--save_every={SAVE_EVERY}", f"--max_to_keep={MAX_TO_KEEP}"],
+                    logdir / "export" / "saved_model.pb")
+    traj, commands = select_and_export(
+        work_dir, [f"--logdir={logdir}"],
+        lambda ckpt: [f"--logdir={logdir}", f"--checkpoint={ckpt}", f"--out={model}", "--overwrite"], logdir)
+    cfg = json.loads((logdir / CONFIG_NAME).read_text())
+    return {"generator": "wavegan", "preset": cfg["name"], "config_sha256": config_sha256(cfg), "seed": seed,
+            "train_steps": cfg["train_steps"], "train_wall_s": trained["train_wall_s"], "commit": trained["commit"],
+            "chosen_step": traj["chosen_step"], "choose_by": traj["choose_by"], "held_out": held_out(traj),
+            "commands": {"train": trained["command"], **commands}}
+
+
+def select_and_export(work_dir: Path, select_flags: list[str], export_flags, run_dir: Path) -> tuple[dict, dict]:
+    """eval.select_checkpoint with `select_flags` (its trajectory in WORK/TRAJECTORY), then wavebabble.export with
+    export_flags(<run_dir>/ckpt/ckpt-<chosen>) -> (the trajectory, {"select", "export": commands as shown})."""
+    trajectory = work_dir / TRAJECTORY
+    select = [sys.executable, "-m", "eval.select_checkpoint", *select_flags, f"--trajectory_json={trajectory}"]
+    sh(select)
+    traj = json.loads(trajectory.read_text())
+    chosen = run_dir / "ckpt" / f"ckpt-{traj['chosen_step']}"
+    export = [sys.executable, "-m", "wavebabble.export", *export_flags(chosen)]
+    sh(export)
+    return traj, {"select": shown(select), "export": shown(export)}
+
+
+def held_out(traj: dict) -> dict:
+    """{step: the HELD_OUT figures} of every checkpoint select_checkpoint scored."""
+    return {str(c["step"]): {k: c.get(k) for k in HELD_OUT} for c in traj["checkpoints"]}
+
+
+def ship(generator: str, preset: str, seed: int, work_dir: Path, num_clips: int, out: Path) -> dict:
     from wavebabble.corpus.default import default_corpus_dir
 
     work_dir = work_dir.expanduser().resolve()
-    logdir = work_dir / f"{preset}_seed{seed}"
+    work_dir.mkdir(parents=True, exist_ok=True)
     corpus = default_corpus_dir()
-    trained = train(logdir, preset, seed)
-    trajectory = work_dir / TRAJECTORY
-    select = [sys.executable, "-m", "eval.select_checkpoint", f"--logdir={logdir}", f"--trajectory_json={trajectory}"]
-    sh(select)
-    traj = json.loads(trajectory.read_text())
-    chosen = traj["chosen_step"]
-    model = pretrained.model_dir(preset, out)
-    export = [sys.executable, "-m", "wavebabble.export", f"--logdir={logdir}",
-              f"--checkpoint={logdir / 'ckpt' / f'ckpt-{chosen}'}", f"--out={model}", "--overwrite"]
-    sh(export)
+    name = TWO_STAGE_NAME if generator == TWO_STAGE_NAME else preset
+    model = pretrained.model_dir(name, out)
+    if generator == TWO_STAGE_NAME:
+        trained = train_two_stage(work_dir, seed, model)
+    else:
+        trained = train_wavegan(work_dir, preset, seed, model)
     generated, report_dir = work_dir / "generated", work_dir / "report"
     gen = [sys.executable, "-m", "wavebabble.generate", f"--model={model}", f"--num={num_clips}",
            f"--seed={REPORT_SEED}", f"--out_dir={generated}", "--overwrite"]
@@ -109,25 +181,12 @@ def ship(preset: str, seed: int, work_dir: Path, num_clips: int, out: Path) -> d
     report = [sys.executable, "-m", "eval.report", f"--generated={generated}", f"--reference={corpus}",
               f"--out={report_dir}", "--overwrite"]
     sh(report)
-    cfg = json.loads((logdir / CONFIG_NAME).read_text())
-
-    def shown(cmd):        # the command as a user types it: `python -m ...`, paths relative to the repo
-        return shlex.join(["python", *cmd[1:]]).replace(str(REPO) + "/", "")
-
-    record = {
-        "name": preset, "preset": cfg["name"], "config_sha256": config_sha256(cfg), "seed": seed,
-        "train_steps": cfg["train_steps"], "train_wall_s": trained["train_wall_s"], "commit": trained["commit"],
-        "chosen_step": chosen,
-        "held_out": {str(c["step"]): {"timing_score": c["timing_score"], "mean_relative_error":
-                                      c["mean_relative_error"], "logmel_fd": c.get("logmel_fd")}
-                     for c in traj["checkpoints"]},
-        "commands": {"train": trained["command"].replace(str(REPO) + "/", ""), "select": shown(select),
-                     "export": shown(export), "generate": shown(gen), "report": shown(report)},
-        "evaluation": f"{num_clips} clips (seed {REPORT_SEED}) vs the embedded corpus (eval.report)",
-        "figures": headline(json.loads((report_dir / "report.json").read_text())),
-        "shipped": time.strftime("%Y-%m-%d"),
-    }
-    path = pretrained.record_path(preset, out)
+    record = {"name": name, **trained,
+              "commands": {**trained["commands"], "generate": shown(gen), "report": shown(report)},
+              "evaluation": f"{num_clips} clips (seed {REPORT_SEED}) vs the embedded corpus (eval.report)",
+              "figures": headline(json.loads((report_dir / "report.json").read_text())),
+              "shipped": time.strftime("%Y-%m-%d")}
+    path = pretrained.record_path(name, out)
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"shipped {model} and its record {path}:\n" + json.dumps(record["figures"], indent=2), flush=True)
     return record
@@ -138,7 +197,7 @@ def main(argv) -> None:
     if not Path(FLAGS.out).is_dir():
         raise app.UsageError(f"--out={FLAGS.out}: not a folder")
     with cli_errors("python -m eval.ship_model"):
-        ship(FLAGS.preset, FLAGS.seed, Path(FLAGS.work_dir), FLAGS.num_clips, Path(FLAGS.out))
+        ship(FLAGS.generator, FLAGS.preset, FLAGS.seed, Path(FLAGS.work_dir), FLAGS.num_clips, Path(FLAGS.out))
 
 
 def run() -> None:

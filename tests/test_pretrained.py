@@ -1,6 +1,7 @@
-"""The shipped pretrained model: `generate` uses it without --model; it is the current preset's result (its
-record's config is the preset's, and is the config inside the SavedModel); its record holds the commands and
-figures that eval/ship_model.py wrote; a missing model is one clear error."""
+"""The shipped pretrained model: `generate` uses it without --model; it is the two-stage generator made by
+eval/ship_model.py's jobs (its SavedModel carries the two-stage config and names the checkpoints the record
+chose); its record holds the commands and figures that eval/ship_model.py wrote; a missing model is one clear
+error."""
 import json
 import os
 import subprocess
@@ -9,32 +10,32 @@ import sys
 import pytest
 import soundfile as sf
 
-from eval.provenance import config_sha256
-from eval.ship_model import HEADLINE_SOUND, HEADLINE_TIMING, headline
+from eval.ship_model import HEADLINE_SOUND, HEADLINE_TIMING, PLANNER_STEPS, RENDERER_STEPS, TWO_STAGE_NAME, headline
 from wavebabble import pretrained
-from wavebabble.config import PRESETS
 from wavebabble.errors import ConfigError
-from wavebabble.export import ASSET_NAME
+from wavebabble.export import ASSET_NAME, two_stage_config
 
 REPO = pretrained.PRETRAINED_DIR.parents[1]
 MAX_SHIPPED_BYTES = 50 * 2**20       # issue 22: the shipped model is at most 50 MB
 
 
-def test_the_shipped_model_is_the_current_preset_with_its_record():
+def test_the_shipped_model_is_the_ship_tools_two_stage_result_with_its_record():
     model = pretrained.default_model()
     record = pretrained.read_record()
     assert record is not None, f"{pretrained.record_path()} is missing"
     asset = json.loads((model / "assets" / ASSET_NAME).read_text())
-    shipped_cfg = asset["config"]
-    preset = PRESETS[record["preset"]]
-    # the preset changed since the model was shipped -> re-ship it (python -m eval.ship_model)
-    assert shipped_cfg == preset.to_dict(), "the shipped model was trained with another config than the preset's"
-    assert config_sha256(shipped_cfg) == record["config_sha256"]
-    assert 0 < record["chosen_step"] <= record["train_steps"] == preset.train_steps
+    jobs = asset["two_stage"]
+    assert record["generator"] == TWO_STAGE_NAME == pretrained.DEFAULT_MODEL
+    # the export's config is today's two-stage config -> else re-ship it (python -m eval.ship_model)
+    assert asset["config"] == two_stage_config(jobs["planner_dim"]).to_dict()
+    assert jobs["planner"].endswith(f"ckpt-{record['chosen_step']}")
+    assert jobs["renderer"].endswith(f"ckpt-{RENDERER_STEPS}")
+    assert PLANNER_STEPS // 2 <= record["chosen_step"] <= record["train_steps"] == PLANNER_STEPS
     assert str(record["chosen_step"]) in record["held_out"]
-    assert record["train_wall_s"] > 0
-    assert f"--preset={record['preset']}" in record["commands"]["train"]
-    assert set(record["commands"]) == {"train", "select", "export", "generate", "report"}
+    for job, steps in (("renderer", RENDERER_STEPS), ("planner", PLANNER_STEPS)):
+        assert record["jobs"][job]["train_wall_s"] > 0 and record["jobs"][job]["steps"] == steps
+        assert f"--steps={steps}" in record["jobs"][job]["command"]
+    assert set(record["commands"]) == {"train_renderer", "train_planner", "select", "export", "generate", "report"}
     assert set(HEADLINE_TIMING) | set(HEADLINE_SOUND) <= set(record["figures"])
     size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
     assert size <= MAX_SHIPPED_BYTES, size
@@ -46,13 +47,13 @@ def test_generate_without_model_uses_the_shipped_one(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "wavebabble.generate", "--num=2", f"--out_dir={out}"], cwd=REPO,
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "using the shipped model 'demo'" in proc.stdout
+    assert f"using the shipped model '{pretrained.DEFAULT_MODEL}'" in proc.stdout
     record = pretrained.read_record()
     assert f"checkpoint {record['chosen_step']} of {record['train_steps']} steps" in proc.stdout
     wavs = sorted(out.glob("*.wav"))
     assert len(wavs) == 2
     info = sf.info(str(wavs[0]))
-    assert info.channels == 2 and info.samplerate == PRESETS[record["preset"]].sample_rate
+    assert info.channels == 2 and info.samplerate == 8000
 
 
 def test_a_missing_shipped_model_is_one_clear_error(tmp_path):

@@ -6,7 +6,7 @@
 `python -m wavebabble.export --planner=... --renderer=...`): one call per clip batch, no joins, so nothing resets
 mid-dialogue; the length is rounded up to the model's step (latent_quantum). A fixed-length model refuses it.
 Without --model it uses the shipped pretrained model (wavebabble/pretrained: how it was trained and its figures
-are in its record, demo.json).
+are in its record, two_stage.json: the two-stage generator, any length).
 
 Writes into --out_dir:
     clip_0000.wav ...        stereo WAV [samples, 2] (slice_len, or --seconds) at the model's sample rate

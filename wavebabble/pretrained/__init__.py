@@ -1,8 +1,10 @@
 """The pretrained model that ships with wavebabble, and the record of how it was made.
 
-    wavebabble/pretrained/demo/        an exported SavedModel (wavebabble.export), what `generate` uses without --model
-    wavebabble/pretrained/demo.json    its record: the commands that trained, chose and exported it, the commit,
-                                       steps, wall times and the figures of its evaluation (eval/ship_model.py)
+    wavebabble/pretrained/two_stage/       an exported SavedModel (wavebabble.export) of the two-stage generator, what
+                                           `generate` uses without --model
+    wavebabble/pretrained/two_stage.json   its record: the commands that trained, chose and exported it, each
+                                           job's commit and wall time, steps, and the figures of its evaluation
+                                           (eval/ship_model.py)
 
 Both are written only by `python -m eval.ship_model`, which replaces the previous model (one shipped copy).
 """
@@ -14,7 +16,7 @@ from pathlib import Path
 from wavebabble.errors import ConfigError
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
-DEFAULT_MODEL = "demo"             # the shipped model's name: its folder and record in PRETRAINED_DIR
+DEFAULT_MODEL = "two_stage"        # the shipped model's name: its folder and record in PRETRAINED_DIR
 RECORD_SUFFIX = ".json"
 DESCRIBED_FIGURES = {"mean_relative_error": "timing MRE", "fto_wasserstein_s": "FTO Wasserstein (s)",
                      "logmel_fd": "log-mel FD"}        # the record's figures `describe` names
@@ -48,12 +50,14 @@ def default_model(root: Path = PRETRAINED_DIR) -> Path:
 
 
 def describe(name: str = DEFAULT_MODEL, root: Path = PRETRAINED_DIR) -> str:
-    """One line on a shipped model: preset, steps, chosen checkpoint and its headline figures (from its record)."""
+    """One line on a shipped model: generator (or preset), chosen checkpoint, steps and its headline figures (from
+    its record)."""
     rec = read_record(name, root)
     if rec is None:
         return f"shipped model '{name}' ({model_dir(name, root)}; no record)"
     fig = rec.get("figures", {})
     figures = ", ".join(f"{label} {fig[k]:.3g}" for k, label in DESCRIBED_FIGURES.items()
                         if isinstance(fig.get(k), (int, float)))
-    return (f"shipped model '{name}' (preset {rec.get('preset')}, checkpoint {rec.get('chosen_step')} of "
+    kind = f"preset {rec['preset']}" if rec.get("preset") else rec.get("generator")
+    return (f"shipped model '{name}' ({kind}, checkpoint {rec.get('chosen_step')} of "
             f"{rec.get('train_steps')} steps; vs the embedded corpus: {figures})")
