@@ -37,6 +37,7 @@ from pathlib import Path
 from absl import app, flags
 
 from eval.provenance import config_sha256, source_commit
+from train import train_mel_gan, train_renderer
 from wavebabble import pretrained, runtime
 from wavebabble.cli import cli_errors, run_main
 from wavebabble.config import CONFIG_NAME, PRESETS
@@ -47,8 +48,8 @@ TRAJECTORY = "trajectory.json"
 SAVE_EVERY = 250                    # v1: checkpoints the selection chooses from: every SAVE_EVERY steps ...
 MAX_TO_KEEP = 16                    # ... all of them kept (the demo's 2000 steps: 8)
 TWO_STAGE_NAME = "two_stage"        # the two-stage model's name in wavebabble/pretrained
-RENDERER_STEPS = 5000               # the renderer job's steps (train.train_renderer's default)
-PLANNER_STEPS = 6000                # the planner job's steps (train.train_mel_gan's default)
+RENDERER_STEPS = train_renderer.DEFAULT_STEPS    # the renderer job's steps (its default)
+PLANNER_STEPS = train_mel_gan.DEFAULT_STEPS      # the planner job's steps (its default)
 REPORT_SEED = 0                     # latents and report subsets; apart from select_checkpoint's seed (1000)
 HEADLINE_TIMING = ("mean_relative_error", "fto_wasserstein_s", "timing_score")
 HEADLINE_SOUND = ("logmel_fd", "logmel_fd_floor", "two_sample_accuracy", "two_sample_accuracy_floor",

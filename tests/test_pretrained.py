@@ -12,6 +12,7 @@ import soundfile as sf
 
 from eval.ship_model import HEADLINE_SOUND, HEADLINE_TIMING, PLANNER_STEPS, RENDERER_STEPS, TWO_STAGE_NAME, headline
 from wavebabble import pretrained
+from wavebabble.config import TWO_STAGE_SAMPLE_RATE
 from wavebabble.errors import ConfigError
 from wavebabble.export import ASSET_NAME, two_stage_config
 
@@ -53,7 +54,7 @@ def test_generate_without_model_uses_the_shipped_one(tmp_path):
     wavs = sorted(out.glob("*.wav"))
     assert len(wavs) == 2
     info = sf.info(str(wavs[0]))
-    assert info.channels == 2 and info.samplerate == 8000
+    assert info.channels == 2 and info.samplerate == TWO_STAGE_SAMPLE_RATE
 
 
 def test_a_missing_shipped_model_is_one_clear_error(tmp_path):

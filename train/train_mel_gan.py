@@ -25,11 +25,12 @@ from wavebabble import runtime
 from wavebabble.cli import run_main
 
 FLAGS = flags.FLAGS
+DEFAULT_STEPS = 6000       # --steps: the shipped run (eval/results/sound_notes.md), what eval.ship_model runs
 GP_WEIGHT = 10.0
 
 
 def define_flags() -> None:
-    add_loop_flags("runs/mel_gan", steps=6000, save_every=250, log_every=100)
+    add_loop_flags("runs/mel_gan", steps=DEFAULT_STEPS, save_every=250, log_every=100)
     flags.DEFINE_integer("batch_size", 16, "Clips per step.")
     flags.DEFINE_integer("slice_len", 65536, "Samples per real clip (a multiple of MEL_HOP * PLAN_UPSAMPLE).")
     flags.DEFINE_integer("dim", 8, "Base channels of planner and critics.")

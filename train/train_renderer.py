@@ -18,10 +18,11 @@ from wavebabble import runtime
 from wavebabble.cli import run_main
 
 FLAGS = flags.FLAGS
+DEFAULT_STEPS = 5000       # --steps: the measured run (eval/results/sound_notes.md), what eval.ship_model runs
 
 
 def define_flags() -> None:
-    add_loop_flags("runs/renderer", steps=5000, save_every=500, log_every=100)
+    add_loop_flags("runs/renderer", steps=DEFAULT_STEPS, save_every=500, log_every=100)
     flags.DEFINE_integer("batch_size", 16, "Windows per step.")
     flags.DEFINE_integer("window", 8192, "Samples per window (a multiple of the mel hop).")
     flags.DEFINE_integer("dim", 16, "Renderer base channels.")
