@@ -51,3 +51,25 @@ def test_short_clip_and_bad_params():
         sample_timing(10.0, np.random.default_rng(0), TurnTakingParams(ipu_min_s=7.0, ipu_max_s=6.0))
     with pytest.raises(ConfigError, match="duration_s"):
         sample_timing(0.0, np.random.default_rng(0))
+
+
+def test_style_spread_gives_each_dialogue_its_own_tempo_and_zero_draws_nothing():
+    from wavebabble.corpus.turn_model import dialogue_style
+
+    plain = TurnTakingParams()
+    rng = np.random.default_rng(0)
+    assert dialogue_style(rng, plain) is plain
+    assert rng.random() == np.random.default_rng(0).random()       # no draw was made
+    a = sample_timing(60.0, np.random.default_rng(3), plain)
+    assert sample_timing(60.0, np.random.default_rng(3), TurnTakingParams(style_spread=0.0)) == a
+    styled = TurnTakingParams(style_spread=0.5)
+    styles = [dialogue_style(np.random.default_rng(i), styled) for i in range(40)]
+    medians = np.array([s.ipu_median_s for s in styles])
+    assert medians.min() >= styled.ipu_min_s and medians.max() <= styled.ipu_max_s
+    assert np.std(np.log(medians)) > 0.25 and all(s.ipus_per_turn_mean >= 1 for s in styles)
+    # the tempo shows in the dialogues: IPU counts per minute spread far more than with one style
+    counts = [[sum(len(ch) for ch in sample_timing(60.0, np.random.default_rng(i), p)) for i in range(30)]
+              for p in (plain, styled)]
+    assert np.std(counts[1]) > 1.5 * np.std(counts[0])
+    with pytest.raises(ConfigError, match="style_spread"):
+        TurnTakingParams(style_spread=-0.1).validate()

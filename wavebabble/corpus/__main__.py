@@ -14,6 +14,7 @@ from absl import app, flags
 
 from wavebabble.cli import cli_errors, run_main
 from wavebabble.corpus.build import KINDS, CorpusSpec, build_corpus
+from wavebabble.corpus.turn_model import TurnTakingParams
 
 _DEFAULTS = CorpusSpec()
 FLAGS = flags.FLAGS
@@ -41,6 +42,9 @@ flags.DEFINE_float("noise_db", _DEFAULTS.noise_db, "White noise floor in dBFS RM
 flags.DEFINE_bool("skip_bad", False, "--kind=assemble: skip unusable utterance files (listed and counted) "
                                      "instead of stopping with their names.")
 flags.DEFINE_bool("progress", True, "Show progress (count, rate, ETA) on stderr.")
+flags.DEFINE_float("style_spread", 0.0, "Per-dialogue timing style: each dialogue scales its IPU, pause and "
+                   "backchannel lengths, IPUs per turn, FTO mean and backchannel rate by its own exp(spread * "
+                   "N(0, 1)) (turn_model.dialogue_style); 0: one style for all, as the embedded corpus.")
 
 
 def main(argv) -> int:
@@ -51,7 +55,9 @@ def main(argv) -> int:
                       utterances_dir=FLAGS.utterances_dir, speaker_pattern=FLAGS.speaker_pattern,
                       timing_file=FLAGS.timing_file, skip_bad=FLAGS.skip_bad)
     with cli_errors("wavebabble-corpus"):
-        build_corpus(FLAGS.out_dir, spec, overwrite=FLAGS.overwrite, progress=FLAGS.progress)
+        turn_params = TurnTakingParams(style_spread=FLAGS.style_spread).validate()
+        build_corpus(FLAGS.out_dir, spec, overwrite=FLAGS.overwrite, progress=FLAGS.progress,
+                     turn_params=turn_params)
     return 0
 
 

@@ -100,6 +100,13 @@ class TurnTakingParams:
     # Pieces of speech clipped by the end of the clip shorter than this are dropped.
     min_tail_s: float = 0.1
 
+    # --- per-dialogue style ---
+    # Conversations differ in tempo: some have long turns and long pauses, others quick exchanges. With a spread
+    # s > 0 each dialogue draws its own style (dialogue_style): the IPU, pause and backchannel medians, the
+    # extra IPUs per turn, the FTO mean and the backchannel rate are each scaled by exp(s * N(0, 1)), one draw per
+    # dialogue and knob. 0 (the default): every dialogue has the defaults' style, and draws nothing for it.
+    style_spread: float = 0.0
+
     def validate(self) -> "TurnTakingParams":
         """Raise ConfigError naming the first inconsistent field; return self."""
         positive = ["ipu_median_s", "ipu_log_sd", "ipu_min_s", "pause_median_s", "pause_min_s", "fto_sd_s",
@@ -117,6 +124,8 @@ class TurnTakingParams:
         for name in ["backchannel_overlap_share", "max_overlap_fraction"]:
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"TurnTakingParams.{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.style_spread < 0:
+            raise ConfigError(f"TurnTakingParams.style_spread must be >= 0, got {self.style_spread}")
         if self.backchannel_rate_per_s < 0:
             raise ConfigError(f"TurnTakingParams.backchannel_rate_per_s must be >= 0, "
                               f"got {self.backchannel_rate_per_s}")
@@ -226,6 +235,26 @@ def _clip(intervals: Intervals, duration_s: float, min_len: float) -> Intervals:
     return out
 
 
+STYLE_SCALED = ("ipu_median_s", "pause_median_s", "backchannel_median_s", "fto_mean_s", "backchannel_rate_per_s")
+
+
+def dialogue_style(rng: np.random.Generator, params: TurnTakingParams) -> TurnTakingParams:
+    """One dialogue's parameters: with params.style_spread = s > 0, each STYLE_SCALED knob and the IPUs per turn
+    beyond the first scaled by its own exp(s * N(0, 1)) (medians clipped into their [min, max]); with s = 0,
+    `params` itself and no draw from rng."""
+    s = params.style_spread
+    if not s > 0:
+        return params
+    scale = {name: float(np.exp(s * rng.standard_normal())) for name in STYLE_SCALED + ("ipus_per_turn_mean",)}
+    changed = {name: getattr(params, name) * scale[name] for name in STYLE_SCALED}
+    changed["ipu_median_s"] = float(np.clip(changed["ipu_median_s"], params.ipu_min_s, params.ipu_max_s))
+    changed["pause_median_s"] = float(np.clip(changed["pause_median_s"], params.pause_min_s, params.pause_max_s))
+    changed["backchannel_median_s"] = float(np.clip(changed["backchannel_median_s"], params.backchannel_min_s,
+                                                    params.backchannel_max_s))
+    changed["ipus_per_turn_mean"] = 1.0 + (params.ipus_per_turn_mean - 1.0) * scale["ipus_per_turn_mean"]
+    return dataclasses.replace(params, **changed)
+
+
 def sample_timing(duration_s: float, rng: np.random.Generator,
                   params: TurnTakingParams = TurnTakingParams()) -> Intervals:
     """Sample the ground-truth speech intervals of one two-party dialogue.
@@ -242,6 +271,6 @@ def sample_timing(duration_s: float, rng: np.random.Generator,
     """
     if not duration_s > 0:
         raise ConfigError(f"duration_s must be > 0, got {duration_s}")
-    params.validate()
+    params = dialogue_style(rng, params.validate())
     ipus, turns = _turns(duration_s, rng, params)
     return _clip(_add_backchannels(ipus, turns, rng, params), duration_s, params.min_tail_s)
