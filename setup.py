@@ -32,6 +32,8 @@ setup(
             "wavebabble-train=train.train:run",
             "wavebabble-export=wavebabble.export:run",
             "wavebabble-generate=wavebabble.generate:run",
+            "wavebabble-respond=wavebabble.respond:run",
+            "wavebabble-continuation=wavebabble.continuation:run",
             "wavebabble-timing=eval.timing:run",
             "wavebabble-report=eval.report:run",
         ],

@@ -26,6 +26,12 @@ MAX_USAGE_LINES = 3          # the error, the pointer to --help, and at most one
     ("eval.ablation_timing", ["stray"], ["stray"]),     # used to ignore it and start training
     ("eval.select_checkpoint", [], ["--logdir"]),
     ("eval.bench_serving", ["--variants=fastest"], ["--variants"]),
+    ("wavebabble.respond", ["--out=x.wav"], ["--partner"]),
+    ("wavebabble.continuation", ["--prompt=x.wav"], ["--out"]),
+    ("wavebabble.export", ["--logdir=x", "--responder=/no/ckpt-1"], ["--responder"]),
+    ("train.train_responder", ["stray"], ["stray"]),
+    ("eval.select_responder", [], ["--logdir"]),
+    ("eval.agent", ["stray"], ["stray"]),
 ])
 def test_usage_error_is_one_line(module, args, words):
     proc = subprocess.run([sys.executable, "-m", module, *args], cwd=train_helpers.REPO, capture_output=True,

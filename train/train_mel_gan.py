@@ -58,19 +58,14 @@ def main(argv) -> int:
     import tensorflow as tf
     from wavebabble import data, losses
     from wavebabble.config import get_config
-    from wavebabble.mel import MEL_HOP, MEL_SAMPLE_RATE, log_mel, mel_soft_vad
+    from wavebabble.mel import MEL_HOP, MEL_SAMPLE_RATE, dialogue_mels, mel_soft_vad
     from wavebabble.models.timing_discriminator import build_timing_discriminator
     from wavebabble.models.mel_planner import NOISE_CH, build_mel_critic, build_mel_planner, build_syllable_critic
 
     sr = MEL_SAMPLE_RATE
     clips = data.load_clips(FLAGS.data_dir, sample_rate=sr, slice_len=FLAGS.slice_len, num_clips=FLAGS.num_clips,
                             seed=FLAGS.seed)
-    mels = []
-    for i in range(0, len(clips), 64):
-        c = clips[i:i + 64]
-        m = log_mel(tf.constant(np.concatenate([c[..., 0], c[..., 1]])), sr).numpy()
-        mels.append(np.concatenate([m[:len(c)], m[len(c):]], axis=-1))
-    mels = np.concatenate(mels).astype(np.float32)            # [num_clips, frames, 2 * MEL_BINS]
+    mels = dialogue_mels(clips, sr)                 # [num_clips, frames, 2 * MEL_BINS]
     del clips
     bins = mels.shape[-1] // 2
     frames = FLAGS.slice_len // MEL_HOP          # mel frames per clip = the planner's noise frames

@@ -33,6 +33,12 @@ A generator that makes any length (the two-stage one) has latent_quantum > 0 and
     latents_of_length(start, num_clips, seed, latent_len: int32 [])  -> [num_clips, latent_len], the same draw
 latent_quantum is 0 for fixed-length generators (and absent from exports made before it existed).
 
+A two-stage export made with --responder also holds the babbling agent (wavebabble.agent):
+    respond(partner: float32 [None], seed: int64 [])  -> {agent: float32 [None], partner_vad, agent_gate:
+                                                        float32 [frames]}; partner: 8 kHz mono at the training
+                                                        level (agent.normalize_partner); a signature
+    agent.partner_vad, agent.gate, agent.voice, agent.render    the streaming agent's steps (agent.StreamingAgent)
+
 The same numbers are also readable as scalar variables on the loaded object (`loaded.sample_rate`, ...) and
 as `assets/wavebabble.json` (the full config plus the metadata). The folder also holds `.wavebabble-outputs.json`,
 the record of the files the export wrote, which is what `--overwrite` may replace (wavebabble.outdir).
@@ -140,7 +146,7 @@ class DialogueGenerator(tf.Module):
     """tf.Module wrapping a Keras generator with the serving signatures (see module docstring)."""
 
     def __init__(self, generator, cfg: Config, jit_compile: bool = DEFAULT_JIT_COMPILE, asset_path=None,
-                 extra_json: dict | None = None):
+                 extra_json: dict | None = None, agent=None):
         super().__init__(name="wavebabble")
         from wavebabble.vad import model_soft_vad  # traced into the graph at export time; not needed at load
 
@@ -254,10 +260,14 @@ class DialogueGenerator(tf.Module):
             self.serving_any_length = serving_any_length
             self.latents_of_length = latents_of_length
             self._any_length = {"serving_any_length": serving_any_length}
+        self._agent = {}
+        if agent is not None:       # wavebabble.agent.AgentCore: its functions, and respond as a signature
+            self.agent = agent
+            self._agent = {"respond": agent.respond}
 
     def signatures(self) -> dict:
         return {"serving_default": self.serving_default, "generate": self.generate, "metadata": self.metadata,
-                **self._any_length}
+                **self._any_length, **self._agent}
 
 
 def _open_out_dir(out_dir: Path, overwrite: bool) -> OutputFolder:
@@ -290,11 +300,12 @@ def remove_killed_staging(out_dir: Path) -> list[str]:
 
 def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
                      jit_compile: bool = DEFAULT_JIT_COMPILE, optimize: bool = DEFAULT_OPTIMIZE,
-                     extra_json: dict | None = None) -> str:
+                     extra_json: dict | None = None, agent=None) -> str:
     """Save `generator` (z [B, latent_dim] -> audio [B, slice_len, nch]) as a SavedModel in out_dir.
 
     optimize: serve `serving_generator(generator)` (same outputs, faster); jit_compile: XLA around G + VAD;
-    extra_json: more top-level entries of the asset JSON and `config_json` (what the config does not say).
+    extra_json: more top-level entries of the asset JSON and `config_json` (what the config does not say);
+    agent: a wavebabble.agent.AgentCore saved with it (its functions under `agent`, `respond` a signature).
 
     Saves into a temporary sibling folder first (removing the ones a killed export left), so a failed export
     leaves out_dir as it was. A new out_dir is then that folder, renamed in one step; into an existing one
@@ -317,7 +328,8 @@ def export_generator(generator, cfg: Config, out_dir, overwrite: bool = False,
         asset_src = tmp / "_asset_src" / ASSET_NAME
         asset_src.parent.mkdir()
         served = serving_generator(generator, cfg) if optimize else generator
-        module = DialogueGenerator(served, cfg, jit_compile=jit_compile, asset_path=asset_src, extra_json=extra_json)
+        module = DialogueGenerator(served, cfg, jit_compile=jit_compile, asset_path=asset_src, extra_json=extra_json,
+                                   agent=agent)
         asset_src.write_text(module._config_json + "\n")
         model_dir = tmp / "model"
         tf.saved_model.save(module, str(model_dir), signatures=module.signatures())
@@ -386,23 +398,38 @@ def two_stage_config(planner_dim: int, slice_len: int = TWO_STAGE_SLICE_LEN) -> 
 
 
 def export_two_stage(planner_ckpt: str, renderer_ckpt: str, out_dir, overwrite: bool = False,
-                     planner_dim: int = 8, renderer_dim: int = 16) -> str:
-    """Export the two-stage generator restored from its jobs' checkpoints (models/two_stage.py); the asset JSON's
-    "two_stage" entry names the checkpoints and dims. ConfigError naming a checkpoint that cannot be restored."""
-    from wavebabble.models.two_stage import build_two_stage_generator, restore_two_stage
+                     planner_dim: int = 8, renderer_dim: int = 16, responder_ckpt: str | None = None,
+                     responder_dim: int = 32) -> str:
+    """Export the two-stage generator restored from its jobs' checkpoints (models/two_stage.py), with the agent
+    (wavebabble.agent: the `respond` signature) when a responder checkpoint (train.train_responder) is given; the
+    asset JSON's "two_stage" entry names the checkpoints and dims. ConfigError naming a checkpoint that cannot be
+    restored."""
+    from wavebabble.models.two_stage import build_two_stage_generator, restore_checkpoint, restore_two_stage
 
     out_dir = Path(out_dir).expanduser().resolve()
     _open_out_dir(out_dir, overwrite)  # fail before the slow restore
     cfg = two_stage_config(planner_dim)
     planner, renderer = restore_two_stage(planner_ckpt, renderer_ckpt, planner_dim, renderer_dim)
-    bad = non_finite_variables({f"{m.name}/{v.path}": v for m in (planner, renderer) for v in m.weights})
-    if bad:
-        raise ConfigError(f"the two-stage checkpoints hold non-finite weights: {describe_names(bad)}")
+    models = [planner, renderer]
     record = {"two_stage": {"planner": str(planner_ckpt), "renderer": str(renderer_ckpt),
                             "planner_dim": planner_dim, "renderer_dim": renderer_dim,
                             "trained_by": ["train.train_renderer", "train.train_mel_gan"]}}
+    agent = None
+    if responder_ckpt:
+        from wavebabble.agent import AgentCore
+        from wavebabble.models.responder import build_responder
+
+        responder = restore_checkpoint("responder", build_responder(responder_dim), responder_ckpt, responder_dim)
+        models.append(responder)
+        record["two_stage"].update(responder=str(responder_ckpt), responder_dim=responder_dim)
+        record["two_stage"]["trained_by"].append("train.train_responder")
+    bad = non_finite_variables({f"{m.name}/{v.path}": v for m in models for v in m.weights})
+    if bad:
+        raise ConfigError(f"the two-stage checkpoints hold non-finite weights: {describe_names(bad)}")
+    if responder_ckpt:
+        agent = AgentCore(planner, renderer, responder, cfg.vad_threshold_db, cfg.vad_temperature_db)
     return export_generator(build_two_stage_generator(planner, renderer), cfg, out_dir, overwrite=overwrite,
-                            extra_json=record)
+                            extra_json=record, agent=agent)
 
 
 FLAGS = flags.FLAGS
@@ -416,6 +443,9 @@ def define_flags() -> None:
     flags.DEFINE_string("renderer", None, "Its renderer checkpoint (train.train_renderer: <logdir>/ckpt/ckpt-N).")
     flags.DEFINE_integer("planner_dim", 8, "The planner's --dim (two-stage export).")
     flags.DEFINE_integer("renderer_dim", 16, "The renderer's --dim (two-stage export).")
+    flags.DEFINE_string("responder", None, "With --planner: the agent's turn-taker checkpoint (train.train_responder: "
+                        "<logdir>/ckpt/ckpt-N), exported as the respond signature (wavebabble.respond).")
+    flags.DEFINE_integer("responder_dim", 32, "The responder's --dim.")
     flags.DEFINE_string("out", "", "SavedModel output folder; empty means <logdir>/export.")
     flags.DEFINE_string("checkpoint", "", "Checkpoint prefix to export; empty means the latest in <logdir>/ckpt.")
     flags.DEFINE_boolean("overwrite", False, "Write into a non-empty --out, replacing the files an earlier export "
@@ -427,12 +457,16 @@ def main(argv) -> None:
     if two_stage == bool(FLAGS.logdir):
         raise app.UsageError("give --logdir (a train.train run), or --planner and --renderer (the two-stage "
                              "generator's checkpoints)")
+    if FLAGS.responder and not two_stage:
+        raise app.UsageError("--responder goes with --planner and --renderer (the agent speaks with the two-stage "
+                             "generator's voice)")
     if two_stage and not (FLAGS.planner and FLAGS.renderer and FLAGS.out):
         raise app.UsageError("a two-stage export needs --planner, --renderer and --out")
     with cli_errors("wavebabble-export"):
         if two_stage:
             out = export_two_stage(FLAGS.planner, FLAGS.renderer, FLAGS.out, overwrite=FLAGS.overwrite,
-                                   planner_dim=FLAGS.planner_dim, renderer_dim=FLAGS.renderer_dim)
+                                   planner_dim=FLAGS.planner_dim, renderer_dim=FLAGS.renderer_dim,
+                                   responder_ckpt=FLAGS.responder, responder_dim=FLAGS.responder_dim)
         else:
             out = export_from_logdir(FLAGS.logdir, FLAGS.out or None, overwrite=FLAGS.overwrite,
                                      checkpoint=FLAGS.checkpoint or None)

@@ -68,11 +68,16 @@ def load_model(model_dir):
                           f"{type(e).__name__}: {first_line})") from e
     if "metadata" not in loaded.signatures or not hasattr(loaded, "latents"):
         raise ConfigError(f"--model={model_dir}: not a wavebabble export (no metadata signature / latents)")
+    return loaded, load_model_meta(loaded)
+
+
+def load_model_meta(loaded) -> dict:
+    """The metadata signature's outputs of a loaded export, as Python scalars and strings."""
     meta = {}
     for key, value in loaded.signatures["metadata"]().items():
         v = value.numpy()
         meta[key] = v.decode() if isinstance(v, bytes) else v.item()
-    return loaded, meta
+    return meta
 
 
 def clip_name(index: int, width: int) -> str:
@@ -211,12 +216,9 @@ def main(argv) -> None:
     if not FLAGS.out_dir:
         raise app.UsageError("--out_dir is required")
     with cli_errors("wavebabble-generate"):
-        model = FLAGS.model
-        if not model:
-            from wavebabble import pretrained
+        from wavebabble import pretrained
 
-            model = pretrained.default_model()
-            print(f"using the {pretrained.describe()}", flush=True)
+        model = pretrained.model_or_default(FLAGS.model)
         generate(model, FLAGS.num, FLAGS.out_dir, seed=FLAGS.seed, batch=FLAGS.batch,
                  overwrite=FLAGS.overwrite, subtype=FLAGS.subtype, seconds=FLAGS.seconds)
 

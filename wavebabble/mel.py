@@ -1,6 +1,7 @@
 """Log-mel frames of a waveform: the frame-rate voice features the two-stage generator plans and renders.
 
     log_mel(audio [batch, samples]) -> [batch, samples // MEL_HOP, MEL_BINS], normalised log10 magnitudes
+    dialogue_mels(clips [n, samples, 2]) -> np.float32 [n, samples // MEL_HOP, 2 * MEL_BINS] (speaker A's bins first)
 
 Frame f is centred on sample f * MEL_HOP + MEL_HOP / 2 (the signal is zero-padded by (MEL_FFT - MEL_HOP) / 2 on
 each side), so `samples` (a multiple of MEL_HOP) map to exactly samples / MEL_HOP frames and a renderer that
@@ -40,6 +41,19 @@ def log_mel(audio: tf.Tensor, sample_rate: int) -> tf.Tensor:
     spec = tf.abs(tf.signal.stft(x, MEL_FFT, MEL_HOP, MEL_FFT, window_fn=tf.signal.hann_window, pad_end=False))
     mel = tf.tensordot(spec, mel_matrix(sample_rate), axes=1)
     return (tf.math.log(tf.maximum(mel, LOG_FLOOR)) / tf.math.log(10.0) - LOG_CENTRE) / LOG_SCALE
+
+
+def dialogue_mels(clips, sample_rate: int, batch: int = 64):
+    """Stereo clips (numpy [n, samples, 2]) -> np.float32 [n, samples // MEL_HOP, 2 * MEL_BINS]: each speaker's
+    log_mel, speaker A's bins first; `batch` clips at a time."""
+    import numpy as np
+
+    out = []
+    for i in range(0, len(clips), batch):
+        c = clips[i:i + batch]
+        m = log_mel(tf.constant(np.concatenate([c[..., 0], c[..., 1]])), sample_rate).numpy()
+        out.append(np.concatenate([m[:len(c)], m[len(c):]], axis=-1))
+    return np.concatenate(out).astype(np.float32)
 
 
 def mel_energy_db(mel: tf.Tensor) -> tf.Tensor:

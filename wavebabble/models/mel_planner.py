@@ -109,6 +109,18 @@ def build_mel_planner(dim: int = 16, nch: int = 2, name: str = "mel_planner") ->
     return keras.Model(noise, mel, name=name)
 
 
+def gate_voice(voice, gate, floor):
+    """One speaker's mels: voice [batch, frames, MEL_BINS] (the planner's out_conv, unbounded), gate
+    [batch, frames, 1] in (0, 1), floor [MEL_BINS] -> floor + gate * (MEL_LIMIT tanh(voice / MEL_LIMIT) - floor)."""
+    return floor + gate * (MEL_LIMIT * keras.ops.tanh(voice / MEL_LIMIT) - floor)
+
+
+def voice_model(planner: keras.Model) -> keras.Model:
+    """noise [batch, frames, NOISE_CH] -> the planner's voice features before its gates [batch, frames,
+    nch * MEL_BINS] (its "out_conv"); with the planner's "gated_mel" floor and gate_voice they make its mels."""
+    return keras.Model(planner.input, planner.get_layer("out_conv").output, name="planner_voice")
+
+
 @keras.saving.register_keras_serializable(package="wavebabble")
 class GatedMel(keras.layers.Layer):
     """[voice [batch, frames, nch * MEL_BINS], gate [batch, frames, nch] in (0, 1)] -> mels: each speaker's
@@ -127,12 +139,8 @@ class GatedMel(keras.layers.Layer):
 
     def call(self, inputs):
         voice, gate = inputs
-        voice = MEL_LIMIT * keras.ops.tanh(voice / MEL_LIMIT)
-        parts = []
-        for s in range(self.nch):
-            v = voice[..., s * MEL_BINS:(s + 1) * MEL_BINS]
-            parts.append(self.floor + gate[..., s:s + 1] * (v - self.floor))
-        return keras.ops.concatenate(parts, axis=-1)
+        return keras.ops.concatenate([gate_voice(voice[..., s * MEL_BINS:(s + 1) * MEL_BINS], gate[..., s:s + 1],
+                                                 self.floor) for s in range(self.nch)], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -6,6 +6,7 @@ models/mel_renderer.py).
     build_two_stage_generator(planner, renderer) -> keras.Model: z [batch, frames * NOISE_CH] in (-1, 1)
                                           -> audio [batch, frames * MEL_HOP, nch]   (the export's generator)
     restore_two_stage(planner_ckpt, renderer_ckpt, planner_dim, renderer_dim) -> (planner, renderer)
+    restore_planner(planner_ckpt, planner_dim), restore_checkpoint(key, model, path, dim)
 
 The planner makes both speakers' log-mels [batch, frames, nch * MEL_BINS]; the renderer (one speaker at a time,
 speakers folded into the batch) turns each speaker's mels into its channel. Both are fully convolutional, so
@@ -72,21 +73,32 @@ def build_two_stage_generator(planner: keras.Model, renderer: keras.Model, nch: 
     return keras.Model(z, build_two_stage(planner, renderer, nch)(noise), name=name)
 
 
-def restore_two_stage(planner_ckpt: str, renderer_ckpt: str, planner_dim: int, renderer_dim: int):
-    """(planner, renderer) built at these dims and restored from their jobs' checkpoints (train.train_mel_gan,
-    train.train_renderer: <logdir>/ckpt/ckpt-N). ConfigError naming the checkpoint when one cannot be restored."""
+def restore_checkpoint(key: str, model: keras.Model, path: str, dim: int) -> keras.Model:
+    """`model` restored from a stage job's checkpoint that holds it under `key` ("planner", "renderer",
+    "responder"); ConfigError naming the checkpoint (as --<key>) when it cannot be restored."""
     import tensorflow as tf
 
     from wavebabble.errors import ConfigError
+
+    try:
+        tf.train.Checkpoint(**{key: model}).restore(path).expect_partial().assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"--{key}={path}: cannot restore a {key} of dim {dim} from it ({first})") from e
+    return model
+
+
+def restore_planner(planner_ckpt: str, planner_dim: int) -> keras.Model:
+    """The planner of train.train_mel_gan's checkpoint (<logdir>/ckpt/ckpt-N), built at `planner_dim`."""
     from wavebabble.models.mel_planner import build_mel_planner
+
+    return restore_checkpoint("planner", build_mel_planner(planner_dim), planner_ckpt, planner_dim)
+
+
+def restore_two_stage(planner_ckpt: str, renderer_ckpt: str, planner_dim: int, renderer_dim: int):
+    """(planner, renderer) built at these dims and restored from their jobs' checkpoints (train.train_mel_gan,
+    train.train_renderer: <logdir>/ckpt/ckpt-N). ConfigError naming the checkpoint when one cannot be restored."""
     from wavebabble.models.mel_renderer import build_mel_renderer
 
-    planner, renderer = build_mel_planner(planner_dim), build_mel_renderer(renderer_dim)
-    for key, model, path, dim in (("planner", planner, planner_ckpt, planner_dim),
-                                  ("renderer", renderer, renderer_ckpt, renderer_dim)):
-        try:
-            tf.train.Checkpoint(**{key: model}).restore(path).expect_partial().assert_existing_objects_matched()
-        except (tf.errors.OpError, AssertionError, ValueError) as e:
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise ConfigError(f"--{key}={path}: cannot restore a {key} of dim {dim} from it ({first})") from e
-    return planner, renderer
+    renderer = restore_checkpoint("renderer", build_mel_renderer(renderer_dim), renderer_ckpt, renderer_dim)
+    return restore_planner(planner_ckpt, planner_dim), renderer

@@ -49,6 +49,15 @@ def default_model(root: Path = PRETRAINED_DIR) -> Path:
     return path
 
 
+def model_or_default(model: str | None):
+    """`model` (a --model flag) or, when it is empty, the shipped model, saying so on stdout."""
+    if model:
+        return model
+    path = default_model()
+    print(f"using the {describe()}", flush=True)
+    return path
+
+
 def describe(name: str = DEFAULT_MODEL, root: Path = PRETRAINED_DIR) -> str:
     """One line on a shipped model: generator (or preset), chosen checkpoint, steps and its headline figures (from
     its record)."""

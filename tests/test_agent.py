@@ -1,0 +1,273 @@
+"""The babbling agent (wavebabble.agent, models/responder.py, wavebabble.respond, train.train_responder): the
+turn-taker is causal with its reaction delay, the streaming answer is the offline one, the export carries the
+respond signature, and the CLI answers a partner or refuses bad input with one line naming the file."""
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+import tensorflow as tf
+
+import train_helpers
+from wavebabble.agent import AgentCore, StreamingAgent, normalize_partner
+from wavebabble.errors import AudioError, ConfigError
+from wavebabble.export import export_two_stage
+from wavebabble.mel import MEL_BINS, MEL_HOP
+from wavebabble.models.mel_planner import build_mel_planner
+from wavebabble.models.mel_renderer import build_mel_renderer
+from wavebabble.models.responder import (RENDER_LOOKAHEAD_FRAMES, RESPONDER_NOISE_CH, RESPONSE_DELAY_FRAMES,
+                                         STREAM_CHUNK_FRAMES, build_responder)
+from wavebabble.respond import read_partner
+
+DIM, RESPONDER_DIM = 2, 4
+SR = 8000
+
+
+def _speech_like(seconds: float, seed: int = 0, sr: int = SR) -> np.ndarray:
+    """Mono bursts of noisy tone (0.4-1.5 s on, 0.2-0.8 s off), peak ~0.5."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    out, t = np.zeros(n, np.float32), 0.1
+    while t < seconds:
+        on = rng.uniform(0.4, 1.5)
+        a, b = int(t * sr), min(n, int((t + on) * sr))
+        k = np.arange(b - a) / sr
+        out[a:b] = 0.3 * np.sin(2 * np.pi * 180 * k) + 0.1 * rng.standard_normal(b - a)
+        t += on + rng.uniform(0.2, 0.8)
+    return out
+
+
+@pytest.fixture(scope="module")
+def models():
+    tf.keras.utils.set_random_seed(1)
+    return build_mel_planner(DIM), build_mel_renderer(DIM), build_responder(RESPONDER_DIM)
+
+
+@pytest.fixture(scope="module")
+def core(models):
+    return AgentCore(*models, -40.0, 3.0)
+
+
+@pytest.fixture(scope="module")
+def export(models, tmp_path_factory):
+    """Export dir of the tiny random-weight agent, exported from its three jobs' checkpoints."""
+    root = tmp_path_factory.mktemp("agent")
+    planner, renderer, responder = models
+    p = tf.train.Checkpoint(planner=planner).save(str(root / "planner" / "ckpt"))
+    r = tf.train.Checkpoint(renderer=renderer).save(str(root / "renderer" / "ckpt"))
+    a = tf.train.Checkpoint(responder=responder).save(str(root / "responder" / "ckpt"))
+    return export_two_stage(p, r, root / "export", planner_dim=DIM, renderer_dim=DIM, responder_ckpt=a,
+                            responder_dim=RESPONDER_DIM)
+
+
+def test_responder_hears_the_partner_only_after_its_reaction_delay_and_its_noise_causally():
+    tf.keras.utils.set_random_seed(0)
+    m = build_responder(RESPONDER_DIM)
+    rng = np.random.default_rng(0)
+    vad = rng.random((1, 300, 1)).astype(np.float32)
+    noise = rng.standard_normal((1, 300, RESPONDER_NOISE_CH)).astype(np.float32)
+    base = m([vad, noise]).numpy()[0, :, 0]
+    k = 100
+    moved_vad = vad.copy()
+    moved_vad[0, k] += 1.0
+    changed = np.nonzero(np.abs(m([moved_vad, noise]).numpy()[0, :, 0] - base) > 0)[0]
+    assert changed.min() == k + RESPONSE_DELAY_FRAMES
+    moved_noise = noise.copy()
+    moved_noise[0, k] += 3.0
+    changed = np.nonzero(np.abs(m([vad, moved_noise]).numpy()[0, :, 0] - base) > 0)[0]
+    assert changed.min() == k
+
+
+def test_renderer_reads_no_further_ahead_than_the_agents_render_lookahead(models):
+    renderer = models[1]
+    rng = np.random.default_rng(0)
+    mel = rng.standard_normal((1, 64, MEL_BINS)).astype(np.float32)
+    k = 40
+    moved = mel.copy()
+    moved[0, k] += 1.0
+    diff = np.abs(renderer(moved).numpy()[0, :, 0] - renderer(mel).numpy()[0, :, 0])
+    first_changed_frame = np.nonzero(diff > 0)[0].min() // MEL_HOP
+    assert first_changed_frame >= k - RENDER_LOOKAHEAD_FRAMES
+
+
+@pytest.mark.parametrize("chunk", [STREAM_CHUNK_FRAMES * MEL_HOP, 1000, 37])
+def test_streaming_answer_equals_the_offline_answer_to_the_last_sample(core, chunk):
+    partner, _ = normalize_partner(_speech_like(9.3 if chunk > 100 else 2.1))
+    offline = core.respond(tf.constant(partner), tf.constant(5, tf.int64))
+    assert offline["agent"].shape[0] == len(partner)
+    stream = StreamingAgent(core, seed=5)
+    pieces = [stream.push(partner[i:i + chunk]) for i in range(0, len(partner), chunk)] + [stream.finish()]
+    online = np.concatenate(pieces)[:len(partner)]
+    assert len(online) == len(partner)
+    np.testing.assert_allclose(online, offline["agent"].numpy(), atol=1e-4)
+    # each chunk's answer is due before the partner gets there: the stream runs ahead of what it heard
+    heard = StreamingAgent(core, seed=5)
+    assert len(heard.push(partner[:STREAM_CHUNK_FRAMES * MEL_HOP * 3])) >= STREAM_CHUNK_FRAMES * MEL_HOP * 4
+
+
+def test_different_seeds_give_different_answers_and_a_seed_the_same_one(core):
+    partner, _ = normalize_partner(_speech_like(3.0))
+    a = core.respond(tf.constant(partner), tf.constant(1, tf.int64))["agent"].numpy()
+    b = core.respond(tf.constant(partner), tf.constant(1, tf.int64))["agent"].numpy()
+    c = core.respond(tf.constant(partner), tf.constant(2, tf.int64))["agent"].numpy()
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-3
+
+
+def test_normalize_partner_sets_the_training_peak_and_leaves_silence_alone():
+    x, gain = normalize_partner(np.array([0.0, 0.1, -0.2], np.float32))
+    assert np.abs(x).max() == pytest.approx(0.9) and gain == pytest.approx(4.5)
+    z, g = normalize_partner(np.zeros(10, np.float32))
+    assert g == 1.0 and not z.any()
+
+
+def test_export_carries_the_respond_signature_and_the_streaming_steps(export, core):
+    loaded = tf.saved_model.load(export)
+    partner, _ = normalize_partner(_speech_like(2.0))
+    out = loaded.signatures["respond"](partner=tf.constant(partner), seed=tf.constant(5, tf.int64))
+    ref = core.respond(tf.constant(partner), tf.constant(5, tf.int64))
+    np.testing.assert_allclose(out["agent"].numpy(), ref["agent"].numpy(), atol=1e-5)
+    assert out["partner_vad"].shape[0] == out["agent_gate"].shape[0] == -(-len(partner) // MEL_HOP)
+    stream = StreamingAgent(loaded.agent, seed=5)
+    online = np.concatenate([stream.push(partner[i:i + 1040]) for i in range(0, len(partner), 1040)]
+                            + [stream.finish()])[:len(partner)]
+    np.testing.assert_allclose(online, ref["agent"].numpy(), atol=1e-4)
+
+
+def _write(path, audio, sr=SR):
+    sf.write(str(path), audio, sr, subtype="PCM_16")
+    return path
+
+
+def test_read_partner_refuses_bad_input_naming_the_file(tmp_path):
+    speech = _speech_like(2.0)
+    with pytest.raises(AudioError, match="missing.wav"):
+        read_partner(tmp_path / "missing.wav", None)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(AudioError, match="empty.wav"):
+        read_partner(tmp_path / "empty.wav", None)
+    silent = _write(tmp_path / "silent.wav", np.zeros(SR * 2, np.float32))
+    with pytest.raises(AudioError, match="silent.wav.*no speech"):
+        read_partner(silent, None)
+    stereo = _write(tmp_path / "stereo.wav", np.stack([speech, np.zeros_like(speech)], -1))
+    with pytest.raises(AudioError, match="stereo.wav.*--partner_channel"):
+        read_partner(stereo, None)
+    with pytest.raises(AudioError, match="stereo.wav.*no speech"):
+        read_partner(stereo, 1)
+    with pytest.raises(AudioError, match="partner_channel=2"):
+        read_partner(stereo, 2)
+    three = _write(tmp_path / "three.wav", np.stack([speech] * 3, -1))
+    with pytest.raises(AudioError, match="three.wav.*3 channels"):
+        read_partner(three, 0)
+    got, sr = read_partner(stereo, 0)
+    assert sr == SR and got.shape == speech.shape
+
+
+def _respond(*args):
+    return subprocess.run([train_helpers.PYTHON, "-m", "wavebabble.respond", *args], cwd=train_helpers.REPO,
+                          env=train_helpers.env(), capture_output=True, text=True, timeout=300)
+
+
+def test_respond_cli_keeps_the_partner_unchanged_at_its_rate_and_streams_the_same_answer(export, tmp_path):
+    sr = 16000
+    partner = _speech_like(3.0, seed=3, sr=sr)
+    src = _write(tmp_path / "partner.wav", partner, sr)
+    offline, online = tmp_path / "answer.wav", tmp_path / "answer_stream.wav"
+    first = _respond(f"--partner={src}", f"--out={offline}", f"--model={export}")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = _respond(f"--partner={src}", f"--out={online}", f"--model={export}", "--streaming")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "per 104 ms chunk: median" in second.stdout and "real-time factor" in second.stdout
+    a, a_sr = sf.read(str(offline), dtype="float32")
+    b, _ = sf.read(str(online), dtype="float32")
+    original, _ = sf.read(str(src), dtype="float32")
+    assert a_sr == sr and a.shape == (len(partner), 2)
+    np.testing.assert_array_equal(a[:, 0], original)            # the partner, bit for bit
+    assert np.abs(a[:, 1]).max() > 0                             # the agent's channel
+    np.testing.assert_allclose(a, b, atol=2 / 32768)             # streaming: the same answer
+    again = _respond(f"--partner={src}", f"--out={offline}", f"--model={export}")
+    assert again.returncode != 0 and "already exists" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_respond_cli_refuses_a_model_without_the_agent_and_a_silent_partner(tmp_path):
+    tf.keras.utils.set_random_seed(0)
+    p = tf.train.Checkpoint(planner=build_mel_planner(DIM)).save(str(tmp_path / "p" / "ckpt"))
+    r = tf.train.Checkpoint(renderer=build_mel_renderer(DIM)).save(str(tmp_path / "r" / "ckpt"))
+    plain = export_two_stage(p, r, tmp_path / "plain", planner_dim=DIM, renderer_dim=DIM)
+    src = _write(tmp_path / "partner.wav", _speech_like(1.0))
+    res = _respond(f"--partner={src}", f"--out={tmp_path / 'x.wav'}", f"--model={plain}")
+    assert res.returncode != 0 and "no agent" in res.stderr and "Traceback" not in res.stderr
+    silent = _write(tmp_path / "silent.wav", np.zeros(SR, np.float32))
+    res = _respond(f"--partner={silent}", f"--out={tmp_path / 'y.wav'}", f"--model={plain}")
+    assert res.returncode != 0 and "silent.wav" in res.stderr and "no speech" in res.stderr
+    assert not (tmp_path / "x.wav").exists() and not (tmp_path / "y.wav").exists()
+    with pytest.raises(ConfigError, match="no agent"):
+        from wavebabble.respond import load_agent
+
+        load_agent(plain)
+
+
+def test_train_responder_trains_saves_and_resumes(tmp_path):
+    data = train_helpers.write_dialogues(tmp_path / "data", seconds=9.0)
+    tf.keras.utils.set_random_seed(0)
+    planner = tf.train.Checkpoint(planner=build_mel_planner(DIM)).save(str(tmp_path / "planner" / "ckpt"))
+    args = [f"--logdir={tmp_path / 'run'}", f"--data_dir={data}", f"--planner={planner}", f"--planner_dim={DIM}",
+            "--dim=4", "--batch_size=2", "--slice_len=16384", "--num_clips=4", "--save_every=2", "--log_every=1"]
+    run = lambda *extra: subprocess.run([train_helpers.PYTHON, "-m", "train.train_responder", *args, *extra],  # noqa: E731
+                                        cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True,
+                                        text=True, timeout=300)
+    first = run("--steps=3")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "step 3/3" in first.stdout and "g_timing" in first.stdout and "gate_mean" in first.stdout
+    second = run("--steps=4")
+    assert second.returncode == 0 and "at step 3" in second.stdout and "step 4/4" in second.stdout
+    bad = subprocess.run([train_helpers.PYTHON, "-m", "train.train_responder", f"--logdir={tmp_path / 'r2'}",
+                          f"--data_dir={data}", f"--planner={tmp_path / 'nope' / 'ckpt-1'}", "--steps=1"],
+                         cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "--planner=" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_continue_dialogue_goes_on_from_the_prompt_for_both_speakers(core):
+    from wavebabble.agent import continue_dialogue
+
+    a, b = _speech_like(4.0, seed=1), _speech_like(4.0, seed=2)
+    prompt = np.stack([a, b], -1)
+    out = continue_dialogue(core, prompt, 8000 * 3 + 5, seed=3)
+    assert out.shape == (8000 * 3 + 5, 2) and np.isfinite(out).all()
+    assert np.abs(out[:, 0]).max() > 0 and np.abs(out[:, 1]).max() > 0
+    np.testing.assert_array_equal(out, continue_dialogue(core, prompt, 8000 * 3 + 5, seed=3))
+    # the speakers listen to the prompt: another prompt changes what follows it
+    other = continue_dialogue(core, prompt[:, ::-1].copy(), 8000 * 3 + 5, seed=3)
+    assert np.abs(other - out).max() > 1e-4
+
+
+def _continue(*args):
+    return subprocess.run([train_helpers.PYTHON, "-m", "wavebabble.continuation", *args], cwd=train_helpers.REPO,
+                          env=train_helpers.env(), capture_output=True, text=True, timeout=300)
+
+
+def test_continuation_cli_writes_the_prompt_then_the_continuation_and_refuses_bad_input(export, tmp_path):
+    sr = 16000
+    prompt = np.stack([_speech_like(2.0, seed=4, sr=sr), _speech_like(2.0, seed=5, sr=sr)], -1)
+    src = _write(tmp_path / "prompt.wav", prompt, sr)
+    out = tmp_path / "out.wav"
+    res = _continue(f"--prompt={src}", "--seconds=1.5", f"--out={out}", f"--model={export}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    got, got_sr = sf.read(str(out), dtype="float32")
+    original, _ = sf.read(str(src), dtype="float32")
+    assert got_sr == sr and got.shape == (len(prompt) + int(1.5 * sr), 2)
+    np.testing.assert_array_equal(got[:len(prompt)], original)
+    assert np.abs(got[len(prompt):]).max() > 0
+    mono = _write(tmp_path / "mono.wav", prompt[:, 0], sr)
+    silent = _write(tmp_path / "silent.wav", np.zeros((sr, 2), np.float32), sr)
+    cases = [([f"--prompt={mono}", "--seconds=1"], "mono.wav"),
+             ([f"--prompt={silent}", "--seconds=1"], "no speech"),
+             ([f"--prompt={tmp_path / 'missing.wav'}", "--seconds=1"], "missing.wav"),
+             ([f"--prompt={src}", "--seconds=-1"], "--seconds=-1"),
+             ([f"--prompt={src}", "--seconds=1e9"], "--seconds=1e+09"),
+             ([f"--prompt={src}", "--seconds=1"], "already exists")]
+    for args, message in cases:
+        res = _continue(*args, f"--out={out if message == 'already exists' else tmp_path / 'bad.wav'}",
+                        f"--model={export}")
+        assert res.returncode != 0 and message in res.stderr and "Traceback" not in res.stderr, (args, res.stderr)
+    assert not (tmp_path / "bad.wav").exists()

@@ -1,0 +1,150 @@
+"""Train the agent's turn-taker (models/responder.py): when to speak, given what the partner has said so far.
+
+    python -m train.train_responder --logdir=runs/responder [--planner=CKPT --planner_dim=8] [--data_dir=DIR]
+
+Real: both speakers' soft VAD (mel.mel_soft_vad of each speaker's log-mels, 125 frames/s) of jointly normalised
+dialogue clips. Fake: the partner is one speaker of a real clip (A or B, with probability 1/2 each); the agent's
+mels are the two-stage planner's voice features (its checkpoint --planner, frozen; a bank of VOICE_BANK_CLIPS
+clips of both its speakers, drawn once) gated by the responder's gate over the planner's silence floor
+(mel_planner.gate_voice), and the agent's soft VAD is read from those mels the same way as the real one's (with
+the surrogate gradient of vad.soft_vad). So the VAD the critic judges includes the voice's own quiet stretches,
+as the VAD of the rendered answer does. The critic is the turn-timing D of the v1 generator at the demo preset's
+size (models/timing_discriminator.py: dilated convs over the whole clip, minibatch std, turn statistics) on the
+pair (partner, agent), the partner in its own channel; hinge loss. The checkpoints' `responder` is a moving
+average of the trained weights (--ema_decay; `responder_train` is the trained copy). Loop, checkpoints, resuming:
+train.stage_loop.
+"""
+from __future__ import annotations
+
+import numpy as np
+from absl import flags
+
+from train.stage_loop import add_loop_flags, check_init_from, run_stage
+from wavebabble import runtime
+from wavebabble.cli import cli_errors, run_main
+
+FLAGS = flags.FLAGS
+DEFAULT_STEPS = 3000
+DEFAULT_PLANNER = "eval/results/two_stage_checkpoints/planner/ckpt-3500"   # the shipped model's planner
+VOICE_BANK_CLIPS = 128          # planner clips drawn once; each gives two voices (its two speakers)
+EMA_DECAY = 0.999               # moving average of the responder's weights (Yazici et al. 2019)
+
+
+def define_flags() -> None:
+    add_loop_flags("runs/responder", steps=DEFAULT_STEPS, save_every=250, log_every=100)
+    flags.DEFINE_integer("batch_size", 16, "Clips per step.")
+    flags.DEFINE_integer("slice_len", 65536, "Samples per real clip (a multiple of MEL_HOP * PLAN_UPSAMPLE).")
+    flags.DEFINE_integer("dim", 32, "Responder channels.")
+    flags.DEFINE_float("lr", 2e-4, "Adam learning rate (both).")
+    flags.DEFINE_string("planner", DEFAULT_PLANNER, "Checkpoint of the two-stage planner whose voice the agent "
+                        "speaks with (train.train_mel_gan's <logdir>/ckpt/ckpt-N).")
+    flags.DEFINE_integer("planner_dim", 8, "Base channels of that planner.")
+    flags.DEFINE_float("vad_grad_temperature_db", 10.0, "Surrogate gradient of the soft VAD (vad.soft_vad).")
+    flags.DEFINE_integer("num_clips", 1024, "Real clips the batches are drawn from.")
+    flags.DEFINE_float("ema_decay", EMA_DECAY, "The checkpoints' `responder` is a moving average of the trained "
+                       "weights with this decay per step (`responder_train` holds the trained ones); 0: none.")
+
+
+def main(argv) -> int:
+    del argv
+    check_init_from(FLAGS.init_from)
+    runtime.tune("train")
+    import tensorflow as tf
+
+    from wavebabble import data, losses
+    from wavebabble.config import get_config
+    from wavebabble.mel import MEL_BINS, MEL_HOP, MEL_SAMPLE_RATE, dialogue_mels, mel_soft_vad
+    from wavebabble.models.mel_planner import NOISE_CH, gate_voice, voice_model
+    from wavebabble.models.responder import RESPONDER_NOISE_CH, build_responder
+    from wavebabble.models.timing_discriminator import build_timing_discriminator
+    from wavebabble.models.two_stage import restore_planner
+
+    sr = MEL_SAMPLE_RATE
+    frames = FLAGS.slice_len // MEL_HOP
+    tcfg = get_config("demo").replace(frame_hz=sr // MEL_HOP, slice_len=FLAGS.slice_len)
+
+    def vad(mel, nch, grad=0.0):
+        return mel_soft_vad(mel, nch, tcfg.vad_threshold_db, tcfg.vad_temperature_db, grad)
+
+    with cli_errors("train.train_responder"):        # one line for a bad --planner (before the data loads) or data
+        planner = restore_planner(FLAGS.planner, FLAGS.planner_dim)
+        clips = data.load_clips(FLAGS.data_dir, sample_rate=sr, slice_len=FLAGS.slice_len,
+                                num_clips=FLAGS.num_clips, seed=FLAGS.seed)
+    real_vad = vad(tf.constant(dialogue_mels(clips, sr)), 2).numpy()          # [num_clips, frames, 2]
+    del clips
+    floor = tf.constant(planner.get_layer("gated_mel").floor.numpy())
+    voices, rng = voice_model(planner), np.random.default_rng(FLAGS.seed)
+    bank = []
+    for i in range(0, VOICE_BANK_CLIPS, 16):
+        v = voices(rng.standard_normal((16, frames, NOISE_CH)).astype(np.float32)).numpy()
+        bank += [v[..., :MEL_BINS], v[..., MEL_BINS:]]
+    bank = np.concatenate(bank)                                                # [2 * VOICE_BANK_CLIPS, frames, bins]
+    del planner, voices
+
+    tf.keras.utils.set_random_seed(FLAGS.seed)
+    responder, critic = build_responder(FLAGS.dim), build_timing_discriminator(tcfg)
+    average = build_responder(FLAGS.dim)          # what the checkpoints call `responder` (export, selection)
+    for a, w in zip(average.weights, responder.weights):
+        a.assign(w)
+    g_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
+    d_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
+    g_opt.build(responder.trainable_variables)
+    d_opt.build(critic.trainable_variables)
+
+    decay = tf.constant(FLAGS.ema_decay, tf.float32)
+
+    def pair(partner, agent, partner_first):
+        """[batch, frames, 1] x 2 -> [batch, frames, 2] with the partner in channel 0 where partner_first."""
+        first = partner_first[:, None, None]
+        return tf.concat([tf.where(first, partner, agent), tf.where(first, agent, partner)], axis=-1)
+
+    def fake_pair(real, voice, noise, partner_first):
+        partner = tf.where(partner_first[:, None, None], real[..., :1], real[..., 1:])
+        gate = responder([partner, noise], training=True)
+        agent = vad(gate_voice(voice, gate, floor), 1, FLAGS.vad_grad_temperature_db)
+        return pair(partner, agent, partner_first), gate
+
+    @tf.function
+    def d_step(real, voice, noise, partner_first):
+        fake, _ = fake_pair(real, voice, noise, partner_first)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(losses.d_loss(critic(real, training=True), critic(fake, training=True), "hinge"))
+        d_opt.apply_gradients(zip(tape.gradient(loss, critic.trainable_variables), critic.trainable_variables))
+        return {"d_timing": loss}
+
+    @tf.function
+    def g_step(real, voice, noise, partner_first):
+        with tf.GradientTape() as tape:
+            fake, gate = fake_pair(real, voice, noise, partner_first)
+            loss = tf.reduce_mean(losses.g_loss(critic(fake, training=True), "hinge"))
+        grads = tape.gradient(loss, responder.trainable_variables)
+        g_opt.apply_gradients(zip(grads, responder.trainable_variables))
+        for a, w in zip(average.weights, responder.weights):
+            a.assign(decay * a + (1.0 - decay) * w)
+        return {"g_timing": loss, "gate_mean": tf.reduce_mean(gate)}
+
+    def batch():
+        n = FLAGS.batch_size
+        real = real_vad[rng.integers(0, len(real_vad), n)]
+        voice = bank[rng.integers(0, len(bank), n)]
+        noise = rng.standard_normal((n, frames, RESPONDER_NOISE_CH)).astype(np.float32)
+        return tf.constant(real), tf.constant(voice), tf.constant(noise), tf.constant(rng.random(n) < 0.5)
+
+    def train_step():
+        return {**d_step(*batch()), **g_step(*batch())}
+
+    return run_stage(train_step, {"responder": average, "responder_train": responder, "critic": critic,
+                                  "g_opt": g_opt, "d_opt": d_opt},
+                     logdir=FLAGS.logdir, steps=FLAGS.steps, init_from=FLAGS.init_from,
+                     save_every=FLAGS.save_every, log_every=FLAGS.log_every,
+                     describe=f"responder {responder.count_params()} / critic {critic.count_params()} parameters; "
+                              f"real VAD {real_vad.shape}; voice bank {bank.shape}")
+
+
+def run() -> None:
+    define_flags()
+    run_main(main, "train.train_responder")
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,262 @@
+"""The babbling agent: answers a partner's speech with the two-stage generator's voice, at human turn timing.
+
+    AgentCore(planner, renderer, responder, vad_threshold_db, vad_temperature_db)   a tf.Module; the same
+        functions are exported into the two-stage SavedModel (wavebabble.export), so callers use either:
+      respond(partner [S], seed)         -> {agent [S], partner_vad [frames], agent_gate [frames]}   (offline)
+      partner_vad(segment [S])           -> [S // MEL_HOP]   soft VAD of a level-normalised 8 kHz segment
+      gate(partner_vad [n], first_frame, seed) -> [n]        the responder on a window of frames
+      voice(first_frame, num_frames, seed)     -> [num_frames, MEL_BINS]   the agent's voice features
+      render(gate [n], voice [n, MEL_BINS])    -> [n * MEL_HOP]            gated mels -> waveform
+      gated_vad(gate [n], voice [n, MEL_BINS]) -> [n]                      their soft VAD
+    StreamingAgent(core, seed).push(partner_chunk) -> the agent's next samples; .finish() -> the rest
+    continue_dialogue(core, prompt [n, 2], num_samples, seed) -> [num_samples, 2]   both speakers go on
+    normalize_partner(audio) -> (audio * gain, gain)   the training data's level (data.TARGET_PEAK peak)
+
+All audio is mono float32 at MEL_SAMPLE_RATE (8 kHz); frames are mel frames (MEL_HOP samples, 125 per second).
+The agent's answer to a partner: the partner's soft VAD (mel.mel_soft_vad of its log-mels, the turn-timing D's
+measure) -> the responder's gate (models/responder.py: causal, the partner heard with RESPONSE_DELAY_FRAMES of
+delay) -> the gate opens voice features the planner makes from the agent's own noise (mel_planner.voice_model:
+speaker B's channel), over the planner's silence floor -> the renderer.
+Noise is a function of (seed, absolute frame): NOISE_BLOCK_FRAMES frames per stateless draw, so a window of
+frames gets the same noise whichever call asks for it. That is what makes the streaming agent's answer the
+offline one: each chunk recomputes only windows whose outputs depend on frames already heard (the responder's
+receptive field plus its delay on the left; the planner's VOICE_MARGIN_FRAMES on both sides, on the planner's
+PLAN_UPSAMPLE grid; the renderer's RENDER_LOOKAHEAD_FRAMES on the right). The two are equal within float
+rounding, to the last sample.
+"""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import tensorflow as tf
+
+from wavebabble.data import TARGET_PEAK
+from wavebabble.mel import MEL_BINS, MEL_FFT, MEL_HOP, MEL_SAMPLE_RATE, log_mel, mel_soft_vad
+from wavebabble.models.mel_planner import NOISE_CH, PLAN_UPSAMPLE, gate_voice, voice_model
+from wavebabble.models.responder import (MEL_LOOKAHEAD_FRAMES, RECEPTIVE_FRAMES, RENDER_LOOKAHEAD_FRAMES,
+                                         RESPONDER_NOISE_CH, RESPONSE_DELAY_FRAMES, STREAM_CHUNK_FRAMES)
+
+NOISE_BLOCK_FRAMES = 64          # frames per stateless noise draw
+RESPONDER_STREAM, PLANNER_STREAM = 0, 1   # second seed word's parity: which model the noise is for
+VOICE_MARGIN_FRAMES = 256        # the planner's voice at frame t reads its noise within t-243 .. t+228 (measured)
+AGENT_CHANNEL = 1                # the planner speaker whose voice the agent speaks with (B)
+MEL_CONTEXT_FRAMES = 2           # frames of audio either side of a segment whose partner VAD is computed
+RENDER_CONTEXT_FRAMES = 16       # mel frames left of a rendered window (the renderer reads ~8)
+MIN_PEAK = 1e-4                  # a partner quieter than this everywhere is silence (normalize_partner)
+
+
+def normalize_partner(audio: np.ndarray) -> tuple[np.ndarray, float]:
+    """Mono audio -> (audio * gain, gain) with peak TARGET_PEAK, the level of the clips the agent learned from
+    (data.normalize_clip); gain 1 for an all-silent input (peak below MIN_PEAK)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    gain = TARGET_PEAK / peak if peak >= MIN_PEAK else 1.0
+    return (audio * gain).astype(np.float32), gain
+
+
+class AgentCore(tf.Module):
+    """The agent's functions over its three Keras models (see the module docstring)."""
+
+    def __init__(self, planner, renderer, responder, vad_threshold_db: float, vad_temperature_db: float):
+        super().__init__(name="agent")
+        # The Keras models are not tracked: only the variables the traced functions read are (agent_variables),
+        # as in wavebabble.export.
+        self._models = types.SimpleNamespace(voice=voice_model(planner), renderer=renderer, responder=responder)
+        self.floor = tf.Variable(planner.get_layer("gated_mel").floor.numpy(), trainable=False, name="floor")
+        self._vad = (float(vad_threshold_db), float(vad_temperature_db))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="segment")])
+        def partner_vad(segment):
+            """Level-normalised 8 kHz audio [S] (S a multiple of MEL_HOP) -> soft VAD [S // MEL_HOP]."""
+            return mel_soft_vad(log_mel(segment[None], MEL_SAMPLE_RATE), 1, *self._vad)[0, :, 0]
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="first_frame"),
+                                      tf.TensorSpec([], tf.int32, name="num_frames"),
+                                      tf.TensorSpec([], tf.int64, name="seed"),
+                                      tf.TensorSpec([], tf.int64, name="stream"),
+                                      tf.TensorSpec([], tf.int32, name="channels")])
+        def noise(first_frame, num_frames, seed, stream, channels):
+            """[num_frames, channels] standard normal noise of frames first_frame.. (one draw per block)."""
+            block = tf.constant(NOISE_BLOCK_FRAMES, tf.int64)
+            b0 = first_frame // block
+            b1 = (first_frame + tf.cast(num_frames, tf.int64) + block - 1) // block
+            blocks = tf.map_fn(
+                lambda b: tf.random.stateless_normal(tf.stack([NOISE_BLOCK_FRAMES, channels]),
+                                                     tf.stack([seed, 2 * b + stream])),
+                tf.range(b0, tf.maximum(b1, b0 + 1)), fn_output_signature=tf.TensorSpec([None, None], tf.float32))
+            flat = tf.reshape(blocks, [-1, channels])
+            start = first_frame - b0 * block
+            return flat[start:start + tf.cast(num_frames, tf.int64)]
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="partner_vad"),
+                                      tf.TensorSpec([], tf.int64, name="first_frame"),
+                                      tf.TensorSpec([], tf.int64, name="seed")])
+        def gate(partner_vad, first_frame, seed):
+            """The responder's gate [n] for frames first_frame .. + n, given the partner's VAD on them [n]."""
+            n = tf.shape(partner_vad)[0]
+            z = noise(first_frame, n, seed, tf.constant(RESPONDER_STREAM, tf.int64), RESPONDER_NOISE_CH)
+            return self._models.responder([partner_vad[None, :, None], z[None]])[0, :, 0]
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="first_frame"),
+                                      tf.TensorSpec([], tf.int32, name="num_frames"),
+                                      tf.TensorSpec([], tf.int64, name="seed")])
+        def voice(first_frame, num_frames, seed):
+            """The agent's voice features [num_frames, MEL_BINS] of frames first_frame .. + num_frames (the
+            planner run on a window with VOICE_MARGIN_FRAMES either side, on its PLAN_UPSAMPLE grid)."""
+            grid = tf.constant(PLAN_UPSAMPLE, tf.int64)
+            start = tf.maximum(first_frame - VOICE_MARGIN_FRAMES, 0) // grid * grid
+            end = first_frame + tf.cast(num_frames, tf.int64) + VOICE_MARGIN_FRAMES
+            end = (end + grid - 1) // grid * grid
+            z = noise(start, tf.cast(end - start, tf.int32), seed, tf.constant(PLANNER_STREAM, tf.int64), NOISE_CH)
+            v = self._models.voice(z[None])[0, :, AGENT_CHANNEL * MEL_BINS:(AGENT_CHANNEL + 1) * MEL_BINS]
+            return v[first_frame - start:first_frame - start + tf.cast(num_frames, tf.int64)]
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
+                                      tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice")])
+        def render(gate, voice):
+            """Gated voice -> the agent's waveform [n * MEL_HOP] in [-1, 1]."""
+            mel = gate_voice(voice[None], gate[None, :, None], self.floor)
+            return tf.clip_by_value(self._models.renderer(mel)[0, :, 0], -1.0, 1.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="partner"),
+                                      tf.TensorSpec([], tf.int64, name="seed")])
+        def respond(partner, seed):
+            """Level-normalised 8 kHz partner audio [S] -> {agent [S], partner_vad [frames], agent_gate [frames]}
+            (frames = ceil(S / MEL_HOP)); the agent's audio is at the partner's normalised level."""
+            length = tf.shape(partner)[0]
+            frames = (length + MEL_HOP - 1) // MEL_HOP
+            heard = partner_vad(tf.pad(partner, [[0, frames * MEL_HOP - length]]))
+            # the gate is known RESPONSE_DELAY_FRAMES past what was heard: the renderer reads its look-ahead
+            # there, as the streaming agent does (the padding is never read: it is behind the delay)
+            ahead = frames + RENDER_LOOKAHEAD_FRAMES
+            g = gate(tf.pad(heard, [[0, RENDER_LOOKAHEAD_FRAMES]]), tf.constant(0, tf.int64), seed)
+            agent = render(g, voice(tf.constant(0, tf.int64), ahead, seed))[:length]
+            return {"agent": agent, "partner_vad": heard, "agent_gate": g[:frames]}
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
+                                      tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice")])
+        def gated_vad(gate, voice):
+            """The soft VAD [n] of gated voice (the measure train.train_responder's critic judged)."""
+            return mel_soft_vad(gate_voice(voice[None], gate[None, :, None], self.floor), 1, *self._vad)[0, :, 0]
+
+        self.partner_vad, self.noise, self.gate, self.voice = partner_vad, noise, gate, voice
+        self.gated_vad = gated_vad
+        self.render, self.respond = render, respond
+        traced = respond.get_concrete_function()
+        self.agent_variables = list(traced.variables)
+
+
+class StreamingAgent:
+    """The agent fed the partner's audio in chunks: each push returns the agent's samples that what has been
+    heard so far decides, which run STREAM_AHEAD_FRAMES frames past the end of the partner's audio heard (so a
+    chunk of up to STREAM_CHUNK_FRAMES frames is answered before it is due). `core` is an AgentCore or a loaded
+    SavedModel that has the agent (it exposes the same functions). Audio: level-normalised 8 kHz float32."""
+
+    def __init__(self, core, seed: int = 0):
+        self.core, self.seed = core, int(seed)
+        self._partner = np.zeros(0, np.float32)      # everything heard
+        self._vad = np.zeros(0, np.float32)          # partner VAD of frames [0, len)
+        self._gate = np.zeros(0, np.float32)         # agent gate of frames [0, len)
+        self._voice = np.zeros((0, MEL_BINS), np.float32)
+        self._emitted = 0                            # agent samples returned so far
+
+    def _known_vad_frames(self, heard: int) -> int:
+        """Frames whose spectrogram window lies inside the first `heard` samples."""
+        window_end = MEL_FFT - (MEL_FFT - MEL_HOP) // 2      # frame f's window ends at sample f * MEL_HOP + this
+        return max(0, (heard - window_end) // MEL_HOP + 1)
+
+    def _segment(self, first: int, last: int) -> np.ndarray:
+        """Partner samples of frames [first - MEL_CONTEXT_FRAMES, last + MEL_CONTEXT_FRAMES), zeros outside."""
+        lo, hi = (first - MEL_CONTEXT_FRAMES) * MEL_HOP, (last + MEL_CONTEXT_FRAMES) * MEL_HOP
+        out = np.zeros(hi - lo, np.float32)
+        a, b = max(lo, 0), min(hi, len(self._partner))
+        if b > a:
+            out[a - lo:b - lo] = self._partner[a:b]
+        return out
+
+    def push(self, chunk: np.ndarray) -> np.ndarray:
+        """Hear `chunk` (mono float32 [n]); return the agent's next samples (possibly none)."""
+        self._partner = np.concatenate([self._partner, np.asarray(chunk, np.float32).reshape(-1)])
+        return self._advance(self._known_vad_frames(len(self._partner)))
+
+    def finish(self) -> np.ndarray:
+        """The partner has stopped: the agent's samples up to the length heard (its last frame's spectrogram
+        padded with silence, as the offline answer's). Earlier pushes may already have returned samples past
+        that length: a caller trims the whole answer to the partner's length."""
+        heard, before = len(self._partner), self._emitted
+        return self._advance(-(-heard // MEL_HOP))[:max(0, heard - before)]
+
+    def _advance(self, vad_frames: int) -> np.ndarray:
+        c = self.core
+        old = len(self._vad)
+        if vad_frames > old:
+            seg = self._segment(old, vad_frames)
+            v = c.partner_vad(tf.constant(seg)).numpy()[MEL_CONTEXT_FRAMES:-MEL_CONTEXT_FRAMES]
+            self._vad = np.concatenate([self._vad, v])
+        gate_frames = len(self._vad) + RESPONSE_DELAY_FRAMES
+        g_old = len(self._gate)
+        if gate_frames > g_old:
+            lo = max(0, g_old - RECEPTIVE_FRAMES - RESPONSE_DELAY_FRAMES)
+            window = np.zeros(gate_frames - lo, np.float32)
+            known = self._vad[lo:gate_frames]
+            window[:len(known)] = known
+            g = c.gate(tf.constant(window), tf.constant(lo, tf.int64), tf.constant(self.seed, tf.int64)).numpy()
+            self._gate = np.concatenate([self._gate, g[g_old - lo:]])
+            v = c.voice(tf.constant(g_old, tf.int64), tf.constant(gate_frames - g_old, tf.int32),
+                        tf.constant(self.seed, tf.int64)).numpy()
+            self._voice = np.concatenate([self._voice, v])
+        ready = (len(self._gate) - RENDER_LOOKAHEAD_FRAMES) * MEL_HOP
+        if ready <= self._emitted:
+            return np.zeros(0, np.float32)
+        f0 = max(0, self._emitted // MEL_HOP - RENDER_CONTEXT_FRAMES)
+        wave = c.render(tf.constant(self._gate[f0:]), tf.constant(self._voice[f0:])).numpy()
+        out = wave[self._emitted - f0 * MEL_HOP:ready - f0 * MEL_HOP]
+        self._emitted = ready
+        return out
+
+
+STREAM_AHEAD_FRAMES = RESPONSE_DELAY_FRAMES - MEL_LOOKAHEAD_FRAMES - RENDER_LOOKAHEAD_FRAMES + 1
+assert STREAM_AHEAD_FRAMES >= STREAM_CHUNK_FRAMES
+
+
+def speaker_seed(seed: int, channel: int) -> int:
+    """The noise seed of speaker `channel` in a continuation (each speaker its own voice and choices)."""
+    return 2 * int(seed) + int(channel)
+
+
+def continue_dialogue(core, prompt: np.ndarray, num_samples: int, seed: int = 0) -> np.ndarray:
+    """Both speakers go on from a level-normalised 8 kHz stereo prompt [n, 2] -> the next num_samples [m, 2].
+
+    Each speaker is the responder answering the other: speaker c's gate at frame t comes from the other
+    speaker's VAD up to t - RESPONSE_DELAY_FRAMES (the prompt's real VAD, then what was generated), so both are
+    made together in blocks of RESPONSE_DELAY_FRAMES frames; a generated speaker's VAD is that of its gated voice
+    (gated_vad). Voices: the planner's, from each speaker's own noise (speaker_seed), rendered from the prompt's
+    end on (the prompt's own voices are not imitated)."""
+    n = len(prompt) // MEL_HOP * MEL_HOP
+    start = n // MEL_HOP                                   # first continued frame
+    frames = -(-num_samples // MEL_HOP)
+    total = start + frames
+    seeds = [speaker_seed(seed, c) for c in range(2)]
+    vad = np.zeros((total, 2), np.float32)
+    for c in range(2):
+        vad[:start, c] = core.partner_vad(tf.constant(prompt[:n, c])).numpy() if start else 0.0
+    ahead = frames + RENDER_LOOKAHEAD_FRAMES
+    voices = [core.voice(tf.constant(start, tf.int64), tf.constant(ahead, tf.int32),
+                         tf.constant(s, tf.int64)).numpy() for s in seeds]
+    gates = np.zeros((ahead, 2), np.float32)
+    for b in range(start, total + RENDER_LOOKAHEAD_FRAMES, RESPONSE_DELAY_FRAMES):
+        e = min(b + RESPONSE_DELAY_FRAMES, total + RENDER_LOOKAHEAD_FRAMES)
+        lo = max(0, b - RECEPTIVE_FRAMES - RESPONSE_DELAY_FRAMES)
+        for c in range(2):
+            window = np.zeros(e - lo, np.float32)
+            known = vad[lo:min(b, total), 1 - c]
+            window[:len(known)] = known
+            g = core.gate(tf.constant(window), tf.constant(lo, tf.int64), tf.constant(seeds[c], tf.int64)).numpy()
+            gates[b - start:e - start, c] = g[b - lo:]
+        if b < total:
+            k = min(e, total) - b
+            for c in range(2):
+                vad[b:b + k, c] = core.gated_vad(tf.constant(gates[b - start:b - start + k, c]),
+                                                 tf.constant(voices[c][b - start:b - start + k])).numpy()
+    out = np.stack([core.render(tf.constant(gates[:, c]), tf.constant(voices[c])).numpy() for c in range(2)], -1)
+    return out[:num_samples]

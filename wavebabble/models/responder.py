@@ -1,0 +1,68 @@
+"""The agent's turn-taker: when the agent speaks, decided from what the partner has said so far.
+
+    build_responder(dim) -> keras.Model: [partner_vad [batch, frames, 1] in [0, 1],
+                                          noise [batch, frames, RESPONDER_NOISE_CH]]
+                                         -> gate [batch, frames, 1] in (0, 1)
+
+Frames are mel frames (wavebabble.mel: 125 per second at 8 kHz). The partner's soft VAD is delayed by
+RESPONSE_DELAY_FRAMES inside the model (zeros before the start), then read by a causal stack: Conv1D(1) ->
+residual units [LeakyReLU -> causal Conv1D(k3, dilation d) -> LeakyReLU -> Conv1D(1)] for d in DILATIONS
+(receptive field RECEPTIVE_FRAMES, 8.2 s) -> Conv1D(1, sigmoid). So the gate at frame t depends only on the
+partner's VAD up to frame t - RESPONSE_DELAY_FRAMES and on the agent's own noise up to t: an agent that hears
+the partner in chunks of up to STREAM_CHUNK_FRAMES can decide (and render, mel_renderer's look-ahead included)
+each chunk before it is due, and its answer is the same as the offline one. The delay is the agent's reaction
+time; it learns to anticipate the partner's turn ends (the turn-timing D judges the pair, train.train_responder).
+The gate opens the agent's voice: voice features made by the two-stage planner from the agent's noise, gated
+over the planner's learned silence floor exactly as the planner gates its own speakers (mel_planner.gate_voice).
+"""
+from __future__ import annotations
+
+import keras
+
+LEAKY_SLOPE = 0.2
+RESPONDER_NOISE_CH = 8                 # white-noise channels per mel frame
+DILATIONS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+KERNEL = 3
+RECEPTIVE_FRAMES = 1 + (KERNEL - 1) * sum(DILATIONS)      # 1023 frames = 8.2 s
+STREAM_CHUNK_FRAMES = 13               # 104 ms: the streaming agent's chunk (respond --streaming)
+RENDER_LOOKAHEAD_FRAMES = 8            # mel frames past a sample's own frame that the renderer reads (measured)
+MEL_LOOKAHEAD_FRAMES = 3               # a mel frame's STFT window ends 2.5 frames past its own hop
+RESPONSE_DELAY_FRAMES = STREAM_CHUNK_FRAMES + RENDER_LOOKAHEAD_FRAMES + MEL_LOOKAHEAD_FRAMES   # 24 = 192 ms
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class DelayFrames(keras.layers.Layer):
+    """[batch, frames, ch] -> the same shape delayed by `frames` (zeros first, the last `frames` dropped)."""
+
+    def __init__(self, frames: int, **kwargs):
+        super().__init__(**kwargs)
+        self.frames = int(frames)
+
+    def call(self, x):
+        ops = keras.ops
+        length = ops.shape(x)[1]
+        padded = ops.pad(x, [[0, 0], [self.frames, 0], [0, 0]])
+        return padded[:, :length]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "frames": self.frames}
+
+
+def build_responder(dim: int = 32, name: str = "responder") -> keras.Model:
+    """[partner_vad [batch, frames, 1], noise [batch, frames, RESPONDER_NOISE_CH]] -> gate [batch, frames, 1]."""
+    partner = keras.Input((None, 1), name="partner_vad")
+    noise = keras.Input((None, RESPONDER_NOISE_CH), name="noise")
+    heard = DelayFrames(RESPONSE_DELAY_FRAMES, name="reaction_delay")(partner)
+    x = keras.layers.Conv1D(dim, 1, name="in_conv")(keras.layers.Concatenate(name="inputs")([heard, noise]))
+    for d in DILATIONS:
+        h = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"res{d}_act_a")(x)
+        h = keras.layers.Conv1D(dim, KERNEL, dilation_rate=d, padding="causal", name=f"res{d}_conv")(h)
+        h = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"res{d}_act_b")(h)
+        h = keras.layers.Conv1D(dim, 1, name=f"res{d}_mix")(h)
+        x = keras.layers.Add(name=f"res{d}")([x, h])
+    x = keras.layers.LeakyReLU(LEAKY_SLOPE, name="out_act")(x)
+    gate = keras.layers.Conv1D(1, 1, activation="sigmoid", name="gate")(x)
+    return keras.Model([partner, noise], gate, name=name)
