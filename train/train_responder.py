@@ -10,9 +10,7 @@ clips of both its speakers, drawn once) gated by the responder's gate over the p
 the surrogate gradient of vad.soft_vad). So the VAD the critic judges includes the voice's own quiet stretches,
 as the VAD of the rendered answer does. The critic is the turn-timing D of the v1 generator at the demo preset's
 size (models/timing_discriminator.py: dilated convs over the whole clip, minibatch std, turn statistics) on the
-pair (partner, agent), the partner in its own channel; hinge loss. The checkpoints' `responder` is a moving
-average of the trained weights (--ema_decay; `responder_train` is the trained copy). Loop, checkpoints, resuming:
-train.stage_loop.
+pair (partner, agent), the partner in its own channel; hinge loss. Loop, checkpoints, resuming: train.stage_loop.
 """
 from __future__ import annotations
 
@@ -27,7 +25,6 @@ FLAGS = flags.FLAGS
 DEFAULT_STEPS = 3000
 DEFAULT_PLANNER = "eval/results/two_stage_checkpoints/planner/ckpt-3500"   # the shipped model's planner
 VOICE_BANK_CLIPS = 128          # planner clips drawn once; each gives two voices (its two speakers)
-EMA_DECAY = 0.999               # moving average of the responder's weights (Yazici et al. 2019)
 
 
 def define_flags() -> None:
@@ -41,8 +38,6 @@ def define_flags() -> None:
     flags.DEFINE_integer("planner_dim", 8, "Base channels of that planner.")
     flags.DEFINE_float("vad_grad_temperature_db", 10.0, "Surrogate gradient of the soft VAD (vad.soft_vad).")
     flags.DEFINE_integer("num_clips", 1024, "Real clips the batches are drawn from.")
-    flags.DEFINE_float("ema_decay", EMA_DECAY, "The checkpoints' `responder` is a moving average of the trained "
-                       "weights with this decay per step (`responder_train` holds the trained ones); 0: none.")
 
 
 def main(argv) -> int:
@@ -83,15 +78,10 @@ def main(argv) -> int:
 
     tf.keras.utils.set_random_seed(FLAGS.seed)
     responder, critic = build_responder(FLAGS.dim), build_timing_discriminator(tcfg)
-    average = build_responder(FLAGS.dim)          # what the checkpoints call `responder` (export, selection)
-    for a, w in zip(average.weights, responder.weights):
-        a.assign(w)
     g_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
     d_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
     g_opt.build(responder.trainable_variables)
     d_opt.build(critic.trainable_variables)
-
-    decay = tf.constant(FLAGS.ema_decay, tf.float32)
 
     def pair(partner, agent, partner_first):
         """[batch, frames, 1] x 2 -> [batch, frames, 2] with the partner in channel 0 where partner_first."""
@@ -119,8 +109,6 @@ def main(argv) -> int:
             loss = tf.reduce_mean(losses.g_loss(critic(fake, training=True), "hinge"))
         grads = tape.gradient(loss, responder.trainable_variables)
         g_opt.apply_gradients(zip(grads, responder.trainable_variables))
-        for a, w in zip(average.weights, responder.weights):
-            a.assign(decay * a + (1.0 - decay) * w)
         return {"g_timing": loss, "gate_mean": tf.reduce_mean(gate)}
 
     def batch():
@@ -133,8 +121,7 @@ def main(argv) -> int:
     def train_step():
         return {**d_step(*batch()), **g_step(*batch())}
 
-    return run_stage(train_step, {"responder": average, "responder_train": responder, "critic": critic,
-                                  "g_opt": g_opt, "d_opt": d_opt},
+    return run_stage(train_step, {"responder": responder, "critic": critic, "g_opt": g_opt, "d_opt": d_opt},
                      logdir=FLAGS.logdir, steps=FLAGS.steps, init_from=FLAGS.init_from,
                      save_every=FLAGS.save_every, log_every=FLAGS.log_every,
                      describe=f"responder {responder.count_params()} / critic {critic.count_params()} parameters; "
