@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The README's two commands. Needs only python3 (+ pip); everything else is installed into .venv.
 
-    python3 tasks.py demo   # the shipped model -> 200 clips -> report; then a short planner run -> export -> clips
+    python3 tasks.py demo   # the shipped model -> 200 clips -> report, the agent answers and continues a corpus
+                            # dialogue; then a short planner run -> export -> clips
     python3 tasks.py test   # the whole test suite (what CI runs)
 
 Each command creates `.venv` if it is missing and (re)installs the package with its dependencies when
@@ -28,6 +29,9 @@ DEMO_RENDERER = REPO / "eval" / "results" / "two_stage_checkpoints" / "renderer"
 DEMO_CLIPS = 200               # clips from the shipped model, scored: the clips (seed 0) its record's figures are from
 SLOWEST_TESTS = 15             # `test` lists this many slowest tests
 DEMO_TRAINED_CLIPS = 16        # clips generated from the short run's model
+DEMO_PARTNER = "dialogue_00000.wav"   # the agent answers speaker A of this corpus dialogue ...
+DEMO_PROMPT = "dialogue_00001.wav"    # ... and continues this one for DEMO_CONTINUE_SECONDS
+DEMO_CONTINUE_SECONDS = 30
 
 
 def sh(*cmd, check=True, **kw) -> int:
@@ -86,7 +90,8 @@ def cmd_test(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """Generate from the shipped model and write the report; then train the two-stage planner briefly
+    """Generate from the shipped model and write the report; the shipped agent answers one corpus dialogue's
+    speaker A and continues another; then train the two-stage planner briefly
     (DEMO_STEPS), export it with the committed renderer and generate from that, to show training works. Extra args
     go to the training command (train.train_mel_gan)."""
     steps = os.environ.get("WAVEBABBLE_DEMO_STEPS", str(DEMO_STEPS))
@@ -102,6 +107,12 @@ def cmd_demo(args) -> int:
         cwd=REPO, text=True).strip().splitlines()[-1]
     sh(PY, "-m", "eval.report", f"--generated={gen_dir}", f"--reference={corpus}", f"--out={report_dir}",
        "--overwrite")
+    agent_dir = DEMO_DIR / "agent"
+    answer, continued = agent_dir / "answer.wav", agent_dir / "continued.wav"
+    sh(PY, "-m", "wavebabble.respond", f"--partner={Path(corpus) / DEMO_PARTNER}", "--partner_channel=0",
+       f"--out={answer}", "--overwrite")
+    sh(PY, "-m", "wavebabble.continuation", f"--prompt={Path(corpus) / DEMO_PROMPT}",
+       f"--seconds={DEMO_CONTINUE_SECONDS}", f"--out={continued}", "--overwrite")
     shipped_s = time.time() - t0
     train_dir, trained_gen = DEMO_DIR / "train", DEMO_DIR / "train_generated"
     sh(PY, "-m", "train.train_mel_gan", f"--logdir={train_dir}", f"--steps={steps}", *args)
@@ -113,6 +124,8 @@ def cmd_demo(args) -> int:
           flush=True)
     print(f"  listen:      {gen_dir}/*.wav  (the shipped model; stereo: speaker A left, speaker B right)")
     print(f"  report:      {report_dir}/report.md  (+ PNG plots, report.json)")
+    print(f"  the agent:   {answer} (it answers speaker A of {DEMO_PARTNER}, on the right), {continued} (the "
+          f"corpus's {DEMO_PROMPT}, then {DEMO_CONTINUE_SECONDS} s more)")
     print(f"  short run:   {train_dir} (the planner, {steps} steps; its clips in {trained_gen})")
     print(f"  TensorBoard: {PY.parent / 'tensorboard'} --logdir {train_dir}  (its losses)")
     print("  the shipped model's full training: python -m eval.ship_model (wavebabble/pretrained/two_stage.json)")

@@ -11,14 +11,21 @@ Runs the project's own commands as child processes, in this order, and records e
        --choose_by=timing_and_sound --min_step=PLANNER_STEPS/2 --trajectory_json=WORK/trajectory.json
      (each planner checkpoint of the run's second half with that renderer, on held-out clips and real clips,
      seed 1000: the lowest rank sum of timing score and log-mel FD)
-  4. python -m wavebabble.export --planner=<chosen> --renderer=... --out=wavebabble/pretrained/two_stage --overwrite
+  4. python -m wavebabble.corpus --out_dir=WORK/agent_corpus AGENT_CORPUS_FLAGS   (per-dialogue timing style)
+     python -m train.train_responder --logdir=WORK/responder --data_dir=WORK/agent_corpus --planner=<chosen>
+       --steps=RESPONDER_STEPS --seed=S      (the agent's turn-taker, speaking with the chosen planner's voice)
+  5. python -m eval.select_responder --logdir=WORK/responder --planner=<chosen> --renderer=...
+       --trajectory_json=WORK/responder_trajectory.json   (by timing score on validation partners)
+  6. python -m wavebabble.export --planner=<chosen> --renderer=... --responder=<chosen responder>
+       --out=wavebabble/pretrained/two_stage --overwrite
 The WaveGAN generator (--generator=wavegan, a preset of wavebabble.config):
   1. python -m train.train --preset=P --logdir=WORK/P_seedS --seed=S --save_every=N --max_to_keep=K
   2. python -m eval.select_checkpoint --logdir=... --trajectory_json=WORK/trajectory.json   (by timing)
   3. python -m wavebabble.export --logdir=... --checkpoint=<chosen> --out=wavebabble/pretrained/<P> --overwrite
 Then, for both:
-  5. python -m wavebabble.generate --model=wavebabble/pretrained/<name> --num=C --seed=0 --out_dir=WORK/generated
-  6. python -m eval.report --generated=WORK/generated --reference=<the corpus> --out=WORK/report
+  7. python -m wavebabble.generate --model=wavebabble/pretrained/<name> --num=C --seed=0 --out_dir=WORK/generated
+  8. python -m eval.report --generated=WORK/generated --reference=<the corpus> --out=WORK/report
+  9. (two-stage) python -m eval.agent --model=wavebabble/pretrained/two_stage --out=WORK/agent
 and writes wavebabble/pretrained/<name>.json: those commands, the commit and training wall time of each training
 job, the steps, the chosen checkpoint with every scored checkpoint's held-out figures, and the report's headline
 figures (timing and sound against the corpus, with the real-vs-real floors). A training job that already finished
@@ -37,10 +44,11 @@ from pathlib import Path
 from absl import app, flags
 
 from eval.provenance import config_sha256, source_commit
-from train import train_mel_gan, train_renderer
+from train import train_mel_gan, train_renderer, train_responder
 from wavebabble import pretrained, runtime
 from wavebabble.cli import cli_errors, run_main
 from wavebabble.config import CONFIG_NAME, PRESETS
+from wavebabble.corpus.manifest import MANIFEST_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_RECORD = "ship_train.json"    # in a training job's run dir: its command, wall time and commit
@@ -56,6 +64,12 @@ HEADLINE_SOUND = ("logmel_fd", "logmel_fd_floor", "two_sample_accuracy", "two_sa
                   "voiced_fraction", "voiced_fraction_reference", "syllable_modulation",
                   "syllable_modulation_reference")
 HELD_OUT = ("timing_score", "mean_relative_error", "fto_wasserstein_s", "logmel_fd", "syllable_modulation")
+RESPONDER_STEPS = train_responder.DEFAULT_STEPS  # the agent's turn-taker job's steps (its default)
+AGENT_TRAJECTORY = "responder_trajectory.json"
+# the corpus the agent's turn-taker learns from: the embedded corpus's process (its seed) with per-dialogue timing
+# style, so that it can follow a partner's (and a prompt's) tempo; 64 dialogues of 60 s
+AGENT_CORPUS_FLAGS = ("--num_dialogues=64", "--seconds_each=60", "--seed=20261121", "--style_spread=0.4")
+RESPONDER_HELD_OUT = ("timing_score", "mean_relative_error", "fto_wasserstein_s", "overlap_share_of_speech")
 
 FLAGS = flags.FLAGS
 
@@ -108,25 +122,46 @@ def headline(report: dict) -> dict:
 
 
 def train_two_stage(work_dir: Path, seed: int, model: Path) -> dict:
-    """Steps 1-4 for the two-stage generator -> the record's training part."""
-    renderer_dir, planner_dir = work_dir / "renderer", work_dir / "planner"
+    """Steps 1-6 for the two-stage generator and its agent -> the record's training part."""
+    renderer_dir, planner_dir, responder_dir = work_dir / "renderer", work_dir / "planner", work_dir / "responder"
     renderer_ckpt = renderer_dir / "ckpt" / f"ckpt-{RENDERER_STEPS}"
     renderer = train(renderer_dir, [sys.executable, "-m", "train.train_renderer", f"--logdir={renderer_dir}",
                                     f"--steps={RENDERER_STEPS}", f"--seed={seed}"], Path(f"{renderer_ckpt}.index"))
     planner = train(planner_dir, [sys.executable, "-m", "train.train_mel_gan", f"--logdir={planner_dir}",
                                   f"--steps={PLANNER_STEPS}", f"--seed={seed}"],
                     planner_dir / "ckpt" / f"ckpt-{PLANNER_STEPS}.index")
-    traj, commands = select_and_export(
-        work_dir, [f"--logdir={planner_dir}", f"--renderer={renderer_ckpt}", "--choose_by=timing_and_sound",
-                   f"--min_step={PLANNER_STEPS // 2}"],
-        lambda ckpt: [f"--planner={ckpt}", f"--renderer={renderer_ckpt}", f"--out={model}", "--overwrite"],
-        planner_dir)
+    traj, select_planner = select(work_dir / TRAJECTORY, [
+        "eval.select_checkpoint", f"--logdir={planner_dir}", f"--renderer={renderer_ckpt}",
+        "--choose_by=timing_and_sound", f"--min_step={PLANNER_STEPS // 2}"])
+    planner_ckpt = planner_dir / "ckpt" / f"ckpt-{traj['chosen_step']}"
+    corpus = work_dir / "agent_corpus"
+    corpus_cmd = [sys.executable, "-m", "wavebabble.corpus", f"--out_dir={corpus}", *AGENT_CORPUS_FLAGS,
+                  "--progress=false"]
+    if not (corpus / MANIFEST_NAME).is_file():
+        sh(corpus_cmd)
+    responder = train(responder_dir, [sys.executable, "-m", "train.train_responder", f"--logdir={responder_dir}",
+                                      f"--data_dir={corpus}", f"--planner={planner_ckpt}",
+                                      f"--steps={RESPONDER_STEPS}", f"--seed={seed}"],
+                      responder_dir / "ckpt" / f"ckpt-{RESPONDER_STEPS}.index")
+    agent_traj, select_agent = select(work_dir / AGENT_TRAJECTORY, [
+        "eval.select_responder", f"--logdir={responder_dir}", f"--planner={planner_ckpt}",
+        f"--renderer={renderer_ckpt}"])
+    export = [sys.executable, "-m", "wavebabble.export", f"--planner={planner_ckpt}", f"--renderer={renderer_ckpt}",
+              f"--responder={agent_traj['chosen']}", f"--out={model}", "--overwrite"]
+    sh(export)
     return {"generator": TWO_STAGE_NAME, "seed": seed,
             "jobs": {"renderer": {**renderer, "steps": RENDERER_STEPS},
-                     "planner": {**planner, "steps": PLANNER_STEPS}},
-            "train_steps": PLANNER_STEPS, "train_wall_s": round(renderer["train_wall_s"] + planner["train_wall_s"], 1),
+                     "planner": {**planner, "steps": PLANNER_STEPS},
+                     "responder": {**responder, "steps": RESPONDER_STEPS, "corpus": shown(corpus_cmd)}},
+            "train_steps": PLANNER_STEPS,
+            "train_wall_s": round(sum(j["train_wall_s"] for j in (renderer, planner, responder)), 1),
             "chosen_step": traj["chosen_step"], "choose_by": traj["choose_by"], "held_out": held_out(traj),
-            "commands": {"train_renderer": renderer["command"], "train_planner": planner["command"], **commands}}
+            "responder_chosen_step": agent_traj["chosen_step"],
+            "responder_held_out": {str(c["step"]): {k: c.get(k) for k in RESPONDER_HELD_OUT}
+                                   for c in agent_traj["checkpoints"]},
+            "commands": {"train_renderer": renderer["command"], "train_planner": planner["command"],
+                         "select": select_planner, "agent_corpus": shown(corpus_cmd), "train_responder": responder["command"],
+                         "select_responder": select_agent, "export": shown(export)}}
 
 
 def train_wavegan(work_dir: Path, preset: str, seed: int, model: Path) -> dict:
@@ -145,17 +180,38 @@ def train_wavegan(work_dir: Path, preset: str, seed: int, model: Path) -> dict:
             "commands": {"train": trained["command"], **commands}}
 
 
+def select(trajectory: Path, args: list[str]) -> tuple[dict, str]:
+    """Run `python -m <args> --trajectory_json=<trajectory>` (a checkpoint selection) -> (its trajectory, the
+    command as shown)."""
+    cmd = [sys.executable, "-m", *args, f"--trajectory_json={trajectory}"]
+    sh(cmd)
+    return json.loads(trajectory.read_text()), shown(cmd)
+
+
 def select_and_export(work_dir: Path, select_flags: list[str], export_flags, run_dir: Path) -> tuple[dict, dict]:
     """eval.select_checkpoint with `select_flags` (its trajectory in WORK/TRAJECTORY), then wavebabble.export with
     export_flags(<run_dir>/ckpt/ckpt-<chosen>) -> (the trajectory, {"select", "export": commands as shown})."""
-    trajectory = work_dir / TRAJECTORY
-    select = [sys.executable, "-m", "eval.select_checkpoint", *select_flags, f"--trajectory_json={trajectory}"]
-    sh(select)
-    traj = json.loads(trajectory.read_text())
+    traj, select_cmd = select(work_dir / TRAJECTORY, ["eval.select_checkpoint", *select_flags])
     chosen = run_dir / "ckpt" / f"ckpt-{traj['chosen_step']}"
     export = [sys.executable, "-m", "wavebabble.export", *export_flags(chosen)]
     sh(export)
-    return traj, {"select": shown(select), "export": shown(export)}
+    return traj, {"select": select_cmd, "export": shown(export)}
+
+
+def agent_headline(result: dict) -> dict:
+    """The figures a record keeps from eval.agent's JSON: per corpus the agent's and the controls' FTO
+    Wasserstein distance and overlap share, the speeds, and the continuation correlations."""
+    out = {}
+    for corpus, r in result["corpora"].items():
+        out[corpus] = {cond: {k: r[cond][k] for k in ("fto_wasserstein_s", "overlap_share_of_speech")}
+                       for cond in ("agent", "other_dialogue", "unconditional", "real")}
+        out[corpus]["offline_real_time_factor"] = r["offline_real_time_factor"]
+        if "streaming" in r:
+            out[corpus]["streaming"] = r["streaming"]
+    if "continuation" in result:
+        c = result["continuation"]
+        out["continuation"] = {k: c[k] for k in ("agent", "real_ceiling", "other_dialogue", "dialogues")}
+    return out
 
 
 def held_out(traj: dict) -> dict:
@@ -182,10 +238,18 @@ def ship(generator: str, preset: str, seed: int, work_dir: Path, num_clips: int,
     report = [sys.executable, "-m", "eval.report", f"--generated={generated}", f"--reference={corpus}",
               f"--out={report_dir}", "--overwrite"]
     sh(report)
-    record = {"name": name, **trained,
-              "commands": {**trained["commands"], "generate": shown(gen), "report": shown(report)},
+    commands = {**trained["commands"], "generate": shown(gen), "report": shown(report)}
+    agent = None
+    if generator == TWO_STAGE_NAME:
+        agent_out = work_dir / "agent"
+        agent_cmd = [sys.executable, "-m", "eval.agent", f"--model={model}", f"--out={agent_out}"]
+        sh(agent_cmd)
+        commands["agent"] = shown(agent_cmd)
+        agent = agent_headline(json.loads(Path(f"{agent_out}.json").read_text()))
+    record = {"name": name, **trained, "commands": commands,
               "evaluation": f"{num_clips} clips (seed {REPORT_SEED}) vs the embedded corpus (eval.report)",
               "figures": headline(json.loads((report_dir / "report.json").read_text())),
+              **({"agent_figures": agent} if agent else {}),
               "shipped": time.strftime("%Y-%m-%d")}
     path = pretrained.record_path(name, out)
     path.write_text(json.dumps(record, indent=2) + "\n")

@@ -185,26 +185,29 @@ def test_respond_cli_keeps_the_partner_unchanged_at_its_rate_and_streams_the_sam
     np.testing.assert_array_equal(a[:, 0], original)            # the partner, bit for bit
     assert np.abs(a[:, 1]).max() > 0                             # the agent's channel
     np.testing.assert_allclose(a, b, atol=2 / 32768)             # streaming: the same answer
-    again = _respond(f"--partner={src}", f"--out={offline}", f"--model={export}")
-    assert again.returncode != 0 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    from wavebabble.respond import respond
+
+    with pytest.raises(ConfigError, match="already exists"):
+        respond(src, offline, model_dir=export)
 
 
-def test_respond_cli_refuses_a_model_without_the_agent_and_a_silent_partner(tmp_path):
+def test_respond_refuses_a_model_without_the_agent_and_a_silent_partner_in_one_line(tmp_path):
+    from wavebabble.respond import load_agent, respond
+
     tf.keras.utils.set_random_seed(0)
     p = tf.train.Checkpoint(planner=build_mel_planner(DIM)).save(str(tmp_path / "p" / "ckpt"))
     r = tf.train.Checkpoint(renderer=build_mel_renderer(DIM)).save(str(tmp_path / "r" / "ckpt"))
     plain = export_two_stage(p, r, tmp_path / "plain", planner_dim=DIM, renderer_dim=DIM)
+    with pytest.raises(ConfigError, match="no agent"):
+        load_agent(plain)
     src = _write(tmp_path / "partner.wav", _speech_like(1.0))
-    res = _respond(f"--partner={src}", f"--out={tmp_path / 'x.wav'}", f"--model={plain}")
-    assert res.returncode != 0 and "no agent" in res.stderr and "Traceback" not in res.stderr
+    with pytest.raises(ConfigError, match="no agent"):
+        respond(src, tmp_path / "x.wav", model_dir=plain)
     silent = _write(tmp_path / "silent.wav", np.zeros(SR, np.float32))
     res = _respond(f"--partner={silent}", f"--out={tmp_path / 'y.wav'}", f"--model={plain}")
     assert res.returncode != 0 and "silent.wav" in res.stderr and "no speech" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) <= 2, res.stderr
     assert not (tmp_path / "x.wav").exists() and not (tmp_path / "y.wav").exists()
-    with pytest.raises(ConfigError, match="no agent"):
-        from wavebabble.respond import load_agent
-
-        load_agent(plain)
 
 
 def test_train_responder_trains_saves_and_resumes(tmp_path):
@@ -259,15 +262,19 @@ def test_continuation_cli_writes_the_prompt_then_the_continuation_and_refuses_ba
     np.testing.assert_array_equal(got[:len(prompt)], original)
     assert np.abs(got[len(prompt):]).max() > 0
     mono = _write(tmp_path / "mono.wav", prompt[:, 0], sr)
+    res = _continue(f"--prompt={mono}", "--seconds=1", f"--out={tmp_path / 'bad.wav'}", f"--model={export}")
+    assert res.returncode != 0 and "mono.wav" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) <= 2, res.stderr
+    from wavebabble.continuation import continuation
+
     silent = _write(tmp_path / "silent.wav", np.zeros((sr, 2), np.float32), sr)
-    cases = [([f"--prompt={mono}", "--seconds=1"], "mono.wav"),
-             ([f"--prompt={silent}", "--seconds=1"], "no speech"),
-             ([f"--prompt={tmp_path / 'missing.wav'}", "--seconds=1"], "missing.wav"),
-             ([f"--prompt={src}", "--seconds=-1"], "--seconds=-1"),
-             ([f"--prompt={src}", "--seconds=1e9"], "--seconds=1e+09"),
-             ([f"--prompt={src}", "--seconds=1"], "already exists")]
-    for args, message in cases:
-        res = _continue(*args, f"--out={out if message == 'already exists' else tmp_path / 'bad.wav'}",
-                        f"--model={export}")
-        assert res.returncode != 0 and message in res.stderr and "Traceback" not in res.stderr, (args, res.stderr)
+    cases = [(silent, 1.0, tmp_path / "bad.wav", AudioError, "silent.wav.*no speech"),
+             (tmp_path / "missing.wav", 1.0, tmp_path / "bad.wav", AudioError, "missing.wav"),
+             (src, -1.0, tmp_path / "bad.wav", ConfigError, "--seconds=-1"),
+             (src, 1e9, tmp_path / "bad.wav", ConfigError, "--seconds=1e[+]09"),
+             (src, float("nan"), tmp_path / "bad.wav", ConfigError, "--seconds=nan"),
+             (src, 1.0, out, ConfigError, "already exists")]
+    for path, seconds, target, error, message in cases:
+        with pytest.raises(error, match=message):
+            continuation(path, target, seconds, model_dir=export)
     assert not (tmp_path / "bad.wav").exists()

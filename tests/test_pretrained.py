@@ -10,7 +10,8 @@ import sys
 import pytest
 import soundfile as sf
 
-from eval.ship_model import HEADLINE_SOUND, HEADLINE_TIMING, PLANNER_STEPS, RENDERER_STEPS, TWO_STAGE_NAME, headline
+from eval.ship_model import (HEADLINE_SOUND, HEADLINE_TIMING, PLANNER_STEPS, RENDERER_STEPS, RESPONDER_STEPS,
+                             TWO_STAGE_NAME, headline)
 from wavebabble import pretrained
 from wavebabble.config import TWO_STAGE_SAMPLE_RATE
 from wavebabble.errors import ConfigError
@@ -33,10 +34,14 @@ def test_the_shipped_model_is_the_ship_tools_two_stage_result_with_its_record():
     assert jobs["renderer"].endswith(f"ckpt-{RENDERER_STEPS}")
     assert PLANNER_STEPS // 2 <= record["chosen_step"] <= record["train_steps"] == PLANNER_STEPS
     assert str(record["chosen_step"]) in record["held_out"]
-    for job, steps in (("renderer", RENDERER_STEPS), ("planner", PLANNER_STEPS)):
+    assert jobs["responder"].endswith(f"ckpt-{record['responder_chosen_step']}")
+    assert str(record["responder_chosen_step"]) in record["responder_held_out"]
+    for job, steps in (("renderer", RENDERER_STEPS), ("planner", PLANNER_STEPS), ("responder", RESPONDER_STEPS)):
         assert record["jobs"][job]["train_wall_s"] > 0 and record["jobs"][job]["steps"] == steps
-        assert f"--steps={steps}" in record["jobs"][job]["command"]
-    assert set(record["commands"]) == {"train_renderer", "train_planner", "select", "export", "generate", "report"}
+        assert record["jobs"][job]["command"].startswith(f"python -m train.train_{job.replace('planner', 'mel_gan')}")
+    assert set(record["commands"]) == {"train_renderer", "train_planner", "select", "agent_corpus", "train_responder",
+                                       "select_responder", "export", "generate", "report", "agent"}
+    assert record["agent_figures"]["embedded_heldout"]["agent"]["fto_wasserstein_s"] > 0
     assert set(HEADLINE_TIMING) | set(HEADLINE_SOUND) <= set(record["figures"])
     size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
     assert size <= MAX_SHIPPED_BYTES, size
@@ -55,6 +60,23 @@ def test_generate_without_model_uses_the_shipped_one(tmp_path):
     assert len(wavs) == 2
     info = sf.info(str(wavs[0]))
     assert info.channels == 2 and info.samplerate == TWO_STAGE_SAMPLE_RATE
+
+
+def test_respond_without_model_answers_with_the_shipped_agent(tmp_path):
+    import numpy as np
+
+    t = np.arange(3 * 8000) / 8000
+    partner = (0.3 * np.sin(2 * np.pi * 150 * t) * ((t % 1.2) < 0.7)).astype(np.float32)
+    src = tmp_path / "partner.wav"
+    sf.write(str(src), partner, 8000)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-m", "wavebabble.respond", f"--partner={src}",
+                           f"--out={tmp_path / 'answer.wav'}"], cwd=REPO, capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"using the shipped model '{pretrained.DEFAULT_MODEL}'" in proc.stdout
+    answer, sr = sf.read(str(tmp_path / "answer.wav"), dtype="float32")
+    assert sr == 8000 and answer.shape == (len(partner), 2) and np.abs(answer[:, 1]).max() > 0
 
 
 def test_a_missing_shipped_model_is_one_clear_error(tmp_path):
