@@ -78,34 +78,48 @@ def build_dialogues(kind: str, num: int, seconds: float, folder: Path, fsdd_dir:
     return [(p.name, read_stereo(p, 8000)[0]) for p in sorted(folder.glob("*.wav"))]
 
 
-def pair_figures(pairs: list, reference: list) -> dict:
-    """pairs, reference: [(partner [n], other [n])] at 8 kHz -> the figures of the module docstring."""
-    from wavebabble import timing
+def pair_vads(pairs: list) -> list:
+    """[(partner [n], other [n])] at 8 kHz -> their hard VADs [frames, 2] (partner in channel 0)."""
     from wavebabble.vad import hard_vad
 
-    vads = [hard_vad(np.stack([p, x], -1), 8000) for p, x in pairs]
-    refs = [hard_vad(np.stack([p, x], -1), 8000) for p, x in reference]
-    s, r = timing.timing_stats(vads), timing.timing_stats(refs)
-    d = timing.timing_distance(s, r)
+    return [hard_vad(np.stack([p, x], -1), 8000) for p, x in pairs]
+
+
+def pair_figures(pairs: list, reference) -> dict:
+    """pairs: [(partner [n], other [n])] at 8 kHz; reference: the real pairs' timing.TimingStats (timing_stats of
+    pair_vads) -> the figures of the module docstring, with the timing score."""
+    from wavebabble import timing
+
+    vads = pair_vads(pairs)
+    s = timing.timing_stats(vads)
+    d = timing.timing_distance(s, reference)
     overlap_share = sum(float((v[:, 0] & v[:, 1]).sum()) for v in vads) / max(1.0, sum(float(v[:, 1].sum())
                                                                                      for v in vads))
     keys = ("gap_per_min", "overlap_per_min", "backchannel_per_min", "fto_median_s", "fto_share_0_400ms")
-    return {"fto_wasserstein_s": d["fto_wasserstein_s"], "mean_relative_error": d["mean_relative_error"],
-            "overlap_share_of_speech": overlap_share, "speech_share": float(s.summary["speech_ratio"][1]),
-            **{k: s.summary[k] for k in keys}}
+    return {"timing_score": d["timing_score"], "fto_wasserstein_s": d["fto_wasserstein_s"],
+            "mean_relative_error": d["mean_relative_error"], "overlap_share_of_speech": overlap_share,
+            "speech_share": float(s.summary["speech_ratio"][1]), **{k: s.summary[k] for k in keys}}
 
 
-def answer_all(loaded, partners: list, seed: int) -> tuple[list, float]:
-    """[agent answer [n]] to level-normalised partners, and the total wall seconds."""
+def reference_stats(partners: list, real: list):
+    """timing.TimingStats of the real pairs (partner, real other speaker), the reference of pair_figures."""
+    from wavebabble import timing
+
+    return timing.timing_stats(pair_vads(list(zip(partners, real))))
+
+
+def answer_all(agent, partners: list, seed: int) -> tuple[list, float]:
+    """[answer [n]] of `agent` (an AgentCore, or a loaded export's .agent) to each partner (answer i with seed
+    + i; the partner level-normalised, the answer at its level), and the total wall seconds of the answers."""
     import tensorflow as tf
 
-    from wavebabble.agent import normalize_partner
+    from wavebabble.agent import normalize_level
 
     out, wall = [], 0.0
     for i, p in enumerate(partners):
-        heard, gain = normalize_partner(p)
+        heard, gain = normalize_level(p)
         t = time.perf_counter()
-        a = loaded.agent.respond(tf.constant(heard), tf.constant(seed + i, tf.int64))["agent"].numpy()
+        a = agent.respond(tf.constant(heard), tf.constant(seed + i, tf.int64))["agent"].numpy()
         wall += time.perf_counter() - t
         out.append(a / gain)
     return out, wall
@@ -126,13 +140,13 @@ def corpus_figures(loaded, dialogues: list, seed: int) -> dict:
     partners = [d[:, s] for _, d in dialogues for s in (0, 1)]
     real = [d[:, 1 - s] for _, d in dialogues for s in (0, 1)]
     n = len(partners)
-    answers, wall = answer_all(loaded, partners, seed)
+    answers, wall = answer_all(loaded.agent, partners, seed)
     others = [real[(i + 2) % n] for i in range(n)]          # the same side of the next dialogue
     uncond = unconditional_speakers(loaded, n, len(partners[0]), seed + 1000)
-    reference = list(zip(partners, real))
+    reference = reference_stats(partners, real)
     out = {name: pair_figures(list(zip(partners, xs)), reference)
-           for name, xs in (("agent", answers), ("other_dialogue", others), ("unconditional", uncond))}
-    out["real"] = pair_figures(reference, reference)
+           for name, xs in (("agent", answers), ("other_dialogue", others), ("unconditional", uncond),
+                            ("real", real))}
     seconds = sum(len(p) for p in partners) / 8000.0
     out["offline_real_time_factor"] = wall / seconds
     out["answers"] = n
@@ -143,18 +157,18 @@ def corpus_figures(loaded, dialogues: list, seed: int) -> dict:
 def streaming_figures(loaded, partners: list, real: list, answers: list, seed: int) -> dict:
     """The streaming agent on the first STREAM_DIALOGUES partners: per-chunk seconds, and its FTO Wasserstein
     distance against the offline answers' on the same partners."""
-    from wavebabble.agent import normalize_partner
+    from wavebabble.agent import normalize_level
     from wavebabble.respond import answer
 
     k = min(STREAM_DIALOGUES, len(partners))
     streamed, chunks, max_diff = [], [], 0.0
     for i in range(k):
-        heard, gain = normalize_partner(partners[i])
+        heard, gain = normalize_level(partners[i])
         a, fig = answer(loaded, heard, seed + i, streaming=True)
         streamed.append(a / gain)
         chunks.append(fig)
         max_diff = max(max_diff, float(np.abs(a / gain - answers[i]).max()))
-    reference = list(zip(partners[:k], real[:k]))
+    reference = reference_stats(partners[:k], real[:k])
     off = pair_figures(list(zip(partners[:k], answers[:k])), reference)
     on = pair_figures(list(zip(partners[:k], streamed)), reference)
     return {"dialogues": k, "chunk_ms": 1000 * chunks[0]["chunk_s"],
@@ -188,16 +202,15 @@ def continuation_figures(loaded, dialogues: list, seed: int) -> dict:
     """Each dialogue's first half is the prompt; Pearson r over dialogues between the prompt's IPU rate, pause
     rate and mean FTO and the continuation's (the agent's), the real second half's (the ceiling) and an
     unconditional dialogue's (the floor, ~0)."""
-    from wavebabble.agent import continue_dialogue
-    from wavebabble.data import normalize_clip_np
+    from wavebabble.agent import continue_dialogue, normalize_level
 
     prompt, real, cont = [], [], []
     wall, seconds = 0.0, 0.0
     for i, (_, d) in enumerate(dialogues):
         h = len(d) // 2
-        gain = float(np.abs(normalize_clip_np(d[:h])).max()) / float(np.abs(d[:h]).max())
+        prompt_heard, gain = normalize_level(d[:h])
         t = time.perf_counter()
-        c = continue_dialogue(loaded.agent, d[:h] * gain, len(d) - h, seed + i) / gain
+        c = continue_dialogue(loaded.agent, prompt_heard, len(d) - h, seed + i) / gain
         wall += time.perf_counter() - t
         seconds += (len(d) - h) / 8000.0
         prompt.append(_half_stats(d[:h]))

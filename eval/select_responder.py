@@ -44,36 +44,25 @@ def define_flags() -> None:
 def score_run(logdir, planner_ckpt, renderer_ckpt, dims: tuple, dialogues: list, min_step: int = 0) -> list[dict]:
     """[{step, checkpoint, timing_score, fto_wasserstein_s, mean_relative_error, overlap_share_of_speech, ...}]
     of every checkpoint of the run with step >= min_step."""
-    import numpy as np
-    import tensorflow as tf
-
-    from eval.agent import pair_figures
+    from eval.agent import answer_all, pair_figures, reference_stats
     from eval.select_checkpoint import checkpoint_steps
-    from wavebabble import timing
-    from wavebabble.agent import AgentCore, normalize_partner
+    from wavebabble.agent import AgentCore
     from wavebabble.config import get_config
     from wavebabble.models.responder import build_responder
     from wavebabble.models.two_stage import restore_checkpoint, restore_two_stage
-    from wavebabble.vad import hard_vad
 
     planner_dim, renderer_dim, responder_dim = dims
     planner, renderer = restore_two_stage(planner_ckpt, renderer_ckpt, planner_dim, renderer_dim)
     cfg = get_config("demo")
     partners = [d[:, s] for _, d in dialogues for s in (0, 1)]
     real = [d[:, 1 - s] for _, d in dialogues for s in (0, 1)]
-    ref = timing.timing_stats([hard_vad(np.stack([p, x], -1), 8000) for p, x in zip(partners, real)])
+    reference = reference_stats(partners, real)
     out = []
     for step, path in checkpoint_steps(logdir, min_step):
         responder = restore_checkpoint("responder", build_responder(responder_dim), path, responder_dim)
         core = AgentCore(planner, renderer, responder, cfg.vad_threshold_db, cfg.vad_temperature_db)
-        answers = []
-        for i, p in enumerate(partners):
-            heard, gain = normalize_partner(p)
-            answers.append(core.respond(tf.constant(heard), tf.constant(i, tf.int64))["agent"].numpy() / gain)
-        pairs = list(zip(partners, answers))
-        got = timing.timing_stats([hard_vad(np.stack([p, x], -1), 8000) for p, x in pairs])
-        row = {"step": step, "checkpoint": path, "timing_score": timing.timing_distance(got, ref)["timing_score"],
-               **pair_figures(pairs, list(zip(partners, real)))}
+        answers, _ = answer_all(core, partners, 0)
+        row = {"step": step, "checkpoint": path, **pair_figures(list(zip(partners, answers)), reference)}
         out.append(row)
         print(f"step {step}: timing score {row['timing_score']:.3f}, FTO W {row['fto_wasserstein_s']:.3f} s, MRE "
               f"{row['mean_relative_error']:.3f}, overlap share {row['overlap_share_of_speech']:.3f}, FTO median "

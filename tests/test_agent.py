@@ -9,7 +9,7 @@ import soundfile as sf
 import tensorflow as tf
 
 import train_helpers
-from wavebabble.agent import AgentCore, StreamingAgent, normalize_partner
+from wavebabble.agent import AgentCore, StreamingAgent, normalize_level
 from wavebabble.errors import AudioError, ConfigError
 from wavebabble.export import export_two_stage
 from wavebabble.mel import MEL_BINS, MEL_HOP
@@ -92,7 +92,7 @@ def test_renderer_reads_no_further_ahead_than_the_agents_render_lookahead(models
 
 @pytest.mark.parametrize("chunk", [STREAM_CHUNK_FRAMES * MEL_HOP, 1000, 37])
 def test_streaming_answer_equals_the_offline_answer_to_the_last_sample(core, chunk):
-    partner, _ = normalize_partner(_speech_like(9.3 if chunk > 100 else 2.1))
+    partner, _ = normalize_level(_speech_like(9.3 if chunk > 100 else 2.1))
     offline = core.respond(tf.constant(partner), tf.constant(5, tf.int64))
     assert offline["agent"].shape[0] == len(partner)
     stream = StreamingAgent(core, seed=5)
@@ -106,7 +106,7 @@ def test_streaming_answer_equals_the_offline_answer_to_the_last_sample(core, chu
 
 
 def test_different_seeds_give_different_answers_and_a_seed_the_same_one(core):
-    partner, _ = normalize_partner(_speech_like(3.0))
+    partner, _ = normalize_level(_speech_like(3.0))
     a = core.respond(tf.constant(partner), tf.constant(1, tf.int64))["agent"].numpy()
     b = core.respond(tf.constant(partner), tf.constant(1, tf.int64))["agent"].numpy()
     c = core.respond(tf.constant(partner), tf.constant(2, tf.int64))["agent"].numpy()
@@ -114,16 +114,18 @@ def test_different_seeds_give_different_answers_and_a_seed_the_same_one(core):
     assert np.abs(a - c).max() > 1e-3
 
 
-def test_normalize_partner_sets_the_training_peak_and_leaves_silence_alone():
-    x, gain = normalize_partner(np.array([0.0, 0.1, -0.2], np.float32))
+def test_normalize_level_sets_the_training_peak_and_leaves_silence_alone():
+    x, gain = normalize_level(np.array([0.0, 0.1, -0.2], np.float32))
     assert np.abs(x).max() == pytest.approx(0.9) and gain == pytest.approx(4.5)
-    z, g = normalize_partner(np.zeros(10, np.float32))
+    both, g2 = normalize_level(np.array([[0.1, -0.3], [0.2, 0.0]], np.float32))   # a stereo prompt: one gain
+    assert g2 == pytest.approx(3.0) and both[0, 1] == pytest.approx(-0.9) and both[1, 0] == pytest.approx(0.6)
+    z, g = normalize_level(np.zeros(10, np.float32))
     assert g == 1.0 and not z.any()
 
 
 def test_export_carries_the_respond_signature_and_the_streaming_steps(export, core):
     loaded = tf.saved_model.load(export)
-    partner, _ = normalize_partner(_speech_like(2.0))
+    partner, _ = normalize_level(_speech_like(2.0))
     out = loaded.signatures["respond"](partner=tf.constant(partner), seed=tf.constant(5, tf.int64))
     ref = core.respond(tf.constant(partner), tf.constant(5, tf.int64))
     np.testing.assert_allclose(out["agent"].numpy(), ref["agent"].numpy(), atol=1e-5)

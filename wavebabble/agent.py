@@ -10,7 +10,7 @@
       gated_vad(gate [n], voice [n, MEL_BINS]) -> [n]                      their soft VAD
     StreamingAgent(core, seed).push(partner_chunk) -> the agent's next samples; .finish() -> the rest
     continue_dialogue(core, prompt [n, 2], num_samples, seed) -> [num_samples, 2]   both speakers go on
-    normalize_partner(audio) -> (audio * gain, gain)   the training data's level (data.TARGET_PEAK peak)
+    normalize_level(audio) -> (audio * gain, gain)   the training data's level (data.TARGET_PEAK peak)
 
 All audio is mono float32 at MEL_SAMPLE_RATE (8 kHz); frames are mel frames (MEL_HOP samples, 125 per second).
 The agent's answer to a partner: the partner's soft VAD (mel.mel_soft_vad of its log-mels, the turn-timing D's
@@ -43,12 +43,13 @@ VOICE_MARGIN_FRAMES = 256        # the planner's voice at frame t reads its nois
 AGENT_CHANNEL = 1                # the planner speaker whose voice the agent speaks with (B)
 MEL_CONTEXT_FRAMES = 2           # frames of audio either side of a segment whose partner VAD is computed
 RENDER_CONTEXT_FRAMES = 16       # mel frames left of a rendered window (the renderer reads ~8)
-MIN_PEAK = 1e-4                  # a partner quieter than this everywhere is silence (normalize_partner)
+MIN_PEAK = 1e-4                  # a partner quieter than this everywhere is silence (normalize_level)
 
 
-def normalize_partner(audio: np.ndarray) -> tuple[np.ndarray, float]:
-    """Mono audio -> (audio * gain, gain) with peak TARGET_PEAK, the level of the clips the agent learned from
-    (data.normalize_clip); gain 1 for an all-silent input (peak below MIN_PEAK)."""
+def normalize_level(audio: np.ndarray) -> tuple[np.ndarray, float]:
+    """Audio (a mono partner [n], or a stereo prompt [n, 2]: one gain for all channels) -> (audio * gain, gain)
+    with peak TARGET_PEAK, the level of the clips the agent learned from (data.normalize_clip); gain 1 for an
+    all-silent input (peak below MIN_PEAK)."""
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     gain = TARGET_PEAK / peak if peak >= MIN_PEAK else 1.0
     return (audio * gain).astype(np.float32), gain

@@ -54,9 +54,8 @@ def check_seconds(seconds: float) -> float:
 def continuation(prompt_path, out_path, seconds: float, *, model_dir, seed: int = 0, prompt_in_output: bool = True,
                  overwrite: bool = False) -> dict:
     """Write OUT.wav (module docstring) -> {out, seconds, wall_s}."""
-    from wavebabble.agent import continue_dialogue
+    from wavebabble.agent import continue_dialogue, normalize_level
     from wavebabble.audio import resample, write_wav
-    from wavebabble.data import normalize_clip_np
     from wavebabble.mel import MEL_SAMPLE_RATE
     from wavebabble.respond import load_agent
 
@@ -67,9 +66,7 @@ def continuation(prompt_path, out_path, seconds: float, *, model_dir, seed: int 
     prompt, sr = read_prompt(prompt_path)
     loaded = load_agent(model_dir)
     heard = prompt if sr == MEL_SAMPLE_RATE else resample(prompt, sr, MEL_SAMPLE_RATE)
-    peak = float(np.abs(heard).max())
-    normalised = normalize_clip_np(heard.astype(np.float32))
-    gain = float(np.abs(normalised).max()) / peak
+    normalised, gain = normalize_level(heard)
     start = time.perf_counter()
     cont = continue_dialogue(loaded.agent, normalised, int(round(seconds * MEL_SAMPLE_RATE)), seed) / gain
     wall = time.perf_counter() - start

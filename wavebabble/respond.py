@@ -106,7 +106,7 @@ def answer(loaded, partner_8k: np.ndarray, seed: int, streaming: bool) -> tuple[
 def respond(partner_path, out_path, *, model_dir, partner_channel: int | None = None, seed: int = 0,
             streaming: bool = False, agent_channel: int = 1, overwrite: bool = False) -> dict:
     """Write the stereo answer (module docstring); returns the timing figures of `answer` plus the output path."""
-    from wavebabble.agent import normalize_partner
+    from wavebabble.agent import normalize_level
     from wavebabble.audio import resample, write_wav
     from wavebabble.mel import MEL_SAMPLE_RATE
 
@@ -116,7 +116,7 @@ def respond(partner_path, out_path, *, model_dir, partner_channel: int | None = 
     partner, sr = read_partner(partner_path, partner_channel)
     loaded = load_agent(model_dir)
     heard = partner if sr == MEL_SAMPLE_RATE else resample(partner, sr, MEL_SAMPLE_RATE)
-    heard, gain = normalize_partner(heard)
+    heard, gain = normalize_level(heard)
     agent, figures = answer(loaded, heard, seed, streaming)
     agent = agent / gain
     if sr != MEL_SAMPLE_RATE:
