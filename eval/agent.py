@@ -12,14 +12,15 @@ scored as the pair (partner, X) against (partner, real other speaker), pooled ov
     unconditional   the model's own unconditional dialogue's speaker B (a control: the voice without listening)
 Figures (hard VAD per channel, wavebabble.timing): FTO Wasserstein distance (s) and mean relative error of the
 pair's timing, gap / overlap / backchannel rates, the share of X's speech that overlaps the partner's, X's speech
-share. Speed: offline real-time factor on this machine; the streaming agent (agent.StreamingAgent, 104 ms chunks)
-on STREAM_DIALOGUES dialogues: time per chunk (median, p95), and its FTO Wasserstein distance to real next to
+share. Speed: offline real-time factor on this machine; the streaming agent (agent.StreamingAgent, in chunks of
+agent_frames(...).chunk frames) on STREAM_DIALOGUES dialogues: time per chunk (median, p95), and its FTO Wasserstein distance to real next to
 the offline answer's on the same dialogues (the two answers are equal by construction; this checks it).
 Continuation (as dGSLM and SyncLLM score it): held-out dialogues of the embedded corpus's process with per-dialogue
 style (STYLE_SPREAD; the embedded corpus itself has one style, so its real halves do not correlate: r ~ 0); the
 first half is the prompt (wavebabble.agent.continue_dialogue goes on from it for as long); Pearson r over
 dialogues between the prompt's IPU rate, pause rate and mean FTO and the continuation's, with the real second
-half as the ceiling and another dialogue's second half as the floor.
+half as the ceiling and another dialogue's second half as the floor; and whether the continuation is still a
+dialogue: the mean rates, and the monologues (the quieter speaker under MONOLOGUE_SHARE of the time).
 Writes <out>.json and <out>.md.
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ HELDOUT_SEED = 777               # the embedded corpus's process, dialogues the 
 FSDD_SEED = 7
 STREAM_DIALOGUES = 4             # dialogues answered by the streaming agent too
 CONDITIONS = ("agent", "other_dialogue", "unconditional")
+MONOLOGUE_SHARE = 0.02           # a continuation whose quieter speaker speaks less than this is a monologue
 STYLE_SPREAD = 0.4               # continuation's held-out dialogues: per-dialogue style (turn_model.dialogue_style)
 
 FLAGS = flags.FLAGS
@@ -181,13 +183,15 @@ def streaming_figures(loaded, partners: list, real: list, answers: list, seed: i
 
 
 def _half_stats(d: np.ndarray) -> list:
-    """[IPU rate, pause rate, mean FTO (NaN without speaker changes)] of a stereo segment (its own hard VAD)."""
+    """[IPU rate, pause rate, mean FTO (NaN without speaker changes), the quieter speaker's speech share] of a
+    stereo segment (its own hard VAD)."""
     from wavebabble import timing
     from wavebabble.vad import hard_vad
 
-    st = timing.timing_stats(hard_vad(d, 8000))
+    v = hard_vad(d, 8000)
+    st = timing.timing_stats(v)
     return [st.summary["ipu_per_min"], st.summary["pause_per_min"], float(np.mean(st.fto_s)) if len(st.fto_s)
-            else np.nan]
+            else np.nan, float(v.mean(axis=0).min())]
 
 
 def _pearson(prompt: np.ndarray, after: np.ndarray) -> dict:
@@ -198,40 +202,61 @@ def _pearson(prompt: np.ndarray, after: np.ndarray) -> dict:
     return out
 
 
-def continuation_figures(loaded, dialogues: list, seed: int) -> dict:
-    """Each dialogue's first half is the prompt; Pearson r over dialogues between the prompt's IPU rate, pause
-    rate and mean FTO and the continuation's (the agent's), the real second half's (the ceiling) and an
-    unconditional dialogue's (the floor, ~0)."""
+def continue_all(agent, dialogues: list, seed: int) -> tuple[list, float]:
+    """[continuation [n - n // 2, 2]] of each dialogue's first half (agent.continue_dialogue, dialogue i with seed
+    + i, the prompt level-normalised, the continuation at its level), and the total wall seconds."""
     from wavebabble.agent import continue_dialogue, normalize_level
 
-    prompt, real, cont = [], [], []
-    wall, seconds = 0.0, 0.0
+    out, wall = [], 0.0
     for i, (_, d) in enumerate(dialogues):
         h = len(d) // 2
         prompt_heard, gain = normalize_level(d[:h])
         t = time.perf_counter()
-        c = continue_dialogue(loaded.agent, prompt_heard, len(d) - h, seed + i) / gain
+        out.append(continue_dialogue(agent, prompt_heard, len(d) - h, seed + i) / gain)
         wall += time.perf_counter() - t
-        seconds += (len(d) - h) / 8000.0
-        prompt.append(_half_stats(d[:h]))
-        real.append(_half_stats(d[h:]))
-        cont.append(_half_stats(c))
-    prompt, real, cont = (np.asarray(x, np.float64) for x in (prompt, real, cont))
+    return out, wall
+
+
+def continuation_timing(continuations: list, real: list) -> dict:
+    """The continuations' timing as a whole against the real second halves' (timing.timing_distance: the timing
+    score, FTO Wasserstein distance, mean relative error), and the monologues among them."""
+    from wavebabble import timing
+    from wavebabble.vad import hard_vad
+
+    vads = [hard_vad(c, 8000) for c in continuations]
+    d = timing.timing_distance(timing.timing_stats(vads), timing.timing_stats([hard_vad(r, 8000) for r in real]))
+    return {"continuation_timing_score": d["timing_score"], "continuation_fto_wasserstein_s": d["fto_wasserstein_s"],
+            "continuation_mean_relative_error": d["mean_relative_error"],
+            "monologues": int(sum(v.mean(axis=0).min() < MONOLOGUE_SHARE for v in vads))}
+
+
+def continuation_figures(loaded, dialogues: list, seed: int) -> dict:
+    """Each dialogue's first half is the prompt; Pearson r over dialogues between the prompt's IPU rate, pause
+    rate and mean FTO and the continuation's (the agent's), the real second half's (the ceiling) and an
+    unconditional dialogue's (the floor, ~0); the continuations' timing against the real halves'."""
+    conts, wall = continue_all(loaded.agent, dialogues, seed)
+    halves = [d[len(d) // 2:] for _, d in dialogues]
+    prompt = np.asarray([_half_stats(d[:len(d) // 2]) for _, d in dialogues], np.float64)
+    real = np.asarray([_half_stats(h) for h in halves], np.float64)
+    cont = np.asarray([_half_stats(c) for c in conts], np.float64)
     uncond = np.roll(real, 1, axis=0)                       # another dialogue's second half: no relation
+    means = ("ipu_per_min", "pause_per_min", "mean_fto_s", "quieter_speaker_speech_share")
     return {"dialogues": len(dialogues), "prompt_seconds": len(dialogues[0][1]) // 2 / 8000.0,
             "agent": _pearson(prompt, cont), "real_ceiling": _pearson(prompt, real),
-            "other_dialogue": _pearson(prompt, uncond), "real_time_factor": wall / seconds,
-            "continuation_means": dict(zip(("ipu_per_min", "pause_per_min", "mean_fto_s"),
-                                           np.nanmean(cont, axis=0).tolist())),
-            "real_means": dict(zip(("ipu_per_min", "pause_per_min", "mean_fto_s"),
-                                   np.nanmean(real, axis=0).tolist()))}
+            "other_dialogue": _pearson(prompt, uncond),
+            "real_time_factor": wall / sum(len(c) / 8000.0 for c in conts),
+            "continuation_means": dict(zip(means, np.nanmean(cont, axis=0).tolist())),
+            "real_means": dict(zip(means, np.nanmean(real, axis=0).tolist())),
+            **continuation_timing(conts, halves),
+            "real_monologues": int((real[:, 3] < MONOLOGUE_SHARE).sum())}
 
 
 ROW_KEYS = ("fto_wasserstein_s", "mean_relative_error", "overlap_share_of_speech", "speech_share", "gap_per_min",
             "overlap_per_min", "backchannel_per_min", "fto_median_s", "fto_share_0_400ms")
 
 
-def _fmt(v) -> str:
+def fmt(v) -> str:
+    """A figure for a table: 3 decimals, "-" for None (e.g. an FTO distance with no floor transfers)."""
     return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
@@ -243,7 +268,7 @@ def markdown(result: dict) -> str:
                   "| pair (partner, X) | " + " | ".join(ROW_KEYS) + " |",
                   "|---" * (len(ROW_KEYS) + 1) + "|"]
         for cond in CONDITIONS + ("real",):
-            lines.append(f"| {cond} | " + " | ".join(_fmt(r[cond].get(k)) for k in ROW_KEYS) + " |")
+            lines.append(f"| {cond} | " + " | ".join(fmt(r[cond].get(k)) for k in ROW_KEYS) + " |")
         lines += ["", f"Offline real-time factor: {r['offline_real_time_factor']:.3f}.", ""]
         if "streaming" in r:
             s = r["streaming"]
@@ -261,7 +286,16 @@ def markdown(result: dict) -> str:
         for name in ("agent", "real_ceiling", "other_dialogue"):
             lines.append(f"| {name} | " + " | ".join(f"{c[name][k]:.2f}" for k in
                                                       ("ipu_rate_r", "pause_rate_r", "mean_fto_r")) + " |")
-        lines += ["", f"Continuation real-time factor: {c['real_time_factor']:.3f}.", ""]
+        cm, rm = c["continuation_means"], c["real_means"]
+        lines += ["", "| what follows the prompt | IPU / min | pauses / min | mean FTO (s) | quieter speaker's speech "
+                  f"share | monologues (quieter speaker < {MONOLOGUE_SHARE:.0%}) |", "|---|---|---|---|---|---|"]
+        for name, m, k in (("agent", cm, c["monologues"]), ("real", rm, c["real_monologues"])):
+            lines.append(f"| {name} | {m['ipu_per_min']:.1f} | {m['pause_per_min']:.1f} | {m['mean_fto_s']:.2f} | "
+                         f"{m['quieter_speaker_speech_share']:.2f} | {k} / {c['dialogues']} |")
+        lines += ["", f"The continuations' timing against the real second halves': timing score "
+                  f"{c['continuation_timing_score']:.3f}, FTO Wasserstein {fmt(c['continuation_fto_wasserstein_s'])} s, "
+                  f"mean relative error {c['continuation_mean_relative_error']:.3f}. Real-time factor "
+                  f"{c['real_time_factor']:.3f}.", ""]
     return "\n".join(lines)
 
 
@@ -299,7 +333,8 @@ def main(argv) -> int:
         print(f"continuation: Pearson r IPU rate {c['agent']['ipu_rate_r']:.2f} (ceiling "
               f"{c['real_ceiling']['ipu_rate_r']:.2f}), pause rate {c['agent']['pause_rate_r']:.2f} "
               f"({c['real_ceiling']['pause_rate_r']:.2f}), mean FTO {c['agent']['mean_fto_r']:.2f} "
-              f"({c['real_ceiling']['mean_fto_r']:.2f}) [{time.time() - t:.0f} s]", flush=True)
+              f"({c['real_ceiling']['mean_fto_r']:.2f}); monologues {c['monologues']} / {c['dialogues']} (real "
+              f"{c['real_monologues']}) [{time.time() - t:.0f} s]", flush=True)
     out = Path(FLAGS.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{out}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")

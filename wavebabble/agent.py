@@ -14,8 +14,8 @@
 
 All audio is mono float32 at MEL_SAMPLE_RATE (8 kHz); frames are mel frames (MEL_HOP samples, 125 per second).
 The agent's answer to a partner: the partner's soft VAD (mel.mel_soft_vad of its log-mels, the turn-timing D's
-measure) -> the responder's gate (models/responder.py: causal, the partner heard with RESPONSE_DELAY_FRAMES of
-delay) -> the gate opens voice features the planner makes from the agent's own noise (mel_planner.voice_model:
+measure) -> the responder's gate (models/responder.py: causal, the partner heard with its reaction delay,
+agent_frames) -> the gate opens voice features the planner makes from the agent's own noise (mel_planner.voice_model:
 speaker B's channel), over the planner's silence floor -> the renderer.
 Noise is a function of (seed, absolute frame): NOISE_BLOCK_FRAMES frames per stateless draw, so a window of
 frames gets the same noise whichever call asks for it. That is what makes the streaming agent's answer the
@@ -32,10 +32,11 @@ import numpy as np
 import tensorflow as tf
 
 from wavebabble.data import TARGET_PEAK
+from wavebabble.errors import ConfigError
 from wavebabble.mel import MEL_BINS, MEL_FFT, MEL_HOP, MEL_SAMPLE_RATE, log_mel, mel_soft_vad
 from wavebabble.models.mel_planner import NOISE_CH, PLAN_UPSAMPLE, gate_voice, voice_model
-from wavebabble.models.responder import (MEL_LOOKAHEAD_FRAMES, RECEPTIVE_FRAMES, RENDER_LOOKAHEAD_FRAMES,
-                                         RESPONDER_NOISE_CH, RESPONSE_DELAY_FRAMES, STREAM_CHUNK_FRAMES)
+from wavebabble.models.responder import (MEL_LOOKAHEAD_FRAMES, RENDER_LOOKAHEAD_FRAMES, RESPONDER_NOISE_CH,
+                                         reaction_frames)
 
 NOISE_BLOCK_FRAMES = 64          # frames per stateless noise draw
 RESPONDER_STREAM, PLANNER_STREAM = 0, 1   # second seed word's parity: which model the noise is for
@@ -64,6 +65,9 @@ class AgentCore(tf.Module):
         # as in wavebabble.export.
         self._models = types.SimpleNamespace(voice=voice_model(planner), renderer=renderer, responder=responder)
         self.floor = tf.Variable(planner.get_layer("gated_mel").floor.numpy(), trainable=False, name="floor")
+        delay, receptive = reaction_frames(responder)    # saved with the export: the streaming steps' bookkeeping
+        self.response_delay_frames = tf.Variable(delay, dtype=tf.int64, trainable=False, name="response_delay_frames")
+        self.receptive_frames = tf.Variable(receptive, dtype=tf.int64, trainable=False, name="receptive_frames")
         self._vad = (float(vad_threshold_db), float(vad_temperature_db))
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="segment")])
@@ -127,7 +131,7 @@ class AgentCore(tf.Module):
             length = tf.shape(partner)[0]
             frames = (length + MEL_HOP - 1) // MEL_HOP
             heard = partner_vad(tf.pad(partner, [[0, frames * MEL_HOP - length]]))
-            # the gate is known RESPONSE_DELAY_FRAMES past what was heard: the renderer reads its look-ahead
+            # the gate is known the reaction delay past what was heard: the renderer reads its look-ahead
             # there, as the streaming agent does (the padding is never read: it is behind the delay)
             ahead = frames + RENDER_LOOKAHEAD_FRAMES
             g = gate(tf.pad(heard, [[0, RENDER_LOOKAHEAD_FRAMES]]), tf.constant(0, tf.int64), seed)
@@ -147,14 +151,35 @@ class AgentCore(tf.Module):
         self.agent_variables = list(traced.variables)
 
 
+class AgentFrames(tuple):
+    """(delay, receptive, chunk): an agent's reaction delay and its responder's receptive field in frames, and the
+    longest partner chunk (frames) its streaming steps answer before it is due: the delay less the spectrogram's
+    and the renderer's look-ahead."""
+
+    delay = property(lambda self: self[0])
+    receptive = property(lambda self: self[1])
+    chunk = property(lambda self: self[2])
+
+
+def agent_frames(core) -> AgentFrames:
+    """The AgentFrames of an AgentCore or a loaded export's agent (ConfigError for an export made before they were
+    saved with it)."""
+    if not hasattr(core, "response_delay_frames"):
+        raise ConfigError("this export's agent does not say its reaction delay (exported by an older wavebabble): "
+                          "export it again with wavebabble.export --responder=RESPONDER_CKPT")
+    delay, receptive = int(core.response_delay_frames.numpy()), int(core.receptive_frames.numpy())
+    return AgentFrames((delay, receptive, delay - MEL_LOOKAHEAD_FRAMES - RENDER_LOOKAHEAD_FRAMES))
+
+
 class StreamingAgent:
     """The agent fed the partner's audio in chunks: each push returns the agent's samples that what has been
-    heard so far decides, which run STREAM_AHEAD_FRAMES frames past the end of the partner's audio heard (so a
-    chunk of up to STREAM_CHUNK_FRAMES frames is answered before it is due). `core` is an AgentCore or a loaded
+    heard so far decides, which run frames.chunk + 1 frames past the end of the partner's audio heard (so a chunk
+    of up to frames.chunk frames, agent_frames, is answered before it is due). `core` is an AgentCore or a loaded
     SavedModel that has the agent (it exposes the same functions). Audio: level-normalised 8 kHz float32."""
 
     def __init__(self, core, seed: int = 0):
         self.core, self.seed = core, int(seed)
+        self.frames = agent_frames(core)
         self._partner = np.zeros(0, np.float32)      # everything heard
         self._vad = np.zeros(0, np.float32)          # partner VAD of frames [0, len)
         self._gate = np.zeros(0, np.float32)         # agent gate of frames [0, len)
@@ -194,10 +219,11 @@ class StreamingAgent:
             seg = self._segment(old, vad_frames)
             v = c.partner_vad(tf.constant(seg)).numpy()[MEL_CONTEXT_FRAMES:-MEL_CONTEXT_FRAMES]
             self._vad = np.concatenate([self._vad, v])
-        gate_frames = len(self._vad) + RESPONSE_DELAY_FRAMES
+        delay, receptive, _ = self.frames
+        gate_frames = len(self._vad) + delay
         g_old = len(self._gate)
         if gate_frames > g_old:
-            lo = max(0, g_old - RECEPTIVE_FRAMES - RESPONSE_DELAY_FRAMES)
+            lo = max(0, g_old - receptive - delay)
             window = np.zeros(gate_frames - lo, np.float32)
             known = self._vad[lo:gate_frames]
             window[:len(known)] = known
@@ -216,10 +242,6 @@ class StreamingAgent:
         return out
 
 
-STREAM_AHEAD_FRAMES = RESPONSE_DELAY_FRAMES - MEL_LOOKAHEAD_FRAMES - RENDER_LOOKAHEAD_FRAMES + 1
-assert STREAM_AHEAD_FRAMES >= STREAM_CHUNK_FRAMES
-
-
 def speaker_seed(seed: int, channel: int) -> int:
     """The noise seed of speaker `channel` in a continuation (each speaker its own voice and choices)."""
     return 2 * int(seed) + int(channel)
@@ -229,10 +251,11 @@ def continue_dialogue(core, prompt: np.ndarray, num_samples: int, seed: int = 0)
     """Both speakers go on from a level-normalised 8 kHz stereo prompt [n, 2] -> the next num_samples [m, 2].
 
     Each speaker is the responder answering the other: speaker c's gate at frame t comes from the other
-    speaker's VAD up to t - RESPONSE_DELAY_FRAMES (the prompt's real VAD, then what was generated), so both are
-    made together in blocks of RESPONSE_DELAY_FRAMES frames; a generated speaker's VAD is that of its gated voice
+    speaker's VAD up to t - delay (agent_frames; the prompt's real VAD, then what was generated), so both are
+    made together in blocks of `delay` frames; a generated speaker's VAD is that of its gated voice
     (gated_vad). Voices: the planner's, from each speaker's own noise (speaker_seed), rendered from the prompt's
     end on (the prompt's own voices are not imitated)."""
+    delay, receptive, _ = agent_frames(core)
     n = len(prompt) // MEL_HOP * MEL_HOP
     start = n // MEL_HOP                                   # first continued frame
     frames = -(-num_samples // MEL_HOP)
@@ -245,9 +268,9 @@ def continue_dialogue(core, prompt: np.ndarray, num_samples: int, seed: int = 0)
     voices = [core.voice(tf.constant(start, tf.int64), tf.constant(ahead, tf.int32),
                          tf.constant(s, tf.int64)).numpy() for s in seeds]
     gates = np.zeros((ahead, 2), np.float32)
-    for b in range(start, total + RENDER_LOOKAHEAD_FRAMES, RESPONSE_DELAY_FRAMES):
-        e = min(b + RESPONSE_DELAY_FRAMES, total + RENDER_LOOKAHEAD_FRAMES)
-        lo = max(0, b - RECEPTIVE_FRAMES - RESPONSE_DELAY_FRAMES)
+    for b in range(start, total + RENDER_LOOKAHEAD_FRAMES, delay):
+        e = min(b + delay, total + RENDER_LOOKAHEAD_FRAMES)
+        lo = max(0, b - receptive - delay)
         for c in range(2):
             window = np.zeros(e - lo, np.float32)
             known = vad[lo:min(b, total), 1 - c]

@@ -9,7 +9,8 @@ at the partner's level) goes on the other channel (--agent_channel, default 1: r
 The model is an export with the agent (`python -m wavebabble.export --planner=... --renderer=... --responder=...`);
 without --model, the shipped one (wavebabble/pretrained).
 
---streaming feeds the agent the partner's audio in chunks of STREAM_CHUNK_FRAMES mel frames (104 ms), as a live
+--streaming feeds the agent the partner's audio in chunks of the longest length it answers before it is due
+(agent.agent_frames: the reaction delay less the look-aheads; 40 ms for the shipped agent), as a live
 partner would arrive; each chunk's answer is decided and rendered from what was heard so far, and is the same as
 the offline answer (agent.StreamingAgent). It prints the time each chunk took (median, 95th percentile, max) and
 the real-time factor. Without it, an answer up to ONE_CALL_SECONDS long is one call of the SavedModel's `respond`
@@ -79,7 +80,6 @@ def answer(loaded, partner_8k: np.ndarray, seed: int, streaming: bool) -> tuple[
 
     from wavebabble.agent import StreamingAgent
     from wavebabble.mel import MEL_HOP, MEL_SAMPLE_RATE
-    from wavebabble.models.responder import STREAM_CHUNK_FRAMES
 
     n = len(partner_8k)
     start = time.perf_counter()
@@ -87,8 +87,8 @@ def answer(loaded, partner_8k: np.ndarray, seed: int, streaming: bool) -> tuple[
     if not streaming and n <= ONE_CALL_SECONDS * MEL_SAMPLE_RATE:
         out = loaded.agent.respond(tf.constant(partner_8k), tf.constant(seed, tf.int64))["agent"].numpy()
     else:
-        step = STREAM_CHUNK_FRAMES * MEL_HOP if streaming else int(BLOCK_SECONDS * MEL_SAMPLE_RATE)
         agent, pieces, took = StreamingAgent(loaded.agent, seed), [], []
+        step = agent.frames.chunk * MEL_HOP if streaming else int(BLOCK_SECONDS * MEL_SAMPLE_RATE)
         for i in range(0, n, step):
             t = time.perf_counter()
             pieces.append(agent.push(partner_8k[i:i + step]))
@@ -137,8 +137,9 @@ def define_flags() -> None:
     flags.DEFINE_string("out", None, "Output stereo WAV (the partner's sample rate).")
     flags.DEFINE_string("model", None, "Exported SavedModel with the agent; default: the shipped pretrained model.")
     flags.DEFINE_integer("seed", 0, "The agent's random seed (its voice and its choices).")
-    flags.DEFINE_boolean("streaming", False, "Feed the partner in 104 ms chunks, as live audio, and report the "
-                         "time per chunk (the answer is the same).")
+    flags.DEFINE_boolean("streaming", False, "Feed the partner in chunks as live audio (the longest the agent answers "
+                         "before they are due: 40 ms for the shipped agent) and report the time per chunk (the answer "
+                         "is the same).")
     flags.DEFINE_enum("agent_channel", "1", ["0", "1"], "Output channel of the agent (the partner gets the other).")
     flags.DEFINE_boolean("overwrite", False, "Replace an existing --out file.")
 

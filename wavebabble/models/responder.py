@@ -7,7 +7,7 @@
 Frames are mel frames (wavebabble.mel: 125 per second at 8 kHz). The partner's soft VAD is delayed by
 RESPONSE_DELAY_FRAMES inside the model (zeros before the start), then read by a causal stack: Conv1D(1) ->
 residual units [LeakyReLU -> causal Conv1D(k3, dilation d) -> LeakyReLU -> Conv1D(1)] for d in DILATIONS
-(receptive field RECEPTIVE_FRAMES, 8.2 s) -> Conv1D(1, sigmoid). So the gate at frame t depends only on the
+(receptive field RECEPTIVE_FRAMES, 16.4 s) -> Conv1D(1, sigmoid). So the gate at frame t depends only on the
 partner's VAD up to frame t - RESPONSE_DELAY_FRAMES and on the agent's own noise up to t: an agent that hears
 the partner in chunks of up to STREAM_CHUNK_FRAMES can decide (and render, mel_renderer's look-ahead included)
 each chunk before it is due, and its answer is the same as the offline one. The delay is the agent's reaction
@@ -21,13 +21,13 @@ import keras
 
 LEAKY_SLOPE = 0.2
 RESPONDER_NOISE_CH = 8                 # white-noise channels per mel frame
-DILATIONS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+DILATIONS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 KERNEL = 3
-RECEPTIVE_FRAMES = 1 + (KERNEL - 1) * sum(DILATIONS)      # 1023 frames = 8.2 s
-STREAM_CHUNK_FRAMES = 13               # 104 ms: the streaming agent's chunk (respond --streaming)
+RECEPTIVE_FRAMES = 1 + (KERNEL - 1) * sum(DILATIONS)      # 2047 frames = 16.4 s
+STREAM_CHUNK_FRAMES = 5                # 40 ms: the streaming agent's chunk (respond --streaming)
 RENDER_LOOKAHEAD_FRAMES = 8            # mel frames past a sample's own frame that the renderer reads (measured)
 MEL_LOOKAHEAD_FRAMES = 3               # a mel frame's STFT window ends 2.5 frames past its own hop
-RESPONSE_DELAY_FRAMES = STREAM_CHUNK_FRAMES + RENDER_LOOKAHEAD_FRAMES + MEL_LOOKAHEAD_FRAMES   # 24 = 192 ms
+RESPONSE_DELAY_FRAMES = STREAM_CHUNK_FRAMES + RENDER_LOOKAHEAD_FRAMES + MEL_LOOKAHEAD_FRAMES   # 16 = 128 ms
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")
@@ -66,3 +66,12 @@ def build_responder(dim: int = 32, name: str = "responder") -> keras.Model:
     x = keras.layers.LeakyReLU(LEAKY_SLOPE, name="out_act")(x)
     gate = keras.layers.Conv1D(1, 1, activation="sigmoid", name="gate")(x)
     return keras.Model([partner, noise], gate, name=name)
+
+
+def reaction_frames(responder: keras.Model) -> tuple[int, int]:
+    """(reaction delay, receptive field) in frames of a model made by build_responder, read from its layers (the
+    delay of its DelayFrames layer; 1 + the sum of (kernel - 1) * dilation over its causal convolutions)."""
+    delay = responder.get_layer("reaction_delay").frames
+    receptive = 1 + sum((layer.kernel_size[0] - 1) * layer.dilation_rate[0] for layer in responder.layers
+                        if isinstance(layer, keras.layers.Conv1D) and layer.padding == "causal")
+    return int(delay), int(receptive)
