@@ -262,7 +262,8 @@ def fmt(v) -> str:
 
 def markdown(result: dict) -> str:
     lines = ["# The babbling agent: answers to held-out partners", "",
-             f"Model: `{result['model']}`. Command: `{result['command']}`. Written by `eval/agent.py`.", ""]
+             f"Model: `{result['model']}`{' (the shipped one)' if result.get('shipped') else ''}. Command: "
+             f"`{result['command']}`. Written by `eval/agent.py`.", ""]
     for corpus, r in result["corpora"].items():
         lines += [f"## {corpus}: {r['answers']} answers of {r['seconds_each']:.0f} s", "",
                   "| pair (partner, X) | " + " | ".join(ROW_KEYS) + " |",
@@ -307,8 +308,10 @@ def main(argv) -> int:
 
     model = FLAGS.model or pretrained.default_model()
     loaded = load_agent(model)
-    result = {"model": str(model), "command": "python -m eval.agent" + (f" --model={FLAGS.model}" if FLAGS.model
-                                                                          else ""), "corpora": {}}
+    path = Path(model).resolve()
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    result = {"model": str(shown), "shipped": not FLAGS.model, "corpora": {},
+              "command": "python -m eval.agent" + (f" --model={FLAGS.model}" if FLAGS.model else "")}
     corpora = [("embedded_heldout", "babble")]
     if Path(FLAGS.fsdd_dir).is_dir():
         corpora.append(("fsdd_assembled", "fsdd"))

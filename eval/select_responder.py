@@ -7,10 +7,8 @@ Validation dialogues: the embedded corpus's process with VALIDATION_SEED (neithe
 eval.agent's held-out set, so the reported figures are not the ones the choice was made on). Each speaker of each
 dialogue is the partner once; every checkpoint (step >= --min_step) answers them offline (wavebabble.agent) and
 the pairs (partner, answer) are scored against (partner, real other speaker) by wavebabble.timing's timing score
-(mean relative error + relative FTO Wasserstein distance). It also continues each dialogue's first half (both
-speakers, agent.continue_dialogue), scored the same way against the real second halves (eval.agent's
-continuation_timing). The lowest sum of the two scores wins; prints the trajectory and the choice, and writes it
-with --trajectory_json.
+(mean relative error + relative FTO Wasserstein distance). The lowest score wins; prints the trajectory and the
+choice, and writes it with --trajectory_json.
 """
 from __future__ import annotations
 
@@ -44,9 +42,9 @@ def define_flags() -> None:
 
 
 def score_run(logdir, planner_ckpt, renderer_ckpt, dims: tuple, dialogues: list, min_step: int = 0) -> list[dict]:
-    """[{step, checkpoint, timing_score, fto_wasserstein_s, mean_relative_error, overlap_share_of_speech, ...,
-    continuation_timing_score, monologues, ..., score}] of every checkpoint of the run with step >= min_step."""
-    from eval.agent import answer_all, continuation_timing, continue_all, fmt, pair_figures, reference_stats
+    """[{step, checkpoint, timing_score, fto_wasserstein_s, mean_relative_error, overlap_share_of_speech, ...}]
+    of every checkpoint of the run with step >= min_step."""
+    from eval.agent import answer_all, pair_figures, reference_stats
     from eval.select_checkpoint import checkpoint_steps
     from wavebabble.agent import AgentCore
     from wavebabble.config import get_config
@@ -59,22 +57,16 @@ def score_run(logdir, planner_ckpt, renderer_ckpt, dims: tuple, dialogues: list,
     partners = [d[:, s] for _, d in dialogues for s in (0, 1)]
     real = [d[:, 1 - s] for _, d in dialogues for s in (0, 1)]
     reference = reference_stats(partners, real)
-    halves = [d[len(d) // 2:] for _, d in dialogues]
     out = []
     for step, path in checkpoint_steps(logdir, min_step):
         responder = restore_checkpoint("responder", build_responder(responder_dim), path, responder_dim)
         core = AgentCore(planner, renderer, responder, cfg.vad_threshold_db, cfg.vad_temperature_db)
         answers, _ = answer_all(core, partners, 0)
-        continuations, _ = continue_all(core, dialogues, 0)
-        row = {"step": step, "checkpoint": path, **pair_figures(list(zip(partners, answers)), reference),
-               **continuation_timing(continuations, halves)}
-        row["score"] = row["timing_score"] + row["continuation_timing_score"]
+        row = {"step": step, "checkpoint": path, **pair_figures(list(zip(partners, answers)), reference)}
         out.append(row)
-        print(f"step {step}: score {row['score']:.3f}; answers: timing score {row['timing_score']:.3f}, FTO W "
-              f"{row['fto_wasserstein_s']:.3f} s, MRE {row['mean_relative_error']:.3f}, overlap share "
-              f"{row['overlap_share_of_speech']:.3f}; continuations: timing score "
-              f"{row['continuation_timing_score']:.3f}, FTO W {fmt(row['continuation_fto_wasserstein_s'])} s, "
-              f"monologues {row['monologues']}/{len(dialogues)}", flush=True)
+        print(f"step {step}: timing score {row['timing_score']:.3f}, FTO W {row['fto_wasserstein_s']:.3f} s, MRE "
+              f"{row['mean_relative_error']:.3f}, overlap share {row['overlap_share_of_speech']:.3f}, FTO median "
+              f"{row['fto_median_s']}", flush=True)
     return out
 
 
@@ -96,8 +88,8 @@ def main(argv) -> int:
     if not rows:
         print(f"eval.select_responder: error: no checkpoints at or after step {FLAGS.min_step} in {FLAGS.logdir}")
         return 1
-    best = min(rows, key=lambda r: (r["score"], -r["step"]))
-    print(f"chosen: step {best['step']} ({best['checkpoint']}), score {best['score']:.3f}")
+    best = min(rows, key=lambda r: (r["timing_score"], -r["step"]))
+    print(f"chosen: step {best['step']} ({best['checkpoint']}), timing score {best['timing_score']:.3f}")
     if FLAGS.trajectory_json:
         Path(FLAGS.trajectory_json).write_text(json.dumps(json_safe(
             {"logdir": str(FLAGS.logdir), "validation_seed": VALIDATION_SEED, "chosen_step": best["step"],

@@ -12,16 +12,10 @@ Runs the project's own commands as child processes, in this order, and records e
      (each planner checkpoint of the run's second half with that renderer, on held-out clips and real clips,
      seed 1000: the lowest rank sum of timing score and log-mel FD)
   4. python -m wavebabble.corpus --out_dir=WORK/agent_corpus AGENT_CORPUS_FLAGS   (per-dialogue timing style)
-     python -m train.train_responder --logdir=WORK/responder_answers --data_dir=WORK/agent_corpus
-       --planner=<chosen> --steps=RESPONDER_STEPS --seed=S   (the agent's turn-taker answering recorded partners,
-       speaking with the chosen planner's voice)
      python -m train.train_responder --logdir=WORK/responder --data_dir=WORK/agent_corpus --planner=<chosen>
-       --init_from=WORK/responder_answers/ckpt/ckpt-RESPONDER_STEPS --closed_loop_weight=CLOSED_LOOP_WEIGHT
-       --steps=RESPONDER_STEPS+CLOSED_LOOP_STEPS --save_every=CLOSED_LOOP_SAVE_EVERY --seed=S
-       (then also answering itself: both speakers of a continued dialogue)
-  5. python -m eval.select_responder --logdir=WORK/responder --min_step=RESPONDER_STEPS --planner=<chosen>
-       --renderer=... --trajectory_json=WORK/responder_trajectory.json   (answers and continuations of validation
-       dialogues, by timing score)
+       --steps=RESPONDER_STEPS --seed=S      (the agent's turn-taker, speaking with the chosen planner's voice)
+  5. python -m eval.select_responder --logdir=WORK/responder --planner=<chosen> --renderer=...
+       --trajectory_json=WORK/responder_trajectory.json   (by timing score on validation partners)
   6. python -m wavebabble.export --planner=<chosen> --renderer=... --responder=<chosen responder>
        --out=wavebabble/pretrained/two_stage --overwrite
 The WaveGAN generator (--generator=wavegan, a preset of wavebabble.config):
@@ -70,16 +64,12 @@ HEADLINE_SOUND = ("logmel_fd", "logmel_fd_floor", "two_sample_accuracy", "two_sa
                   "voiced_fraction", "voiced_fraction_reference", "syllable_modulation",
                   "syllable_modulation_reference")
 HELD_OUT = ("timing_score", "mean_relative_error", "fto_wasserstein_s", "logmel_fd", "syllable_modulation")
-RESPONDER_STEPS = train_responder.DEFAULT_STEPS  # the agent's turn-taker, answering recorded partners (its default)
-CLOSED_LOOP_STEPS = 750             # ... then answering itself too (train_responder --closed_loop_weight)
-CLOSED_LOOP_WEIGHT = 1.0
-CLOSED_LOOP_SAVE_EVERY = 125        # checkpoints select_responder chooses from
+RESPONDER_STEPS = train_responder.DEFAULT_STEPS  # the agent's turn-taker job's steps (its default)
 AGENT_TRAJECTORY = "responder_trajectory.json"
 # the corpus the agent's turn-taker learns from: the embedded corpus's process (its seed) with per-dialogue timing
 # style, so that it can follow a partner's (and a prompt's) tempo; 64 dialogues of 60 s
 AGENT_CORPUS_FLAGS = ("--num_dialogues=64", "--seconds_each=60", "--seed=20261121", "--style_spread=0.4")
-RESPONDER_HELD_OUT = ("score", "timing_score", "mean_relative_error", "fto_wasserstein_s", "overlap_share_of_speech",
-                      "continuation_timing_score", "monologues")
+RESPONDER_HELD_OUT = ("timing_score", "mean_relative_error", "fto_wasserstein_s", "overlap_share_of_speech")
 
 FLAGS = flags.FLAGS
 
@@ -133,8 +123,7 @@ def headline(report: dict) -> dict:
 
 def train_two_stage(work_dir: Path, seed: int, model: Path) -> dict:
     """Steps 1-6 for the two-stage generator and its agent -> the record's training part."""
-    renderer_dir, planner_dir = work_dir / "renderer", work_dir / "planner"
-    answers_dir, responder_dir = work_dir / "responder_answers", work_dir / "responder"
+    renderer_dir, planner_dir, responder_dir = work_dir / "renderer", work_dir / "planner", work_dir / "responder"
     renderer_ckpt = renderer_dir / "ckpt" / f"ckpt-{RENDERER_STEPS}"
     renderer = train(renderer_dir, [sys.executable, "-m", "train.train_renderer", f"--logdir={renderer_dir}",
                                     f"--steps={RENDERER_STEPS}", f"--seed={seed}"], Path(f"{renderer_ckpt}.index"))
@@ -150,36 +139,28 @@ def train_two_stage(work_dir: Path, seed: int, model: Path) -> dict:
                   "--progress=false"]
     if not (corpus / MANIFEST_NAME).is_file():
         sh(corpus_cmd)
-    answers_ckpt = answers_dir / "ckpt" / f"ckpt-{RESPONDER_STEPS}"
-    answers = train(answers_dir, [sys.executable, "-m", "train.train_responder", f"--logdir={answers_dir}",
-                                  f"--data_dir={corpus}", f"--planner={planner_ckpt}", f"--steps={RESPONDER_STEPS}",
-                                  f"--seed={seed}"], Path(f"{answers_ckpt}.index"))
-    loop_steps = RESPONDER_STEPS + CLOSED_LOOP_STEPS
     responder = train(responder_dir, [sys.executable, "-m", "train.train_responder", f"--logdir={responder_dir}",
-                                      f"--data_dir={corpus}", f"--planner={planner_ckpt}", f"--init_from={answers_ckpt}",
-                                      f"--closed_loop_weight={CLOSED_LOOP_WEIGHT}", f"--steps={loop_steps}",
-                                      f"--save_every={CLOSED_LOOP_SAVE_EVERY}", f"--seed={seed}"],
-                      responder_dir / "ckpt" / f"ckpt-{loop_steps}.index")
+                                      f"--data_dir={corpus}", f"--planner={planner_ckpt}",
+                                      f"--steps={RESPONDER_STEPS}", f"--seed={seed}"],
+                      responder_dir / "ckpt" / f"ckpt-{RESPONDER_STEPS}.index")
     agent_traj, select_agent = select(work_dir / AGENT_TRAJECTORY, [
-        "eval.select_responder", f"--logdir={responder_dir}", f"--min_step={RESPONDER_STEPS}",
-        f"--planner={planner_ckpt}", f"--renderer={renderer_ckpt}"])
+        "eval.select_responder", f"--logdir={responder_dir}", f"--planner={planner_ckpt}",
+        f"--renderer={renderer_ckpt}"])
     export = [sys.executable, "-m", "wavebabble.export", f"--planner={planner_ckpt}", f"--renderer={renderer_ckpt}",
               f"--responder={agent_traj['chosen']}", f"--out={model}", "--overwrite"]
     sh(export)
     return {"generator": TWO_STAGE_NAME, "seed": seed,
             "jobs": {"renderer": {**renderer, "steps": RENDERER_STEPS},
                      "planner": {**planner, "steps": PLANNER_STEPS},
-                     "responder_answers": {**answers, "steps": RESPONDER_STEPS, "corpus": shown(corpus_cmd)},
-                     "responder": {**responder, "steps": loop_steps, "corpus": shown(corpus_cmd)}},
+                     "responder": {**responder, "steps": RESPONDER_STEPS, "corpus": shown(corpus_cmd)}},
             "train_steps": PLANNER_STEPS,
-            "train_wall_s": round(sum(j["train_wall_s"] for j in (renderer, planner, answers, responder)), 1),
+            "train_wall_s": round(sum(j["train_wall_s"] for j in (renderer, planner, responder)), 1),
             "chosen_step": traj["chosen_step"], "choose_by": traj["choose_by"], "held_out": held_out(traj),
             "responder_chosen_step": agent_traj["chosen_step"],
             "responder_held_out": {str(c["step"]): {k: c.get(k) for k in RESPONDER_HELD_OUT}
                                    for c in agent_traj["checkpoints"]},
             "commands": {"train_renderer": renderer["command"], "train_planner": planner["command"],
-                         "select": select_planner, "agent_corpus": shown(corpus_cmd),
-                         "train_responder_answers": answers["command"], "train_responder": responder["command"],
+                         "select": select_planner, "agent_corpus": shown(corpus_cmd), "train_responder": responder["command"],
                          "select_responder": select_agent, "export": shown(export)}}
 
 

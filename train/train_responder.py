@@ -10,14 +10,7 @@ clips of both its speakers, drawn once) gated by the responder's gate over the p
 the surrogate gradient of vad.soft_vad). So the VAD the critic judges includes the voice's own quiet stretches,
 as the VAD of the rendered answer does. The critic is the turn-timing D of the v1 generator at the demo preset's
 size (models/timing_discriminator.py: dilated convs over the whole clip, minibatch std, turn statistics) on the
-pair (partner, agent), the partner in its own channel; hinge loss.
-With --closed_loop_weight > 0 the critic also judges closed-loop pairs (models/responder_loop.py): the first
---prompt_fraction of a real clip is the prompt, then both speakers are the responder answering each other (each
-its own noise and bank voice), as agent.continue_dialogue makes them. A recorded partner starts its turns by itself
-whatever the agent does, so answering one never teaches the agent to end its own turns; in the closed loop its
-partner only speaks when it yields. Generator loss: answer pairs' + weight x closed-loop pairs'; critic loss:
-(answer pairs' + weight x closed-loop pairs') / (1 + weight).
-Loop, checkpoints, resuming: train.stage_loop.
+pair (partner, agent), the partner in its own channel; hinge loss. Loop, checkpoints, resuming: train.stage_loop.
 """
 from __future__ import annotations
 
@@ -29,7 +22,7 @@ from wavebabble import runtime
 from wavebabble.cli import cli_errors, run_main
 
 FLAGS = flags.FLAGS
-DEFAULT_STEPS = 1750
+DEFAULT_STEPS = 3000
 DEFAULT_PLANNER = "eval/results/two_stage_checkpoints/planner/ckpt-3500"   # the shipped model's planner
 VOICE_BANK_CLIPS = 128          # planner clips drawn once; each gives two voices (its two speakers)
 
@@ -37,8 +30,7 @@ VOICE_BANK_CLIPS = 128          # planner clips drawn once; each gives two voice
 def define_flags() -> None:
     add_loop_flags("runs/responder", steps=DEFAULT_STEPS, save_every=250, log_every=100)
     flags.DEFINE_integer("batch_size", 16, "Clips per step.")
-    flags.DEFINE_integer("slice_len", 131072, "Samples per real clip (a multiple of MEL_HOP * PLAN_UPSAMPLE; 16.4 s, "
-                         "the responder's receptive field).")
+    flags.DEFINE_integer("slice_len", 65536, "Samples per real clip (a multiple of MEL_HOP * PLAN_UPSAMPLE).")
     flags.DEFINE_integer("dim", 32, "Responder channels.")
     flags.DEFINE_float("lr", 2e-4, "Adam learning rate (both).")
     flags.DEFINE_string("planner", DEFAULT_PLANNER, "Checkpoint of the two-stage planner whose voice the agent "
@@ -46,8 +38,6 @@ def define_flags() -> None:
     flags.DEFINE_integer("planner_dim", 8, "Base channels of that planner.")
     flags.DEFINE_float("vad_grad_temperature_db", 10.0, "Surrogate gradient of the soft VAD (vad.soft_vad).")
     flags.DEFINE_integer("num_clips", 1024, "Real clips the batches are drawn from.")
-    flags.DEFINE_float("closed_loop_weight", 0.0, "Weight of the closed-loop pairs (0: answer pairs only).")
-    flags.DEFINE_float("prompt_fraction", 0.5, "Share of a closed-loop clip that is its real prompt.")
 
 
 def main(argv) -> int:
@@ -61,7 +51,6 @@ def main(argv) -> int:
     from wavebabble.mel import MEL_BINS, MEL_HOP, MEL_SAMPLE_RATE, dialogue_mels, mel_soft_vad
     from wavebabble.models.mel_planner import NOISE_CH, gate_voice, voice_model
     from wavebabble.models.responder import RESPONDER_NOISE_CH, build_responder
-    from wavebabble.models.responder_loop import closed_loop
     from wavebabble.models.timing_discriminator import build_timing_discriminator
     from wavebabble.models.two_stage import restore_planner
 
@@ -105,57 +94,29 @@ def main(argv) -> int:
         agent = vad(gate_voice(voice, gate, floor), 1, FLAGS.vad_grad_temperature_db)
         return pair(partner, agent, partner_first), gate
 
-    weight, prompt = FLAGS.closed_loop_weight, int(round(FLAGS.prompt_fraction * frames))
-
-    def loop_pair(real, voices, noise2):
-        """The closed-loop pair [batch, frames, 2] after the real clip's first `prompt` frames; voices [batch,
-        frames, 2, bins], noise2 [batch, frames, 2, RESPONDER_NOISE_CH]."""
-        def speaker_vad(gates, lo, n):
-            return tf.concat([vad(gate_voice(voices[:, lo:lo + n, c], gates[..., c:c + 1], floor), 1,
-                                  FLAGS.vad_grad_temperature_db) for c in range(2)], axis=-1)
-        return closed_loop(responder, real[:, :prompt], noise2, speaker_vad)[1]
-
-    def fakes(real, voice, noise, partner_first, loop):
-        """[(fake pair, weight)] and the answer pairs' gate."""
-        fake, gate = fake_pair(real, voice, noise, partner_first)
-        out = [(fake, 1.0)]
-        if weight > 0:
-            out.append((loop_pair(real, *loop), weight))
-        return out, gate
-
     @tf.function
-    def d_step(real, voice, noise, partner_first, loop):
-        made, _ = fakes(real, voice, noise, partner_first, loop)
+    def d_step(real, voice, noise, partner_first):
+        fake, _ = fake_pair(real, voice, noise, partner_first)
         with tf.GradientTape() as tape:
-            real_scores = critic(real, training=True)
-            loss = sum(w * tf.reduce_mean(losses.d_loss(real_scores, critic(f, training=True), "hinge"))
-                       for f, w in made) / (1.0 + (weight if weight > 0 else 0.0))
+            loss = tf.reduce_mean(losses.d_loss(critic(real, training=True), critic(fake, training=True), "hinge"))
         d_opt.apply_gradients(zip(tape.gradient(loss, critic.trainable_variables), critic.trainable_variables))
         return {"d_timing": loss}
 
     @tf.function
-    def g_step(real, voice, noise, partner_first, loop):
+    def g_step(real, voice, noise, partner_first):
         with tf.GradientTape() as tape:
-            made, gate = fakes(real, voice, noise, partner_first, loop)
-            parts = [tf.reduce_mean(losses.g_loss(critic(f, training=True), "hinge")) for f, _ in made]
-            loss = sum(w * p for p, (_, w) in zip(parts, made))
+            fake, gate = fake_pair(real, voice, noise, partner_first)
+            loss = tf.reduce_mean(losses.g_loss(critic(fake, training=True), "hinge"))
         grads = tape.gradient(loss, responder.trainable_variables)
         g_opt.apply_gradients(zip(grads, responder.trainable_variables))
-        out = {"g_timing": parts[0], "gate_mean": tf.reduce_mean(gate)}
-        if weight > 0:
-            out["g_closed_loop"] = parts[1]
-        return out
+        return {"g_timing": loss, "gate_mean": tf.reduce_mean(gate)}
 
     def batch():
         n = FLAGS.batch_size
         real = real_vad[rng.integers(0, len(real_vad), n)]
         voice = bank[rng.integers(0, len(bank), n)]
         noise = rng.standard_normal((n, frames, RESPONDER_NOISE_CH)).astype(np.float32)
-        loop = ()
-        if weight > 0:          # each closed-loop speaker: its own bank voice and noise
-            loop = (tf.constant(np.stack([bank[rng.integers(0, len(bank), n)] for _ in range(2)], axis=2)),
-                    tf.constant(rng.standard_normal((n, frames, 2, RESPONDER_NOISE_CH)).astype(np.float32)))
-        return tf.constant(real), tf.constant(voice), tf.constant(noise), tf.constant(rng.random(n) < 0.5), loop
+        return tf.constant(real), tf.constant(voice), tf.constant(noise), tf.constant(rng.random(n) < 0.5)
 
     def train_step():
         return {**d_step(*batch()), **g_step(*batch())}

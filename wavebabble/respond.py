@@ -10,7 +10,7 @@ The model is an export with the agent (`python -m wavebabble.export --planner=..
 without --model, the shipped one (wavebabble/pretrained).
 
 --streaming feeds the agent the partner's audio in chunks of the longest length it answers before it is due
-(agent.agent_frames: the reaction delay less the look-aheads; 40 ms for the shipped agent), as a live
+(agent.agent_frames: the reaction delay less the look-aheads; 104 ms for the shipped agent), as a live
 partner would arrive; each chunk's answer is decided and rendered from what was heard so far, and is the same as
 the offline answer (agent.StreamingAgent). It prints the time each chunk took (median, 95th percentile, max) and
 the real-time factor. Without it, an answer up to ONE_CALL_SECONDS long is one call of the SavedModel's `respond`
@@ -138,7 +138,7 @@ def define_flags() -> None:
     flags.DEFINE_string("model", None, "Exported SavedModel with the agent; default: the shipped pretrained model.")
     flags.DEFINE_integer("seed", 0, "The agent's random seed (its voice and its choices).")
     flags.DEFINE_boolean("streaming", False, "Feed the partner in chunks as live audio (the longest the agent answers "
-                         "before they are due: 40 ms for the shipped agent) and report the time per chunk (the answer "
+                         "before they are due: 104 ms for the shipped agent) and report the time per chunk (the answer "
                          "is the same).")
     flags.DEFINE_enum("agent_channel", "1", ["0", "1"], "Output channel of the agent (the partner gets the other).")
     flags.DEFINE_boolean("overwrite", False, "Replace an existing --out file.")

@@ -7,7 +7,7 @@
 Frames are mel frames (wavebabble.mel: 125 per second at 8 kHz). The partner's soft VAD is delayed by
 RESPONSE_DELAY_FRAMES inside the model (zeros before the start), then read by a causal stack: Conv1D(1) ->
 residual units [LeakyReLU -> causal Conv1D(k3, dilation d) -> LeakyReLU -> Conv1D(1)] for d in DILATIONS
-(receptive field RECEPTIVE_FRAMES, 16.4 s) -> Conv1D(1, sigmoid). So the gate at frame t depends only on the
+(receptive field RECEPTIVE_FRAMES, 8.2 s) -> Conv1D(1, sigmoid). So the gate at frame t depends only on the
 partner's VAD up to frame t - RESPONSE_DELAY_FRAMES and on the agent's own noise up to t: an agent that hears
 the partner in chunks of up to STREAM_CHUNK_FRAMES can decide (and render, mel_renderer's look-ahead included)
 each chunk before it is due, and its answer is the same as the offline one. The delay is the agent's reaction
@@ -21,13 +21,13 @@ import keras
 
 LEAKY_SLOPE = 0.2
 RESPONDER_NOISE_CH = 8                 # white-noise channels per mel frame
-DILATIONS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+DILATIONS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 KERNEL = 3
-RECEPTIVE_FRAMES = 1 + (KERNEL - 1) * sum(DILATIONS)      # 2047 frames = 16.4 s
-STREAM_CHUNK_FRAMES = 5                # 40 ms: the streaming agent's chunk (respond --streaming)
+RECEPTIVE_FRAMES = 1 + (KERNEL - 1) * sum(DILATIONS)      # 1023 frames = 8.2 s
+STREAM_CHUNK_FRAMES = 13               # 104 ms: the streaming agent's chunk (respond --streaming)
 RENDER_LOOKAHEAD_FRAMES = 8            # mel frames past a sample's own frame that the renderer reads (measured)
 MEL_LOOKAHEAD_FRAMES = 3               # a mel frame's STFT window ends 2.5 frames past its own hop
-RESPONSE_DELAY_FRAMES = STREAM_CHUNK_FRAMES + RENDER_LOOKAHEAD_FRAMES + MEL_LOOKAHEAD_FRAMES   # 16 = 128 ms
+RESPONSE_DELAY_FRAMES = STREAM_CHUNK_FRAMES + RENDER_LOOKAHEAD_FRAMES + MEL_LOOKAHEAD_FRAMES   # 24 = 192 ms
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")
