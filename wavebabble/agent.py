@@ -8,6 +8,8 @@
       voice(first_frame, num_frames, seed)     -> [num_frames, MEL_BINS]   the agent's voice features
       render(gate [n], voice [n, MEL_BINS])    -> [n * MEL_HOP]            gated mels -> waveform
       gated_vad(gate [n], voice [n, MEL_BINS]) -> [n]                      their soft VAD
+      response_delay_frames, receptive_frames   int64 scalar variables, the responder's (reaction_frames)
+    agent_frames(core) -> (delay, receptive, chunk) frames: what the streaming and continuation steps go by
     StreamingAgent(core, seed).push(partner_chunk) -> the agent's next samples; .finish() -> the rest
     continue_dialogue(core, prompt [n, 2], num_samples, seed) -> [num_samples, 2]   both speakers go on
     normalize_level(audio) -> (audio * gain, gain)   the training data's level (data.TARGET_PEAK peak)

@@ -36,8 +36,10 @@ latent_quantum is 0 for fixed-length generators (and absent from exports made be
 A two-stage export made with --responder also holds the babbling agent (wavebabble.agent):
     respond(partner: float32 [None], seed: int64 [])  -> {agent: float32 [None], partner_vad, agent_gate:
                                                         float32 [frames]}; partner: 8 kHz mono at the training
-                                                        level (agent.normalize_partner); a signature
+                                                        level (agent.normalize_level); a signature
     agent.partner_vad, agent.gate, agent.voice, agent.render    the streaming agent's steps (agent.StreamingAgent)
+    agent.response_delay_frames, agent.receptive_frames         int64 scalars: the responder's reaction delay and
+                                                                receptive field (agent.agent_frames reads them)
 
 The same numbers are also readable as scalar variables on the loaded object (`loaded.sample_rate`, ...) and
 as `assets/wavebabble.json` (the full config plus the metadata). The folder also holds `.wavebabble-outputs.json`,
