@@ -13,8 +13,9 @@ scored as the pair (partner, X) against (partner, real other speaker), pooled ov
 Figures (hard VAD per channel, wavebabble.timing): FTO Wasserstein distance (s) and mean relative error of the
 pair's timing, gap / overlap / backchannel rates, the share of X's speech that overlaps the partner's, X's speech
 share. Speed: offline real-time factor on this machine; the streaming agent (agent.StreamingAgent, in chunks of
-agent_frames(...).chunk frames) on STREAM_DIALOGUES dialogues: time per chunk (median, p95), and its FTO Wasserstein distance to real next to
-the offline answer's on the same dialogues (the two answers are equal by construction; this checks it).
+agent_frames(...).chunk frames) on STREAM_DIALOGUES dialogues: time per chunk (median, p95), and its FTO
+Wasserstein distance to real next to the offline answer's on the same dialogues (the two answers are equal by
+construction; this checks it).
 Continuation (as dGSLM and SyncLLM score it): held-out dialogues of the embedded corpus's process with per-dialogue
 style (STYLE_SPREAD; the embedded corpus itself has one style, so its real halves do not correlate: r ~ 0); the
 first half is the prompt (wavebabble.agent.continue_dialogue goes on from it for as long); Pearson r over
