@@ -183,13 +183,11 @@ def streaming_figures(loaded, partners: list, real: list, answers: list, seed: i
             "max_abs_difference_to_offline": max_diff}
 
 
-def _half_stats(d: np.ndarray) -> list:
+def _half_stats(v: np.ndarray) -> list:
     """[IPU rate, pause rate, mean FTO (NaN without speaker changes), the quieter speaker's speech share] of a
-    stereo segment (its own hard VAD)."""
+    stereo segment's hard VAD [frames, 2]."""
     from wavebabble import timing
-    from wavebabble.vad import hard_vad
 
-    v = hard_vad(d, 8000)
     st = timing.timing_stats(v)
     return [st.summary["ipu_per_min"], st.summary["pause_per_min"], float(np.mean(st.fto_s)) if len(st.fto_s)
             else np.nan, float(v.mean(axis=0).min())]
@@ -218,14 +216,13 @@ def continue_all(agent, dialogues: list, seed: int) -> tuple[list, float]:
     return out, wall
 
 
-def continuation_timing(continuations: list, real: list) -> dict:
+def continuation_timing(vads: list, real: list) -> dict:
     """The continuations' timing as a whole against the real second halves' (timing.timing_distance: the timing
-    score, FTO Wasserstein distance, mean relative error), and the monologues among them."""
+    score, FTO Wasserstein distance, mean relative error), and the monologues among them; vads, real: their hard
+    VADs [frames, 2]."""
     from wavebabble import timing
-    from wavebabble.vad import hard_vad
 
-    vads = [hard_vad(c, 8000) for c in continuations]
-    d = timing.timing_distance(timing.timing_stats(vads), timing.timing_stats([hard_vad(r, 8000) for r in real]))
+    d = timing.timing_distance(timing.timing_stats(vads), timing.timing_stats(real))
     return {"continuation_timing_score": d["timing_score"], "continuation_fto_wasserstein_s": d["fto_wasserstein_s"],
             "continuation_mean_relative_error": d["mean_relative_error"],
             "monologues": int(sum(v.mean(axis=0).min() < MONOLOGUE_SHARE for v in vads))}
@@ -235,11 +232,13 @@ def continuation_figures(loaded, dialogues: list, seed: int) -> dict:
     """Each dialogue's first half is the prompt; Pearson r over dialogues between the prompt's IPU rate, pause
     rate and mean FTO and the continuation's (the agent's), the real second half's (the ceiling) and an
     unconditional dialogue's (the floor, ~0); the continuations' timing against the real halves'."""
+    from wavebabble.vad import hard_vad
+
     conts, wall = continue_all(loaded.agent, dialogues, seed)
-    halves = [d[len(d) // 2:] for _, d in dialogues]
-    prompt = np.asarray([_half_stats(d[:len(d) // 2]) for _, d in dialogues], np.float64)
-    real = np.asarray([_half_stats(h) for h in halves], np.float64)
-    cont = np.asarray([_half_stats(c) for c in conts], np.float64)
+    prompt_v = [hard_vad(d[:len(d) // 2], 8000) for _, d in dialogues]
+    real_v = [hard_vad(d[len(d) // 2:], 8000) for _, d in dialogues]
+    cont_v = [hard_vad(c, 8000) for c in conts]
+    prompt, real, cont = (np.asarray([_half_stats(v) for v in vs], np.float64) for vs in (prompt_v, real_v, cont_v))
     uncond = np.roll(real, 1, axis=0)                       # another dialogue's second half: no relation
     means = ("ipu_per_min", "pause_per_min", "mean_fto_s", "quieter_speaker_speech_share")
     return {"dialogues": len(dialogues), "prompt_seconds": len(dialogues[0][1]) // 2 / 8000.0,
@@ -248,7 +247,7 @@ def continuation_figures(loaded, dialogues: list, seed: int) -> dict:
             "real_time_factor": wall / sum(len(c) / 8000.0 for c in conts),
             "continuation_means": dict(zip(means, np.nanmean(cont, axis=0).tolist())),
             "real_means": dict(zip(means, np.nanmean(real, axis=0).tolist())),
-            **continuation_timing(conts, halves),
+            **continuation_timing(cont_v, real_v),
             "real_monologues": int((real[:, 3] < MONOLOGUE_SHARE).sum())}
 
 
@@ -295,7 +294,8 @@ def markdown(result: dict) -> str:
             lines.append(f"| {name} | {m['ipu_per_min']:.1f} | {m['pause_per_min']:.1f} | {m['mean_fto_s']:.2f} | "
                          f"{m['quieter_speaker_speech_share']:.2f} | {k} / {c['dialogues']} |")
         lines += ["", f"The continuations' timing against the real second halves': timing score "
-                  f"{c['continuation_timing_score']:.3f}, FTO Wasserstein {fmt(c['continuation_fto_wasserstein_s'])} s, "
+                  f"{c['continuation_timing_score']:.3f}, FTO Wasserstein "
+                  f"{fmt(c['continuation_fto_wasserstein_s'])} s, "
                   f"mean relative error {c['continuation_mean_relative_error']:.3f}. Real-time factor "
                   f"{c['real_time_factor']:.3f}.", ""]
     return "\n".join(lines)
