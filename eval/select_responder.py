@@ -60,7 +60,7 @@ def score_run(logdir, planner_ckpt, renderer_ckpt, dims: tuple, dialogues: list,
     out = []
     for step, path in checkpoint_steps(logdir, min_step):
         responder = restore_checkpoint("responder", build_responder(responder_dim), path, responder_dim)
-        core = AgentCore(planner, renderer, responder, cfg.vad_threshold_db, cfg.vad_temperature_db)
+        core = AgentCore(planner, renderer, responder, None, cfg.vad_threshold_db, cfg.vad_temperature_db)
         answers, _ = answer_all(core, partners, 0)
         row = {"step": step, "checkpoint": path, **pair_figures(list(zip(partners, answers)), reference)}
         out.append(row)

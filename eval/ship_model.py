@@ -16,8 +16,11 @@ Runs the project's own commands as child processes, in this order, and records e
        --steps=RESPONDER_STEPS --seed=S      (the agent's turn-taker, speaking with the chosen planner's voice)
   5. python -m eval.select_responder --logdir=WORK/responder --planner=<chosen> --renderer=...
        --trajectory_json=WORK/responder_trajectory.json   (by timing score on validation partners)
+     python -m wavebabble.corpus --out_dir=WORK/continuer_corpus CONTINUER_CORPUS_FLAGS
+     python -m train.train_continuer --logdir=WORK/continuer --data_dir=WORK/continuer_corpus
+       --steps=CONTINUER_STEPS --seed=S      (the continuation's turn-taker: a likelihood model, its last checkpoint)
   6. python -m wavebabble.export --planner=<chosen> --renderer=... --responder=<chosen responder>
-       --out=wavebabble/pretrained/two_stage --overwrite
+       --continuer=WORK/continuer/ckpt/ckpt-CONTINUER_STEPS --out=wavebabble/pretrained/two_stage --overwrite
 The WaveGAN generator (--generator=wavegan, a preset of wavebabble.config):
   1. python -m train.train --preset=P --logdir=WORK/P_seedS --seed=S --save_every=N --max_to_keep=K
   2. python -m eval.select_checkpoint --logdir=... --trajectory_json=WORK/trajectory.json   (by timing)
@@ -44,7 +47,7 @@ from pathlib import Path
 from absl import app, flags
 
 from eval.provenance import config_sha256, source_commit
-from train import train_mel_gan, train_renderer, train_responder
+from train import train_continuer, train_mel_gan, train_renderer, train_responder
 from wavebabble import pretrained, runtime
 from wavebabble.cli import cli_errors, run_main
 from wavebabble.config import CONFIG_NAME, PRESETS
@@ -65,10 +68,15 @@ HEADLINE_SOUND = ("logmel_fd", "logmel_fd_floor", "two_sample_accuracy", "two_sa
                   "syllable_modulation_reference")
 HELD_OUT = ("timing_score", "mean_relative_error", "fto_wasserstein_s", "logmel_fd", "syllable_modulation")
 RESPONDER_STEPS = train_responder.DEFAULT_STEPS  # the agent's turn-taker job's steps (its default)
+CONTINUER_STEPS = train_continuer.DEFAULT_STEPS  # the continuation's turn-taker job's steps (its default)
 AGENT_TRAJECTORY = "responder_trajectory.json"
 # the corpus the agent's turn-taker learns from: the embedded corpus's process (its seed) with per-dialogue timing
 # style, so that it can follow a partner's (and a prompt's) tempo; 64 dialogues of 60 s
 AGENT_CORPUS_FLAGS = ("--num_dialogues=64", "--seconds_each=60", "--seed=20261121", "--style_spread=0.4")
+# the continuation's turn-taker learns who speaks when from 512 of them (the size it was developed and measured at,
+# eval/results/agent_notes.md; 64 was not tried with its memory); another seed than the agent corpus's and the
+# evaluations' (777, 778)
+CONTINUER_CORPUS_FLAGS = ("--num_dialogues=512", "--seconds_each=60", "--seed=20261203", "--style_spread=0.4")
 RESPONDER_HELD_OUT = ("timing_score", "mean_relative_error", "fto_wasserstein_s", "overlap_share_of_speech")
 
 FLAGS = flags.FLAGS
@@ -124,6 +132,7 @@ def headline(report: dict) -> dict:
 def train_two_stage(work_dir: Path, seed: int, model: Path) -> dict:
     """Steps 1-6 for the two-stage generator and its agent -> the record's training part."""
     renderer_dir, planner_dir, responder_dir = work_dir / "renderer", work_dir / "planner", work_dir / "responder"
+    continuer_dir = work_dir / "continuer"
     renderer_ckpt = renderer_dir / "ckpt" / f"ckpt-{RENDERER_STEPS}"
     renderer = train(renderer_dir, [sys.executable, "-m", "train.train_renderer", f"--logdir={renderer_dir}",
                                     f"--steps={RENDERER_STEPS}", f"--seed={seed}"], Path(f"{renderer_ckpt}.index"))
@@ -146,22 +155,34 @@ def train_two_stage(work_dir: Path, seed: int, model: Path) -> dict:
     agent_traj, select_agent = select(work_dir / AGENT_TRAJECTORY, [
         "eval.select_responder", f"--logdir={responder_dir}", f"--planner={planner_ckpt}",
         f"--renderer={renderer_ckpt}"])
+    continuer_corpus = work_dir / "continuer_corpus"
+    continuer_corpus_cmd = [sys.executable, "-m", "wavebabble.corpus", f"--out_dir={continuer_corpus}",
+                            *CONTINUER_CORPUS_FLAGS, "--progress=false"]
+    if not (continuer_corpus / MANIFEST_NAME).is_file():
+        sh(continuer_corpus_cmd)
+    continuer_ckpt = continuer_dir / "ckpt" / f"ckpt-{CONTINUER_STEPS}"
+    continuer = train(continuer_dir, [sys.executable, "-m", "train.train_continuer", f"--logdir={continuer_dir}",
+                                      f"--data_dir={continuer_corpus}", f"--steps={CONTINUER_STEPS}",
+                                      f"--seed={seed}"], Path(f"{continuer_ckpt}.index"))
     export = [sys.executable, "-m", "wavebabble.export", f"--planner={planner_ckpt}", f"--renderer={renderer_ckpt}",
-              f"--responder={agent_traj['chosen']}", f"--out={model}", "--overwrite"]
+              f"--responder={agent_traj['chosen']}", f"--continuer={continuer_ckpt}", f"--out={model}", "--overwrite"]
     sh(export)
     return {"generator": TWO_STAGE_NAME, "seed": seed,
             "jobs": {"renderer": {**renderer, "steps": RENDERER_STEPS},
                      "planner": {**planner, "steps": PLANNER_STEPS},
-                     "responder": {**responder, "steps": RESPONDER_STEPS, "corpus": shown(corpus_cmd)}},
+                     "responder": {**responder, "steps": RESPONDER_STEPS, "corpus": shown(corpus_cmd)},
+                     "continuer": {**continuer, "steps": CONTINUER_STEPS, "corpus": shown(continuer_corpus_cmd)}},
             "train_steps": PLANNER_STEPS,
-            "train_wall_s": round(sum(j["train_wall_s"] for j in (renderer, planner, responder)), 1),
+            "train_wall_s": round(sum(j["train_wall_s"] for j in (renderer, planner, responder, continuer)), 1),
             "chosen_step": traj["chosen_step"], "choose_by": traj["choose_by"], "held_out": held_out(traj),
             "responder_chosen_step": agent_traj["chosen_step"],
             "responder_held_out": {str(c["step"]): {k: c.get(k) for k in RESPONDER_HELD_OUT}
                                    for c in agent_traj["checkpoints"]},
             "commands": {"train_renderer": renderer["command"], "train_planner": planner["command"],
                          "select": select_planner, "agent_corpus": shown(corpus_cmd), "train_responder": responder["command"],
-                         "select_responder": select_agent, "export": shown(export)}}
+                         "select_responder": select_agent, "continuer_corpus": shown(continuer_corpus_cmd),
+                         "train_continuer": continuer["command"],
+                         "export": shown(export)}}
 
 
 def train_wavegan(work_dir: Path, preset: str, seed: int, model: Path) -> dict:

@@ -14,6 +14,7 @@ from wavebabble.agent import AgentCore, StreamingAgent, agent_frames, normalize_
 from wavebabble.errors import AudioError, ConfigError
 from wavebabble.export import export_two_stage
 from wavebabble.mel import MEL_BINS, MEL_HOP
+from wavebabble.models.continuer import build_continuer
 from wavebabble.models.mel_planner import build_mel_planner
 from wavebabble.models.mel_renderer import build_mel_renderer
 from wavebabble.models.responder import (RECEPTIVE_FRAMES, RENDER_LOOKAHEAD_FRAMES, RESPONDER_NOISE_CH,
@@ -41,7 +42,7 @@ def _speech_like(seconds: float, seed: int = 0, sr: int = SR) -> np.ndarray:
 @pytest.fixture(scope="module")
 def models():
     tf.keras.utils.set_random_seed(1)
-    return build_mel_planner(DIM), build_mel_renderer(DIM), build_responder(RESPONDER_DIM)
+    return build_mel_planner(DIM), build_mel_renderer(DIM), build_responder(RESPONDER_DIM), build_continuer(RESPONDER_DIM)
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +54,13 @@ def core(models):
 def export(models, tmp_path_factory):
     """Export dir of the tiny random-weight agent, exported from its three jobs' checkpoints."""
     root = tmp_path_factory.mktemp("agent")
-    planner, renderer, responder = models
+    planner, renderer, responder, continuer = models
     p = tf.train.Checkpoint(planner=planner).save(str(root / "planner" / "ckpt"))
     r = tf.train.Checkpoint(renderer=renderer).save(str(root / "renderer" / "ckpt"))
     a = tf.train.Checkpoint(responder=responder).save(str(root / "responder" / "ckpt"))
+    c = tf.train.Checkpoint(continuer=continuer).save(str(root / "continuer" / "ckpt"))
     return export_two_stage(p, r, root / "export", planner_dim=DIM, renderer_dim=DIM, responder_ckpt=a,
-                            responder_dim=RESPONDER_DIM)
+                            responder_dim=RESPONDER_DIM, continuer_ckpt=c, continuer_dim=RESPONDER_DIM)
 
 
 def test_responder_hears_the_partner_only_after_its_reaction_delay_and_its_noise_causally():
@@ -139,6 +141,10 @@ def test_export_carries_the_respond_signature_and_the_streaming_steps(export, co
     assert agent_frames(loaded.agent) == (RESPONSE_DELAY_FRAMES, RECEPTIVE_FRAMES, STREAM_CHUNK_FRAMES)
     with pytest.raises(ConfigError, match="export it again"):
         StreamingAgent(types.SimpleNamespace(respond=loaded.agent.respond))
+    # the continuer travels with it: the same draws from the same prompt VAD and seed
+    heard = (np.random.default_rng(0).random((300, 2)) < 0.5).astype(np.float32)
+    args = (tf.constant(heard), tf.constant(50), tf.constant(3, tf.int64))
+    np.testing.assert_array_equal(loaded.agent.continue_vad(*args).numpy(), core.continue_vad(*args).numpy())
 
 
 def _write(path, audio, sr=SR):
@@ -238,6 +244,25 @@ def test_train_responder_trains_saves_and_resumes(tmp_path):
     assert bad.returncode != 0 and "--planner=" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_train_continuer_trains_saves_and_resumes(tmp_path):
+    data = train_helpers.write_dialogues(tmp_path / "data", seconds=9.0)
+    args = [f"--data_dir={data}", "--dim=4", "--batch_size=2", "--clip_seconds=12", "--save_every=2",
+            "--log_every=1"]
+    run = lambda *extra: subprocess.run([train_helpers.PYTHON, "-m", "train.train_continuer", *args, *extra],  # noqa: E731
+                                        cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True,
+                                        text=True, timeout=300)
+    first = run(f"--logdir={tmp_path / 'run'}", "--steps=3")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "step 3/3" in first.stdout and "bce" in first.stdout and "crops of 1500 frames" in first.stdout
+    second = run(f"--logdir={tmp_path / 'run'}", "--steps=4")
+    assert second.returncode == 0 and "at step 3" in second.stdout and "step 4/4" in second.stdout
+    restored = tf.train.Checkpoint(continuer=build_continuer(4)).restore(str(tmp_path / "run" / "ckpt" / "ckpt-4"))
+    restored.expect_partial().assert_existing_objects_matched()
+    bad = run(f"--logdir={tmp_path / 'r2'}", "--clip_seconds=0", "--steps=1")
+    assert bad.returncode != 0 and "--clip_seconds=0" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "r2").exists()
+
+
 def test_continue_dialogue_goes_on_from_the_prompt_for_both_speakers(core):
     from wavebabble.agent import continue_dialogue
 
@@ -250,6 +275,8 @@ def test_continue_dialogue_goes_on_from_the_prompt_for_both_speakers(core):
     # the speakers listen to the prompt: another prompt changes what follows it
     other = continue_dialogue(core, prompt[:, ::-1].copy(), 8000 * 3 + 5, seed=3)
     assert np.abs(other - out).max() > 1e-4
+    with pytest.raises(ConfigError, match="no continuer"):
+        continue_dialogue(types.SimpleNamespace(respond=core.respond), prompt, 800)
 
 
 def _continue(*args):

@@ -29,6 +29,8 @@ MAX_USAGE_LINES = 3          # the error, the pointer to --help, and at most one
     ("wavebabble.respond", ["--out=x.wav"], ["--partner"]),
     ("wavebabble.continuation", ["--prompt=x.wav"], ["--out"]),
     ("wavebabble.export", ["--logdir=x", "--responder=/no/ckpt-1"], ["--responder"]),
+    ("wavebabble.export", ["--planner=p", "--renderer=r", "--out=o", "--responder=/no/ckpt-1"], ["--continuer"]),
+    ("train.train_continuer", ["stray"], ["stray"]),
     ("train.train_responder", ["stray"], ["stray"]),
     ("eval.select_responder", [], ["--logdir"]),
     ("eval.agent", ["stray"], ["stray"]),

@@ -266,6 +266,20 @@ def test_load_clips_deterministic(folder, tmp_path):
     assert all(min(abs(r - x) for x in (0.1, 0.2, 0.4, 0.8)) < 0.03 for r in ratios(a))
 
 
+def test_read_source_is_the_whole_file_normalised_across_segments(tmp_path):
+    n = data.SEGMENT_STRIDE * 2 + 777                       # three cache segments, the last one short
+    rng = np.random.default_rng(0)
+    audio = (0.4 * rng.uniform(-1, 1, (n, 2))).astype(np.float32)
+    folder = tmp_path / "long"
+    folder.mkdir()
+    sf.write(str(folder / "d.wav"), audio, SR, subtype="PCM_16")
+    index = data.index_sources(folder, sample_rate=SR, cache_dir=tmp_path / "cache")
+    whole = data.read_source(index.sources[0])
+    written, _ = sf.read(str(folder / "d.wav"), dtype="float32")
+    assert whole.shape == (n, 2)
+    np.testing.assert_allclose(whole, data.normalize_clip_np(written), atol=2e-4)
+
+
 def test_default_corpus_when_no_data_dir(folder, tmp_path, monkeypatch):
     default = pytest.importorskip("wavebabble.corpus.default")
     monkeypatch.setattr(default, "default_corpus_dir", lambda *a, **k: folder)

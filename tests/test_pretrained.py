@@ -10,8 +10,8 @@ import sys
 import pytest
 import soundfile as sf
 
-from eval.ship_model import (HEADLINE_SOUND, HEADLINE_TIMING, PLANNER_STEPS, RENDERER_STEPS, RESPONDER_STEPS,
-                             TWO_STAGE_NAME, headline)
+from eval.ship_model import (CONTINUER_STEPS, HEADLINE_SOUND, HEADLINE_TIMING, PLANNER_STEPS, RENDERER_STEPS,
+                             RESPONDER_STEPS, TWO_STAGE_NAME, headline)
 from wavebabble import pretrained
 from wavebabble.config import TWO_STAGE_SAMPLE_RATE
 from wavebabble.errors import ConfigError
@@ -36,11 +36,14 @@ def test_the_shipped_model_is_the_ship_tools_two_stage_result_with_its_record():
     assert str(record["chosen_step"]) in record["held_out"]
     assert jobs["responder"].endswith(f"ckpt-{record['responder_chosen_step']}")
     assert str(record["responder_chosen_step"]) in record["responder_held_out"]
-    for job, steps in (("renderer", RENDERER_STEPS), ("planner", PLANNER_STEPS), ("responder", RESPONDER_STEPS)):
+    assert jobs["continuer"].endswith(f"ckpt-{CONTINUER_STEPS}")
+    for job, steps in (("renderer", RENDERER_STEPS), ("planner", PLANNER_STEPS), ("responder", RESPONDER_STEPS),
+                       ("continuer", CONTINUER_STEPS)):
         assert record["jobs"][job]["train_wall_s"] > 0 and record["jobs"][job]["steps"] == steps
         assert record["jobs"][job]["command"].startswith(f"python -m train.train_{job.replace('planner', 'mel_gan')}")
     assert set(record["commands"]) == {"train_renderer", "train_planner", "select", "agent_corpus", "train_responder",
-                                       "select_responder", "export", "generate", "report", "agent"}
+                                       "select_responder", "continuer_corpus", "train_continuer", "export", "generate",
+                                       "report", "agent"}
     assert record["agent_figures"]["embedded_heldout"]["agent"]["fto_wasserstein_s"] > 0
     assert set(HEADLINE_TIMING) | set(HEADLINE_SOUND) <= set(record["figures"])
     size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())

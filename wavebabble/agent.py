@@ -1,15 +1,16 @@
 """The babbling agent: answers a partner's speech with the two-stage generator's voice, at human turn timing.
 
-    AgentCore(planner, renderer, responder, vad_threshold_db, vad_temperature_db)   a tf.Module; the same
-        functions are exported into the two-stage SavedModel (wavebabble.export), so callers use either:
+    AgentCore(planner, renderer, responder, continuer, vad_threshold_db, vad_temperature_db)   a tf.Module; the
+        same functions are exported into the two-stage SavedModel (wavebabble.export), so callers use either:
       respond(partner [S], seed)         -> {agent [S], partner_vad [frames], agent_gate [frames]}   (offline)
       partner_vad(segment [S])           -> [S // MEL_HOP]   soft VAD of a level-normalised 8 kHz segment
       gate(partner_vad [n], first_frame, seed) -> [n]        the responder on a window of frames
       voice(first_frame, num_frames, seed)     -> [num_frames, MEL_BINS]   the agent's voice features
       render(gate [n], voice [n, MEL_BINS])    -> [n * MEL_HOP]            gated mels -> waveform
-      gated_vad(gate [n], voice [n, MEL_BINS]) -> [n]                      their soft VAD
+      continue_vad(prompt_vad [n, 2], num_frames, seed) -> [num_frames, 2]  both speakers' VAD going on from a
+                                                          prompt's (the continuer, models/continuer.py)
       response_delay_frames, receptive_frames   int64 scalar variables, the responder's (reaction_frames)
-    agent_frames(core) -> (delay, receptive, chunk) frames: what the streaming and continuation steps go by
+    agent_frames(core) -> (delay, receptive, chunk) frames: what the streaming steps go by
     StreamingAgent(core, seed).push(partner_chunk) -> the agent's next samples; .finish() -> the rest
     continue_dialogue(core, prompt [n, 2], num_samples, seed) -> [num_samples, 2]   both speakers go on
     normalize_level(audio) -> (audio * gain, gain)   the training data's level (data.TARGET_PEAK peak)
@@ -36,6 +37,7 @@ import tensorflow as tf
 from wavebabble.data import TARGET_PEAK
 from wavebabble.errors import ConfigError
 from wavebabble.mel import MEL_BINS, MEL_FFT, MEL_HOP, MEL_SAMPLE_RATE, log_mel, mel_soft_vad
+from wavebabble.models.continuer import SPEECH, ContinuerSteps, sample_continuation
 from wavebabble.models.mel_planner import NOISE_CH, PLAN_UPSAMPLE, gate_voice, voice_model
 from wavebabble.models.responder import (MEL_LOOKAHEAD_FRAMES, RENDER_LOOKAHEAD_FRAMES, RESPONDER_NOISE_CH,
                                          reaction_frames)
@@ -59,13 +61,16 @@ def normalize_level(audio: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 class AgentCore(tf.Module):
-    """The agent's functions over its three Keras models (see the module docstring)."""
+    """The agent's functions over its Keras models: the planner (its voice), the renderer, the responder (answers)
+    and the continuer (continuations); see the module docstring."""
 
-    def __init__(self, planner, renderer, responder, vad_threshold_db: float, vad_temperature_db: float):
+    def __init__(self, planner, renderer, responder, continuer, vad_threshold_db: float, vad_temperature_db: float):
+        """continuer None: no continue_vad (an agent that only answers, e.g. to choose a responder checkpoint)."""
         super().__init__(name="agent")
         # The Keras models are not tracked: only the variables the traced functions read are (agent_variables),
         # as in wavebabble.export.
-        self._models = types.SimpleNamespace(voice=voice_model(planner), renderer=renderer, responder=responder)
+        self._models = types.SimpleNamespace(voice=voice_model(planner), renderer=renderer, responder=responder,
+                                             continuer=None if continuer is None else ContinuerSteps(continuer))
         self.floor = tf.Variable(planner.get_layer("gated_mel").floor.numpy(), trainable=False, name="floor")
         delay, receptive = reaction_frames(responder)    # saved with the export: the streaming steps' bookkeeping
         self.response_delay_frames = tf.Variable(delay, dtype=tf.int64, trainable=False, name="response_delay_frames")
@@ -140,17 +145,20 @@ class AgentCore(tf.Module):
             agent = render(g, voice(tf.constant(0, tf.int64), ahead, seed))[:length]
             return {"agent": agent, "partner_vad": heard, "agent_gate": g[:frames]}
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
-                                      tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice")])
-        def gated_vad(gate, voice):
-            """The soft VAD [n] of gated voice (the measure train.train_responder's critic judged)."""
-            return mel_soft_vad(gate_voice(voice[None], gate[None, :, None], self.floor), 1, *self._vad)[0, :, 0]
+        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="prompt_vad"),
+                                      tf.TensorSpec([], tf.int32, name="num_frames"),
+                                      tf.TensorSpec([], tf.int64, name="seed")])
+        def continue_vad(prompt_vad, num_frames, seed):
+            """Both speakers' VAD [num_frames, 2] in {0, 1} going on from a prompt's [n, 2] in {0, 1}
+            (continuer.sample_continuation)."""
+            return sample_continuation(self._models.continuer, prompt_vad, num_frames, seed)
 
         self.partner_vad, self.noise, self.gate, self.voice = partner_vad, noise, gate, voice
-        self.gated_vad = gated_vad
+        if continuer is not None:
+            self.continue_vad = continue_vad
         self.render, self.respond = render, respond
-        traced = respond.get_concrete_function()
-        self.agent_variables = list(traced.variables)
+        self.agent_variables = list(respond.get_concrete_function().variables) + (
+            list(continue_vad.get_concrete_function().variables) if continuer is not None else [])
 
 
 class AgentFrames(tuple):
@@ -252,37 +260,25 @@ def speaker_seed(seed: int, channel: int) -> int:
 def continue_dialogue(core, prompt: np.ndarray, num_samples: int, seed: int = 0) -> np.ndarray:
     """Both speakers go on from a level-normalised 8 kHz stereo prompt [n, 2] -> the next num_samples [m, 2].
 
-    Each speaker is the responder answering the other: speaker c's gate at frame t comes from the other
-    speaker's VAD up to t - delay (agent_frames; the prompt's real VAD, then what was generated), so both are
-    made together in blocks of `delay` frames; a generated speaker's VAD is that of its gated voice
-    (gated_vad). Voices: the planner's, from each speaker's own noise (speaker_seed), rendered from the prompt's
-    end on (the prompt's own voices are not imitated)."""
-    delay, receptive, _ = agent_frames(core)
+    Who speaks when: the continuer (core.continue_vad) sampled frame by frame from each channel's VAD of the
+    prompt (partner_vad above SPEECH); the voices: the planner's, from each speaker's own noise (speaker_seed),
+    gated by those frames and rendered from the prompt's end on (the prompt's own voices are not imitated)."""
+    if not hasattr(core, "continue_vad"):
+        raise ConfigError("this export's agent has no continuer (exported by an older wavebabble): export it again "
+                          "with wavebabble.export --responder=RESPONDER_CKPT --continuer=CONTINUER_CKPT")
     n = len(prompt) // MEL_HOP * MEL_HOP
     start = n // MEL_HOP                                   # first continued frame
     frames = -(-num_samples // MEL_HOP)
-    total = start + frames
-    seeds = [speaker_seed(seed, c) for c in range(2)]
-    vad = np.zeros((total, 2), np.float32)
+    ahead = frames + RENDER_LOOKAHEAD_FRAMES                # the renderer reads this far past the last frame
+    heard = np.zeros((start, 2), np.float32)
     for c in range(2):
-        vad[:start, c] = core.partner_vad(tf.constant(prompt[:n, c])).numpy() if start else 0.0
-    ahead = frames + RENDER_LOOKAHEAD_FRAMES
-    voices = [core.voice(tf.constant(start, tf.int64), tf.constant(ahead, tf.int32),
-                         tf.constant(s, tf.int64)).numpy() for s in seeds]
-    gates = np.zeros((ahead, 2), np.float32)
-    for b in range(start, total + RENDER_LOOKAHEAD_FRAMES, delay):
-        e = min(b + delay, total + RENDER_LOOKAHEAD_FRAMES)
-        lo = max(0, b - receptive - delay)
-        for c in range(2):
-            window = np.zeros(e - lo, np.float32)
-            known = vad[lo:min(b, total), 1 - c]
-            window[:len(known)] = known
-            g = core.gate(tf.constant(window), tf.constant(lo, tf.int64), tf.constant(seeds[c], tf.int64)).numpy()
-            gates[b - start:e - start, c] = g[b - lo:]
-        if b < total:
-            k = min(e, total) - b
-            for c in range(2):
-                vad[b:b + k, c] = core.gated_vad(tf.constant(gates[b - start:b - start + k, c]),
-                                                 tf.constant(voices[c][b - start:b - start + k])).numpy()
-    out = np.stack([core.render(tf.constant(gates[:, c]), tf.constant(voices[c])).numpy() for c in range(2)], -1)
-    return out[:num_samples]
+        if start:
+            heard[:, c] = core.partner_vad(tf.constant(prompt[:n, c])).numpy() > SPEECH
+    vad = core.continue_vad(tf.constant(heard), tf.constant(ahead, tf.int32),
+                            tf.constant(speaker_seed(seed, 0), tf.int64)).numpy()
+    out = []
+    for c in range(2):
+        s = tf.constant(speaker_seed(seed, c), tf.int64)
+        voice = core.voice(tf.constant(start, tf.int64), tf.constant(ahead, tf.int32), s)
+        out.append(core.render(tf.constant(vad[:, c]), voice).numpy())
+    return np.stack(out, -1)[:num_samples]

@@ -4,8 +4,9 @@
                                       [--prompt_in_output=true] [--overwrite]
 
 The prompt is a stereo dialogue (speaker A left, B right; any sample rate). The continuation (wavebabble.agent
-.continue_dialogue: each speaker is the agent's turn-taker answering the other, starting from the prompt's voice
-activity) is N seconds of both speakers in the model's voices, at the prompt's level, resampled to its rate.
+.continue_dialogue: who speaks when is drawn frame by frame from the agent's continuer, a model of both speakers'
+voice activity that goes on from the prompt's, models/continuer.py) is N seconds of both speakers in the model's
+voices, at the prompt's level, resampled to its rate.
 OUT.wav holds the prompt unchanged followed by the continuation (--prompt_in_output=false: the continuation
 alone). Without --model, the shipped model (wavebabble/pretrained).
 

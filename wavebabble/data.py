@@ -560,6 +560,18 @@ def load_clips(data_dir=None, *, sample_rate: int, slice_len: int, num_clips: in
     return out
 
 
-__all__: Sequence[str] = ("make_dataset", "dataset_fn", "load_clips", "index_sources", "find_sources",
+def read_source(src: CachedSource) -> np.ndarray:
+    """A cached source's whole audio: np.float32 ``[num_samples, 2]``, jointly normalised (``normalize_clip_np``)."""
+    parts = []
+    for k in range(src.num_segments):
+        count = min(SEGMENT_STRIDE, src.num_samples - k * SEGMENT_STRIDE)   # segment k starts at k * SEGMENT_STRIDE
+        if count > 0:
+            pcm = np.fromfile(src.segment_path(k), dtype="<i2", count=count * NUM_CHANNELS)
+            parts.append(pcm.reshape(-1, NUM_CHANNELS))
+    audio = np.concatenate(parts) if parts else np.zeros((0, NUM_CHANNELS), np.int16)
+    return normalize_clip_np(audio.astype(np.float32) * (src.scale / PCM_FULL_SCALE))
+
+
+__all__: Sequence[str] = ("make_dataset", "dataset_fn", "load_clips", "read_source", "index_sources", "find_sources",
                           "SourceIndex", "CachedSource", "Source", "normalize_clip", "normalize_clip_np",
                           "default_cache_dir", "TARGET_PEAK", "PEAK_FLOOR", "SEGMENT_STRIDE")

@@ -33,11 +33,13 @@ A generator that makes any length (the two-stage one) has latent_quantum > 0 and
     latents_of_length(start, num_clips, seed, latent_len: int32 [])  -> [num_clips, latent_len], the same draw
 latent_quantum is 0 for fixed-length generators (and absent from exports made before it existed).
 
-A two-stage export made with --responder also holds the babbling agent (wavebabble.agent):
+A two-stage export made with --responder and --continuer also holds the babbling agent (wavebabble.agent):
     respond(partner: float32 [None], seed: int64 [])  -> {agent: float32 [None], partner_vad, agent_gate:
                                                         float32 [frames]}; partner: 8 kHz mono at the training
                                                         level (agent.normalize_level); a signature
     agent.partner_vad, agent.gate, agent.voice, agent.render    the streaming agent's steps (agent.StreamingAgent)
+    agent.continue_vad                                          the continuation's who-speaks-when
+                                                                (agent.continue_dialogue)
     agent.response_delay_frames, agent.receptive_frames         int64 scalars: the responder's reaction delay and
                                                                 receptive field (agent.agent_frames reads them)
 
@@ -401,13 +403,16 @@ def two_stage_config(planner_dim: int, slice_len: int = TWO_STAGE_SLICE_LEN) -> 
 
 def export_two_stage(planner_ckpt: str, renderer_ckpt: str, out_dir, overwrite: bool = False,
                      planner_dim: int = 8, renderer_dim: int = 16, responder_ckpt: str | None = None,
-                     responder_dim: int = 32) -> str:
+                     responder_dim: int = 32, continuer_ckpt: str | None = None, continuer_dim: int = 32) -> str:
     """Export the two-stage generator restored from its jobs' checkpoints (models/two_stage.py), with the agent
-    (wavebabble.agent: the `respond` signature) when a responder checkpoint (train.train_responder) is given; the
-    asset JSON's "two_stage" entry names the checkpoints and dims. ConfigError naming a checkpoint that cannot be
-    restored."""
+    (wavebabble.agent: the `respond` signature) when the checkpoints of its answering and continuing turn-takers
+    are given (train.train_responder, train.train_continuer: both or neither); the asset JSON's "two_stage" entry
+    names the checkpoints and dims. ConfigError naming a checkpoint that cannot be restored."""
     from wavebabble.models.two_stage import build_two_stage_generator, restore_checkpoint, restore_two_stage
 
+    if bool(responder_ckpt) != bool(continuer_ckpt):
+        raise ConfigError("the agent needs both turn-takers: --responder (train.train_responder) and --continuer "
+                          "(train.train_continuer), or neither")
     out_dir = Path(out_dir).expanduser().resolve()
     _open_out_dir(out_dir, overwrite)  # fail before the slow restore
     cfg = two_stage_config(planner_dim)
@@ -419,17 +424,20 @@ def export_two_stage(planner_ckpt: str, renderer_ckpt: str, out_dir, overwrite: 
     agent = None
     if responder_ckpt:
         from wavebabble.agent import AgentCore
+        from wavebabble.models.continuer import build_continuer
         from wavebabble.models.responder import build_responder
 
         responder = restore_checkpoint("responder", build_responder(responder_dim), responder_ckpt, responder_dim)
-        models.append(responder)
-        record["two_stage"].update(responder=str(responder_ckpt), responder_dim=responder_dim)
-        record["two_stage"]["trained_by"].append("train.train_responder")
+        continuer = restore_checkpoint("continuer", build_continuer(continuer_dim), continuer_ckpt, continuer_dim)
+        models += [responder, continuer]
+        record["two_stage"].update(responder=str(responder_ckpt), responder_dim=responder_dim,
+                                   continuer=str(continuer_ckpt), continuer_dim=continuer_dim)
+        record["two_stage"]["trained_by"] += ["train.train_responder", "train.train_continuer"]
     bad = non_finite_variables({f"{m.name}/{v.path}": v for m in models for v in m.weights})
     if bad:
         raise ConfigError(f"the two-stage checkpoints hold non-finite weights: {describe_names(bad)}")
     if responder_ckpt:
-        agent = AgentCore(planner, renderer, responder, cfg.vad_threshold_db, cfg.vad_temperature_db)
+        agent = AgentCore(planner, renderer, responder, continuer, cfg.vad_threshold_db, cfg.vad_temperature_db)
     return export_generator(build_two_stage_generator(planner, renderer), cfg, out_dir, overwrite=overwrite,
                             extra_json=record, agent=agent)
 
@@ -448,6 +456,9 @@ def define_flags() -> None:
     flags.DEFINE_string("responder", None, "With --planner: the agent's turn-taker checkpoint (train.train_responder: "
                         "<logdir>/ckpt/ckpt-N), exported as the respond signature (wavebabble.respond).")
     flags.DEFINE_integer("responder_dim", 32, "The responder's --dim.")
+    flags.DEFINE_string("continuer", None, "With --responder: the agent's continuation turn-taker checkpoint "
+                        "(train.train_continuer: <logdir>/ckpt/ckpt-N), used by wavebabble.continuation.")
+    flags.DEFINE_integer("continuer_dim", 32, "The continuer's --dim.")
     flags.DEFINE_string("out", "", "SavedModel output folder; empty means <logdir>/export.")
     flags.DEFINE_string("checkpoint", "", "Checkpoint prefix to export; empty means the latest in <logdir>/ckpt.")
     flags.DEFINE_boolean("overwrite", False, "Write into a non-empty --out, replacing the files an earlier export "
@@ -459,16 +470,19 @@ def main(argv) -> None:
     if two_stage == bool(FLAGS.logdir):
         raise app.UsageError("give --logdir (a train.train run), or --planner and --renderer (the two-stage "
                              "generator's checkpoints)")
-    if FLAGS.responder and not two_stage:
-        raise app.UsageError("--responder goes with --planner and --renderer (the agent speaks with the two-stage "
-                             "generator's voice)")
+    if (FLAGS.responder or FLAGS.continuer) and not two_stage:
+        raise app.UsageError("--responder and --continuer go with --planner and --renderer (the agent speaks with "
+                             "the two-stage generator's voice)")
+    if bool(FLAGS.responder) != bool(FLAGS.continuer):
+        raise app.UsageError("the agent needs both --responder and --continuer (or neither)")
     if two_stage and not (FLAGS.planner and FLAGS.renderer and FLAGS.out):
         raise app.UsageError("a two-stage export needs --planner, --renderer and --out")
     with cli_errors("wavebabble-export"):
         if two_stage:
             out = export_two_stage(FLAGS.planner, FLAGS.renderer, FLAGS.out, overwrite=FLAGS.overwrite,
                                    planner_dim=FLAGS.planner_dim, renderer_dim=FLAGS.renderer_dim,
-                                   responder_ckpt=FLAGS.responder, responder_dim=FLAGS.responder_dim)
+                                   responder_ckpt=FLAGS.responder, responder_dim=FLAGS.responder_dim,
+                                   continuer_ckpt=FLAGS.continuer, continuer_dim=FLAGS.continuer_dim)
         else:
             out = export_from_logdir(FLAGS.logdir, FLAGS.out or None, overwrite=FLAGS.overwrite,
                                      checkpoint=FLAGS.checkpoint or None)

@@ -6,8 +6,8 @@
 The partner's recording (mono, any sample rate and length; a stereo file needs --partner_channel) goes into
 OUT.wav unchanged, at its own sample rate; the agent's answer (wavebabble.agent: 8 kHz, resampled to that rate,
 at the partner's level) goes on the other channel (--agent_channel, default 1: right), for the whole length.
-The model is an export with the agent (`python -m wavebabble.export --planner=... --renderer=... --responder=...`);
-without --model, the shipped one (wavebabble/pretrained).
+The model is an export with the agent (`python -m wavebabble.export --planner=... --renderer=... --responder=...
+--continuer=...`); without --model, the shipped one (wavebabble/pretrained).
 
 --streaming feeds the agent the partner's audio in chunks of the longest length it answers before it is due
 (agent.agent_frames: the reaction delay less the look-aheads; 104 ms for the shipped agent), as a live
@@ -69,7 +69,7 @@ def load_agent(model_dir):
     loaded, _ = load_model(model_dir)
     if not hasattr(loaded, "agent") or "respond" not in loaded.signatures:
         raise ConfigError(f"--model={model_dir}: this export has no agent (no respond signature); export the "
-                          f"two-stage generator with --responder=RESPONDER_CKPT")
+                          f"two-stage generator with --responder=RESPONDER_CKPT --continuer=CONTINUER_CKPT")
     return loaded
 
 

@@ -56,16 +56,23 @@ def build_responder(dim: int = 32, name: str = "responder") -> keras.Model:
     partner = keras.Input((None, 1), name="partner_vad")
     noise = keras.Input((None, RESPONDER_NOISE_CH), name="noise")
     heard = DelayFrames(RESPONSE_DELAY_FRAMES, name="reaction_delay")(partner)
-    x = keras.layers.Conv1D(dim, 1, name="in_conv")(keras.layers.Concatenate(name="inputs")([heard, noise]))
+    x = causal_stack(keras.layers.Concatenate(name="inputs")([heard, noise]), dim)
+    gate = keras.layers.Conv1D(1, 1, activation="sigmoid", name="gate")(x)
+    return keras.Model([partner, noise], gate, name=name)
+
+
+def causal_stack(inputs, dim: int):
+    """The turn-takers' causal trunk: [batch, frames, ch] -> LeakyReLU features [batch, frames, dim], Conv1D(1)
+    "in_conv" -> residual units "res{d}" [LeakyReLU -> causal Conv1D(KERNEL, dilation d) -> LeakyReLU -> Conv1D(1)]
+    for d in DILATIONS -> LeakyReLU "out_act". Frame t reads inputs up to t only (RECEPTIVE_FRAMES of them)."""
+    x = keras.layers.Conv1D(dim, 1, name="in_conv")(inputs)
     for d in DILATIONS:
         h = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"res{d}_act_a")(x)
         h = keras.layers.Conv1D(dim, KERNEL, dilation_rate=d, padding="causal", name=f"res{d}_conv")(h)
         h = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"res{d}_act_b")(h)
         h = keras.layers.Conv1D(dim, 1, name=f"res{d}_mix")(h)
         x = keras.layers.Add(name=f"res{d}")([x, h])
-    x = keras.layers.LeakyReLU(LEAKY_SLOPE, name="out_act")(x)
-    gate = keras.layers.Conv1D(1, 1, activation="sigmoid", name="gate")(x)
-    return keras.Model([partner, noise], gate, name=name)
+    return keras.layers.LeakyReLU(LEAKY_SLOPE, name="out_act")(x)
 
 
 def reaction_frames(responder: keras.Model) -> tuple[int, int]:
