@@ -221,7 +221,7 @@ def select_and_export(work_dir: Path, select_flags: list[str], export_flags, run
 
 def agent_headline(result: dict) -> dict:
     """The figures a record keeps from eval.agent's JSON: per corpus the agent's and the controls' FTO
-    Wasserstein distance and overlap share, the speeds, and the continuation correlations."""
+    Wasserstein distance and overlap share, the speeds; the continuation correlations, monologues and timing score."""
     out = {}
     for corpus, r in result["corpora"].items():
         out[corpus] = {cond: {k: r[cond][k] for k in ("fto_wasserstein_s", "overlap_share_of_speech")}
@@ -231,7 +231,8 @@ def agent_headline(result: dict) -> dict:
             out[corpus]["streaming"] = r["streaming"]
     if "continuation" in result:
         c = result["continuation"]
-        out["continuation"] = {k: c[k] for k in ("agent", "real_ceiling", "other_dialogue", "dialogues")}
+        out["continuation"] = {k: c[k] for k in ("agent", "real_ceiling", "other_dialogue", "dialogues", "monologues",
+                                                 "real_monologues", "continuation_timing_score")}
     return out
 
 
