@@ -49,16 +49,21 @@ def remember(memory, inputs):
     return MEMORY_DECAY * memory + (1.0 - MEMORY_DECAY) * inputs
 
 
-@keras.saving.register_keras_serializable(package="wavebabble")
-class ExponentialMemory(keras.layers.Layer):
+def exponential_memory(vad):
     """VAD [batch, frames, 1] in {0, 1} -> [batch, frames, 2]: the exponential averages (MEMORY_DECAY per frame,
     zero before the first frame, each frame included) of memory_inputs: the VAD and its onsets per second."""
+    previous = tf.pad(vad[:, :-1], [[0, 0], [1, 0], [0, 0]])
+    inputs = tf.transpose(memory_inputs(vad, previous), [1, 0, 2])                # time-major for the scan
+    averages = tf.scan(remember, inputs, initializer=tf.zeros(tf.shape(inputs)[1:]))   # no frames: none
+    return tf.transpose(averages, [1, 0, 2])
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class ExponentialMemory(keras.layers.Layer):
+    """exponential_memory as a layer: VAD [batch, frames, 1] -> [batch, frames, 2]."""
 
     def call(self, vad):
-        previous = tf.pad(vad[:, :-1], [[0, 0], [1, 0], [0, 0]])
-        inputs = tf.transpose(memory_inputs(vad, previous), [1, 0, 2])            # time-major for the scan
-        averages = tf.scan(remember, inputs, initializer=tf.zeros_like(inputs[0]))
-        return tf.transpose(averages, [1, 0, 2])
+        return exponential_memory(vad)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 2)
@@ -119,8 +124,7 @@ def sample_continuation(steps: ContinuerSteps, prompt_vad, num_frames, seed):
     """Both speakers go on from a prompt's VAD [n, 2] in {0, 1} -> [num_frames, 2] in {0, 1} (float32).
 
     The batch is the two speakers, each once as "own" (A, then B). Over the whole prompt: each frame's delayed
-    VADs (own at t - 1, the other's at t - RESPONSE_DELAY_FRAMES) and their exponential memories (the scan of
-    ExponentialMemory); the stack is primed on the prompt's last RECEPTIVE_FRAMES frames (all a continued frame's
+    VADs (own at t - 1, the other's at t - RESPONSE_DELAY_FRAMES) and their exponential_memory; the stack is primed on the prompt's last RECEPTIVE_FRAMES frames (all a continued frame's
     stack reads). Then each frame of each speaker is drawn from its logit with a uniform of
     tf.random.stateless_uniform(seed, CONTINUER_STREAM), and heard by both from then on (the memories go on one
     `remember` step per frame). Graph loops (tf.while_loop): eager or traced."""
@@ -130,20 +134,14 @@ def sample_continuation(steps: ContinuerSteps, prompt_vad, num_frames, seed):
     # recent[t] = the VAD of frame t - delay (zeros before the first); frame t's own VAD at t - 1 is recent[t +
     # delay - 1], the other's at t - delay is recent[t] with the speakers swapped
     recent = tf.concat([tf.zeros([delay, 2]), prompt_vad], axis=0)
-    known = recent[delay - OWN_DELAY_FRAMES:delay - OWN_DELAY_FRAMES + n]                 # [n, 2]
-    heard = tf.reverse(recent[:n], [1])                                                    # [n, 2]
-
-    def memories(vad):
-        """[n, 2] -> [n, 2 speakers, 2] (ExponentialMemory's scan, time-major)."""
-        inputs = memory_inputs(vad[..., None], tf.concat([tf.zeros([1, 2, 1]), vad[:-1, :, None]], axis=0))
-        return tf.scan(remember, inputs, initializer=tf.zeros([2, 2]))
-
-    own_memory, other_memory = memories(known), memories(heard)
-    features = tf.concat([known[..., None], heard[..., None], own_memory, other_memory], axis=-1)   # [n, 2, F]
+    known = tf.transpose(recent[delay - OWN_DELAY_FRAMES:delay - OWN_DELAY_FRAMES + n])[..., None]   # [2, n, 1]
+    heard = tf.transpose(tf.reverse(recent[:n], [1]))[..., None]                                    # [2, n, 1]
+    own_memory, other_memory = exponential_memory(known), exponential_memory(heard)                 # [2, n, 2]
+    features = tf.concat([known, heard, own_memory, other_memory], axis=-1)                         # [2, n, F]
     first = tf.maximum(0, n - RECEPTIVE_FRAMES)
 
     def prime(t, state):
-        return t + 1, steps.step(state, features[t])[1]
+        return t + 1, steps.step(state, features[:, t])[1]
 
     _, state = tf.while_loop(lambda t, _: t < n, prime, (first, steps.initial_state(2)))
     uniforms = tf.random.stateless_uniform([num_frames, 2], tf.stack([tf.cast(seed, tf.int64),
@@ -159,8 +157,9 @@ def sample_continuation(steps: ContinuerSteps, prompt_vad, num_frames, seed):
         return t + 1, tf.concat([window[1:], spoke[None]], axis=0), now, memory, state, out.write(t, spoke)
 
     def at_end(x):
-        """The prompt's last frame of x [n, ...] (zeros for an empty prompt)."""
-        return tf.concat([tf.zeros(tf.concat([[1], tf.shape(x)[1:]], 0)), x], axis=0)[n]
+        """The prompt's last frame of x [2, n, c] -> [2, c] ([2] for c = 1; zeros for an empty prompt)."""
+        last = tf.concat([tf.zeros([2, 1, x.shape[-1]]), x], axis=1)[:, n]
+        return last[:, 0] if x.shape[-1] == 1 else last
 
     start = (0, recent[-delay:], (at_end(known), at_end(heard)), (at_end(own_memory), at_end(other_memory)), state,
              tf.TensorArray(tf.float32, size=num_frames))
