@@ -48,8 +48,7 @@ def score_run(logdir, planner_ckpt, renderer_ckpt, dims: tuple, dialogues: list,
     from eval.select_checkpoint import checkpoint_steps
     from wavebabble.agent import AgentCore
     from wavebabble.config import get_config
-    from wavebabble.models.responder import build_responder
-    from wavebabble.models.two_stage import restore_checkpoint, restore_two_stage
+    from wavebabble.models.two_stage import restore_responder, restore_two_stage
 
     planner_dim, renderer_dim, responder_dim = dims
     planner, renderer = restore_two_stage(planner_ckpt, renderer_ckpt, planner_dim, renderer_dim)
@@ -59,7 +58,7 @@ def score_run(logdir, planner_ckpt, renderer_ckpt, dims: tuple, dialogues: list,
     reference = reference_stats(partners, real)
     out = []
     for step, path in checkpoint_steps(logdir, min_step):
-        responder = restore_checkpoint("responder", build_responder(responder_dim), path, responder_dim)
+        responder = restore_responder(path, responder_dim)      # with the reaction delay it was trained with
         core = AgentCore(planner, renderer, responder, None, cfg.vad_threshold_db, cfg.vad_temperature_db)
         answers, _ = answer_all(core, partners, 0)
         row = {"step": step, "checkpoint": path, **pair_figures(list(zip(partners, answers)), reference)}

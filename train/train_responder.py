@@ -1,6 +1,12 @@
 """Train the agent's turn-taker (models/responder.py): when to speak, given what the partner has said so far.
 
-    python -m train.train_responder --logdir=runs/responder [--planner=CKPT --planner_dim=8] [--data_dir=DIR]
+    python -m train.train_responder --logdir=runs/responder [--mode=streaming|offline] [--planner=CKPT
+                                    --planner_dim=8] [--data_dir=DIR]
+
+--mode sets the reaction delay (models/responder.py REACTION_DELAYS): "streaming" (192 ms, the turn-taker that
+answers in chunks: respond --streaming) or "offline" (24 ms, the one that answers a whole recording); the delay
+is saved in the checkpoints ("reaction_delay"), so export and eval.select_responder build the model it was
+trained as (two_stage.restore_responder).
 
 Real: both speakers' soft VAD (mel.mel_soft_vad of each speaker's log-mels, 125 frames/s) of jointly normalised
 dialogue clips. Fake: the partner is one speaker of a real clip (A or B, with probability 1/2 each); the agent's
@@ -20,6 +26,7 @@ from absl import flags
 from train.stage_loop import add_loop_flags, check_init_from, run_stage
 from wavebabble import runtime
 from wavebabble.cli import cli_errors, run_main
+from wavebabble.models.responder import REACTION_DELAYS
 
 FLAGS = flags.FLAGS
 DEFAULT_STEPS = 3000
@@ -32,6 +39,8 @@ def define_flags() -> None:
     flags.DEFINE_integer("batch_size", 16, "Clips per step.")
     flags.DEFINE_integer("slice_len", 65536, "Samples per real clip (a multiple of MEL_HOP * PLAN_UPSAMPLE).")
     flags.DEFINE_integer("dim", 32, "Responder channels.")
+    flags.DEFINE_enum("mode", "streaming", list(REACTION_DELAYS), "Which reaction delay the turn-taker learns: "
+                      "streaming (192 ms: answers in chunks) or offline (24 ms: answers whole recordings).")
     flags.DEFINE_float("lr", 2e-4, "Adam learning rate (both).")
     flags.DEFINE_string("planner", DEFAULT_PLANNER, "Checkpoint of the two-stage planner whose voice the agent "
                         "speaks with (train.train_mel_gan's <logdir>/ckpt/ckpt-N).")
@@ -40,11 +49,26 @@ def define_flags() -> None:
     flags.DEFINE_integer("num_clips", 1024, "Real clips the batches are drawn from.")
 
 
+def check_resumed_mode(logdir: str, delay: int) -> None:
+    """UsageError when the run in `logdir` was trained with another reaction delay than --mode's."""
+    import tensorflow as tf
+    from absl import app
+
+    from wavebabble.models.two_stage import saved_reaction_delay
+
+    latest = tf.train.latest_checkpoint(f"{logdir}/ckpt")
+    if latest and saved_reaction_delay(latest) != delay:
+        raise app.UsageError(f"--mode={FLAGS.mode}: the run in {logdir} was trained with a reaction delay of "
+                             f"{saved_reaction_delay(latest)} frames, not {delay}; give its --mode or another --logdir")
+
+
 def main(argv) -> int:
     del argv
     check_init_from(FLAGS.init_from)
     runtime.tune("train")
     import tensorflow as tf
+
+    delay = REACTION_DELAYS[FLAGS.mode]
 
     from wavebabble import data, losses
     from wavebabble.config import get_config
@@ -62,6 +86,7 @@ def main(argv) -> int:
         return mel_soft_vad(mel, nch, tcfg.vad_threshold_db, tcfg.vad_temperature_db, grad)
 
     with cli_errors("train.train_responder"):        # one line for a bad --planner (before the data loads) or data
+        check_resumed_mode(FLAGS.logdir, delay)
         planner = restore_planner(FLAGS.planner, FLAGS.planner_dim)
         clips = data.load_clips(FLAGS.data_dir, sample_rate=sr, slice_len=FLAGS.slice_len,
                                 num_clips=FLAGS.num_clips, seed=FLAGS.seed)
@@ -77,7 +102,7 @@ def main(argv) -> int:
     del planner, voices
 
     tf.keras.utils.set_random_seed(FLAGS.seed)
-    responder, critic = build_responder(FLAGS.dim), build_timing_discriminator(tcfg)
+    responder, critic = build_responder(FLAGS.dim, delay), build_timing_discriminator(tcfg)
     g_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
     d_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
     g_opt.build(responder.trainable_variables)
@@ -121,11 +146,14 @@ def main(argv) -> int:
     def train_step():
         return {**d_step(*batch()), **g_step(*batch())}
 
-    return run_stage(train_step, {"responder": responder, "critic": critic, "g_opt": g_opt, "d_opt": d_opt},
+    saved_delay = tf.Variable(delay, dtype=tf.int64, trainable=False)     # read by two_stage.restore_responder
+    return run_stage(train_step, {"responder": responder, "critic": critic, "g_opt": g_opt, "d_opt": d_opt,
+                                  "reaction_delay": saved_delay},
                      logdir=FLAGS.logdir, steps=FLAGS.steps, init_from=FLAGS.init_from,
                      save_every=FLAGS.save_every, log_every=FLAGS.log_every,
-                     describe=f"responder {responder.count_params()} / critic {critic.count_params()} parameters; "
-                              f"real VAD {real_vad.shape}; voice bank {bank.shape}")
+                     describe=f"{FLAGS.mode} responder (reaction delay {delay} frames) {responder.count_params()} / "
+                              f"critic {critic.count_params()} parameters; real VAD {real_vad.shape}; voice bank "
+                              f"{bank.shape}")
 
 
 def run() -> None:

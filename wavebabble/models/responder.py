@@ -1,17 +1,19 @@
 """The agent's turn-taker: when the agent speaks, decided from what the partner has said so far.
 
-    build_responder(dim) -> keras.Model: [partner_vad [batch, frames, 1] in [0, 1],
+    build_responder(dim, delay) -> keras.Model: [partner_vad [batch, frames, 1] in [0, 1],
                                           noise [batch, frames, RESPONDER_NOISE_CH]]
                                          -> gate [batch, frames, 1] in (0, 1)
 
-Frames are mel frames (wavebabble.mel: 125 per second at 8 kHz). The partner's soft VAD is delayed by
-RESPONSE_DELAY_FRAMES inside the model (zeros before the start), then read by a causal stack: Conv1D(1) ->
-residual units [LeakyReLU -> causal Conv1D(k3, dilation d) -> LeakyReLU -> Conv1D(1)] for d in DILATIONS
-(receptive field RECEPTIVE_FRAMES, 8.2 s) -> Conv1D(1, sigmoid). So the gate at frame t depends only on the
-partner's VAD up to frame t - RESPONSE_DELAY_FRAMES and on the agent's own noise up to t: an agent that hears
-the partner in chunks of up to STREAM_CHUNK_FRAMES can decide (and render, mel_renderer's look-ahead included)
-each chunk before it is due, and its answer is the same as the offline one. The delay is the agent's reaction
-time; it learns to anticipate the partner's turn ends (the turn-timing D judges the pair, train.train_responder).
+Frames are mel frames (wavebabble.mel: 125 per second at 8 kHz). The partner's soft VAD is delayed by `delay`
+inside the model (zeros before the start), then read by a causal stack: Conv1D(1) -> residual units [LeakyReLU ->
+causal Conv1D(k3, dilation d) -> LeakyReLU -> Conv1D(1)] for d in DILATIONS (receptive field RECEPTIVE_FRAMES,
+8.2 s) -> Conv1D(1, sigmoid). So the gate at frame t depends only on the partner's VAD up to frame t - delay and
+on the agent's own noise up to t. With RESPONSE_DELAY_FRAMES (192 ms), an agent that hears the partner in chunks
+of up to STREAM_CHUNK_FRAMES can decide (and render, mel_renderer's look-ahead included) each chunk before it is
+due, and its streamed answer is the same as its offline one. An agent that answers a whole recording need not
+wait for chunks or the renderer: OFFLINE_DELAY_FRAMES (24 ms, the spectrogram's own look-ahead) lets frame t hear
+the partner's audio before t. The delay is the agent's reaction time; it learns to anticipate the partner's turn
+ends (the turn-timing D judges the pair, train.train_responder).
 The gate opens the agent's voice: voice features made by the two-stage planner from the agent's noise, gated
 over the planner's learned silence floor exactly as the planner gates its own speakers (mel_planner.gate_voice).
 """
@@ -28,6 +30,8 @@ STREAM_CHUNK_FRAMES = 13               # 104 ms: the streaming agent's chunk (re
 RENDER_LOOKAHEAD_FRAMES = 8            # mel frames past a sample's own frame that the renderer reads (measured)
 MEL_LOOKAHEAD_FRAMES = 3               # a mel frame's STFT window ends 2.5 frames past its own hop
 RESPONSE_DELAY_FRAMES = STREAM_CHUNK_FRAMES + RENDER_LOOKAHEAD_FRAMES + MEL_LOOKAHEAD_FRAMES   # 24 = 192 ms
+OFFLINE_DELAY_FRAMES = MEL_LOOKAHEAD_FRAMES   # 3 = 24 ms: offline, frame t hears the partner's audio before t only
+REACTION_DELAYS = {"streaming": RESPONSE_DELAY_FRAMES, "offline": OFFLINE_DELAY_FRAMES}   # by train_responder --mode
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")
@@ -51,11 +55,13 @@ class DelayFrames(keras.layers.Layer):
         return {**super().get_config(), "frames": self.frames}
 
 
-def build_responder(dim: int = 32, name: str = "responder") -> keras.Model:
-    """[partner_vad [batch, frames, 1], noise [batch, frames, RESPONDER_NOISE_CH]] -> gate [batch, frames, 1]."""
+def build_responder(dim: int = 32, delay: int = RESPONSE_DELAY_FRAMES, name: str = "responder") -> keras.Model:
+    """[partner_vad [batch, frames, 1], noise [batch, frames, RESPONDER_NOISE_CH]] -> gate [batch, frames, 1]; the
+    partner heard `delay` frames late (RESPONSE_DELAY_FRAMES: a streaming agent's; OFFLINE_DELAY_FRAMES: an agent
+    that answers a whole recording, which does not wait for chunks or the renderer's look-ahead)."""
     partner = keras.Input((None, 1), name="partner_vad")
     noise = keras.Input((None, RESPONDER_NOISE_CH), name="noise")
-    heard = DelayFrames(RESPONSE_DELAY_FRAMES, name="reaction_delay")(partner)
+    heard = DelayFrames(delay, name="reaction_delay")(partner)
     x = causal_stack(keras.layers.Concatenate(name="inputs")([heard, noise]), dim)
     gate = keras.layers.Conv1D(1, 1, activation="sigmoid", name="gate")(x)
     return keras.Model([partner, noise], gate, name=name)

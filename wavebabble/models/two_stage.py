@@ -7,6 +7,7 @@ models/mel_renderer.py).
                                           -> audio [batch, frames * MEL_HOP, nch]   (the export's generator)
     restore_two_stage(planner_ckpt, renderer_ckpt, planner_dim, renderer_dim) -> (planner, renderer)
     restore_planner(planner_ckpt, planner_dim), restore_checkpoint(key, model, path, dim)
+    restore_responder(responder_ckpt, responder_dim) (built with saved_reaction_delay(responder_ckpt))
 
 The planner makes both speakers' log-mels [batch, frames, nch * MEL_BINS]; the renderer (one speaker at a time,
 speakers folded into the batch) turns each speaker's mels into its channel. Both are fully convolutional, so
@@ -73,9 +74,9 @@ def build_two_stage_generator(planner: keras.Model, renderer: keras.Model, nch: 
     return keras.Model(z, build_two_stage(planner, renderer, nch)(noise), name=name)
 
 
-def restore_checkpoint(key: str, model: keras.Model, path: str, dim: int) -> keras.Model:
+def restore_checkpoint(key: str, model: keras.Model, path: str, dim: int, flag: str | None = None) -> keras.Model:
     """`model` restored from a stage job's checkpoint that holds it under `key` ("planner", "renderer",
-    "responder"); ConfigError naming the checkpoint (as --<key>) when it cannot be restored."""
+    "responder"); ConfigError naming the checkpoint (as --<flag>, default the key) when it cannot be restored."""
     import tensorflow as tf
 
     from wavebabble.errors import ConfigError
@@ -84,7 +85,7 @@ def restore_checkpoint(key: str, model: keras.Model, path: str, dim: int) -> ker
         tf.train.Checkpoint(**{key: model}).restore(path).expect_partial().assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"--{key}={path}: cannot restore a {key} of dim {dim} from it ({first})") from e
+        raise ConfigError(f"--{flag or key}={path}: cannot restore a {key} of dim {dim} from it ({first})") from e
     return model
 
 
@@ -93,6 +94,33 @@ def restore_planner(planner_ckpt: str, planner_dim: int) -> keras.Model:
     from wavebabble.models.mel_planner import build_mel_planner
 
     return restore_checkpoint("planner", build_mel_planner(planner_dim), planner_ckpt, planner_dim)
+
+
+def saved_reaction_delay(responder_ckpt: str, flag: str = "responder") -> int:
+    """The reaction delay (frames) a train.train_responder checkpoint was trained with (its "reaction_delay"
+    variable; RESPONSE_DELAY_FRAMES for checkpoints saved before the delay was saved with them). ConfigError naming
+    the checkpoint when it cannot be read."""
+    import tensorflow as tf
+
+    from wavebabble.errors import ConfigError
+    from wavebabble.models.responder import RESPONSE_DELAY_FRAMES
+
+    try:
+        reader = tf.train.load_checkpoint(responder_ckpt)
+    except (tf.errors.OpError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"--{flag}={responder_ckpt}: cannot read it ({first})") from e
+    key = "reaction_delay/.ATTRIBUTES/VARIABLE_VALUE"
+    return int(reader.get_tensor(key)) if reader.has_tensor(key) else RESPONSE_DELAY_FRAMES
+
+
+def restore_responder(responder_ckpt: str, responder_dim: int, flag: str = "responder") -> keras.Model:
+    """The responder of train.train_responder's checkpoint, built at `responder_dim` with the reaction delay it was
+    trained with (saved_reaction_delay); `flag` names it in a ConfigError."""
+    from wavebabble.models.responder import build_responder
+
+    model = build_responder(responder_dim, saved_reaction_delay(responder_ckpt, flag))
+    return restore_checkpoint("responder", model, responder_ckpt, responder_dim, flag)
 
 
 def restore_two_stage(planner_ckpt: str, renderer_ckpt: str, planner_dim: int, renderer_dim: int):
