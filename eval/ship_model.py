@@ -16,11 +16,14 @@ Runs the project's own commands as child processes, in this order, and records e
        --steps=RESPONDER_STEPS --seed=S      (the agent's turn-taker, speaking with the chosen planner's voice)
   5. python -m eval.select_responder --logdir=WORK/responder --planner=<chosen> --renderer=...
        --trajectory_json=WORK/responder_trajectory.json   (by timing score on validation partners)
+     the same two for the offline turn-taker (train.train_responder --mode=offline --logdir=WORK/offline_responder,
+       its trajectory WORK/offline_responder_trajectory.json): respond's answers to whole recordings
      python -m wavebabble.corpus --out_dir=WORK/continuer_corpus CONTINUER_CORPUS_FLAGS
      python -m train.train_continuer --logdir=WORK/continuer --data_dir=WORK/continuer_corpus
        --steps=CONTINUER_STEPS --seed=S      (the continuation's turn-taker: a likelihood model, its last checkpoint)
   6. python -m wavebabble.export --planner=<chosen> --renderer=... --responder=<chosen responder>
-       --continuer=WORK/continuer/ckpt/ckpt-CONTINUER_STEPS --out=wavebabble/pretrained/two_stage --overwrite
+       --offline_responder=<chosen offline responder> --continuer=WORK/continuer/ckpt/ckpt-CONTINUER_STEPS
+       --out=wavebabble/pretrained/two_stage --overwrite
 The WaveGAN generator (--generator=wavegan, a preset of wavebabble.config):
   1. python -m train.train --preset=P --logdir=WORK/P_seedS --seed=S --save_every=N --max_to_keep=K
   2. python -m eval.select_checkpoint --logdir=... --trajectory_json=WORK/trajectory.json   (by timing)
@@ -69,7 +72,6 @@ HEADLINE_SOUND = ("logmel_fd", "logmel_fd_floor", "two_sample_accuracy", "two_sa
 HELD_OUT = ("timing_score", "mean_relative_error", "fto_wasserstein_s", "logmel_fd", "syllable_modulation")
 RESPONDER_STEPS = train_responder.DEFAULT_STEPS  # the agent's turn-taker job's steps (its default)
 CONTINUER_STEPS = train_continuer.DEFAULT_STEPS  # the continuation's turn-taker job's steps (its default)
-AGENT_TRAJECTORY = "responder_trajectory.json"
 # the corpus the agent's turn-taker learns from: the embedded corpus's process (its seed) with per-dialogue timing
 # style, so that it can follow a partner's (and a prompt's) tempo; 64 dialogues of 60 s
 AGENT_CORPUS_FLAGS = ("--num_dialogues=64", "--seconds_each=60", "--seed=20261121", "--style_spread=0.4")
@@ -148,13 +150,21 @@ def train_two_stage(work_dir: Path, seed: int, model: Path) -> dict:
                   "--progress=false"]
     if not (corpus / MANIFEST_NAME).is_file():
         sh(corpus_cmd)
-    responder = train(responder_dir, [sys.executable, "-m", "train.train_responder", f"--logdir={responder_dir}",
-                                      f"--data_dir={corpus}", f"--planner={planner_ckpt}",
-                                      f"--steps={RESPONDER_STEPS}", f"--seed={seed}"],
-                      responder_dir / "ckpt" / f"ckpt-{RESPONDER_STEPS}.index")
-    agent_traj, select_agent = select(work_dir / AGENT_TRAJECTORY, [
-        "eval.select_responder", f"--logdir={responder_dir}", f"--planner={planner_ckpt}",
-        f"--renderer={renderer_ckpt}"])
+
+    def responder_job(mode: str):
+        """train.train_responder --mode=<mode> and its eval.select_responder -> (job, trajectory, select command)."""
+        run_dir = work_dir / ("responder" if mode == "streaming" else f"{mode}_responder")
+        job = train(run_dir, [sys.executable, "-m", "train.train_responder", f"--logdir={run_dir}",
+                              f"--mode={mode}", f"--data_dir={corpus}", f"--planner={planner_ckpt}",
+                              f"--steps={RESPONDER_STEPS}", f"--seed={seed}"],
+                    run_dir / "ckpt" / f"ckpt-{RESPONDER_STEPS}.index")
+        trajectory, command = select(work_dir / f"{run_dir.name}_trajectory.json", [
+            "eval.select_responder", f"--logdir={run_dir}", f"--planner={planner_ckpt}",
+            f"--renderer={renderer_ckpt}"])
+        return job, trajectory, command
+
+    responder, agent_traj, select_agent = responder_job("streaming")
+    offline, offline_traj, select_offline = responder_job("offline")
     continuer_corpus = work_dir / "continuer_corpus"
     continuer_corpus_cmd = [sys.executable, "-m", "wavebabble.corpus", f"--out_dir={continuer_corpus}",
                             *CONTINUER_CORPUS_FLAGS, "--progress=false"]
@@ -165,22 +175,27 @@ def train_two_stage(work_dir: Path, seed: int, model: Path) -> dict:
                                       f"--data_dir={continuer_corpus}", f"--steps={CONTINUER_STEPS}",
                                       f"--seed={seed}"], Path(f"{continuer_ckpt}.index"))
     export = [sys.executable, "-m", "wavebabble.export", f"--planner={planner_ckpt}", f"--renderer={renderer_ckpt}",
-              f"--responder={agent_traj['chosen']}", f"--continuer={continuer_ckpt}", f"--out={model}", "--overwrite"]
+              f"--responder={agent_traj['chosen']}", f"--offline_responder={offline_traj['chosen']}",
+              f"--continuer={continuer_ckpt}", f"--out={model}", "--overwrite"]
     sh(export)
     return {"generator": TWO_STAGE_NAME, "seed": seed,
             "jobs": {"renderer": {**renderer, "steps": RENDERER_STEPS},
                      "planner": {**planner, "steps": PLANNER_STEPS},
                      "responder": {**responder, "steps": RESPONDER_STEPS, "corpus": shown(corpus_cmd)},
+                     "offline_responder": {**offline, "steps": RESPONDER_STEPS, "corpus": shown(corpus_cmd)},
                      "continuer": {**continuer, "steps": CONTINUER_STEPS, "corpus": shown(continuer_corpus_cmd)}},
             "train_steps": PLANNER_STEPS,
-            "train_wall_s": round(sum(j["train_wall_s"] for j in (renderer, planner, responder, continuer)), 1),
+            "train_wall_s": round(sum(j["train_wall_s"] for j in (renderer, planner, responder, offline, continuer)),
+                                  1),
             "chosen_step": traj["chosen_step"], "choose_by": traj["choose_by"], "held_out": held_out(traj),
             "responder_chosen_step": agent_traj["chosen_step"],
-            "responder_held_out": {str(c["step"]): {k: c.get(k) for k in RESPONDER_HELD_OUT}
-                                   for c in agent_traj["checkpoints"]},
+            "responder_held_out": responder_held_out(agent_traj),
+            "offline_responder_chosen_step": offline_traj["chosen_step"],
+            "offline_responder_held_out": responder_held_out(offline_traj),
             "commands": {"train_renderer": renderer["command"], "train_planner": planner["command"],
                          "select": select_planner, "agent_corpus": shown(corpus_cmd), "train_responder": responder["command"],
-                         "select_responder": select_agent, "continuer_corpus": shown(continuer_corpus_cmd),
+                         "select_responder": select_agent, "train_offline_responder": offline["command"],
+                         "select_offline_responder": select_offline, "continuer_corpus": shown(continuer_corpus_cmd),
                          "train_continuer": continuer["command"],
                          "export": shown(export)}}
 
@@ -234,6 +249,11 @@ def agent_headline(result: dict) -> dict:
         out["continuation"] = {k: c[k] for k in ("agent", "real_ceiling", "other_dialogue", "dialogues", "monologues",
                                                  "real_monologues", "continuation_timing_score")}
     return out
+
+
+def responder_held_out(traj: dict) -> dict:
+    """{step: the RESPONDER_HELD_OUT figures} of every checkpoint select_responder scored."""
+    return {str(c["step"]): {k: c.get(k) for k in RESPONDER_HELD_OUT} for c in traj["checkpoints"]}
 
 
 def held_out(traj: dict) -> dict:

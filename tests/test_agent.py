@@ -17,8 +17,9 @@ from wavebabble.mel import MEL_BINS, MEL_HOP
 from wavebabble.models.continuer import build_continuer
 from wavebabble.models.mel_planner import build_mel_planner
 from wavebabble.models.mel_renderer import build_mel_renderer
-from wavebabble.models.responder import (RECEPTIVE_FRAMES, RENDER_LOOKAHEAD_FRAMES, RESPONDER_NOISE_CH,
-                                         RESPONSE_DELAY_FRAMES, STREAM_CHUNK_FRAMES, build_responder)
+from wavebabble.models.responder import (MEL_LOOKAHEAD_FRAMES, OFFLINE_DELAY_FRAMES, RECEPTIVE_FRAMES,
+                                         RENDER_LOOKAHEAD_FRAMES, RESPONDER_NOISE_CH, RESPONSE_DELAY_FRAMES,
+                                         STREAM_CHUNK_FRAMES, build_responder)
 from wavebabble.respond import read_partner
 
 DIM, RESPONDER_DIM = 2, 4
@@ -46,26 +47,50 @@ def models():
 
 
 @pytest.fixture(scope="module")
+def offline_responder():
+    tf.keras.utils.set_random_seed(2)
+    return build_responder(RESPONDER_DIM, OFFLINE_DELAY_FRAMES)
+
+
+@pytest.fixture(scope="module")
 def core(models):
+    """An agent with the streaming responder only: respond answers as the streaming agent does."""
     return AgentCore(*models, -40.0, 3.0)
 
 
 @pytest.fixture(scope="module")
-def export(models, tmp_path_factory):
-    """Export dir of the tiny random-weight agent, exported from its three jobs' checkpoints."""
-    root = tmp_path_factory.mktemp("agent")
+def offline_core(models, offline_responder):
+    return AgentCore(*models, -40.0, 3.0, offline_responder)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(models, offline_responder, tmp_path_factory):
+    """{job: checkpoint prefix} of the tiny random-weight models, saved as their jobs save them."""
+    root = tmp_path_factory.mktemp("agent_ckpt")
     planner, renderer, responder, continuer = models
-    p = tf.train.Checkpoint(planner=planner).save(str(root / "planner" / "ckpt"))
-    r = tf.train.Checkpoint(renderer=renderer).save(str(root / "renderer" / "ckpt"))
-    a = tf.train.Checkpoint(responder=responder).save(str(root / "responder" / "ckpt"))
-    c = tf.train.Checkpoint(continuer=continuer).save(str(root / "continuer" / "ckpt"))
-    return export_two_stage(p, r, root / "export", planner_dim=DIM, renderer_dim=DIM, responder_ckpt=a,
-                            responder_dim=RESPONDER_DIM, continuer_ckpt=c, continuer_dim=RESPONDER_DIM)
+    delay = lambda frames: tf.Variable(frames, dtype=tf.int64)  # noqa: E731  (train_responder saves its delay)
+    return {"planner": tf.train.Checkpoint(planner=planner).save(str(root / "planner" / "ckpt")),
+            "renderer": tf.train.Checkpoint(renderer=renderer).save(str(root / "renderer" / "ckpt")),
+            "responder": tf.train.Checkpoint(responder=responder).save(str(root / "responder" / "ckpt")),
+            "offline": tf.train.Checkpoint(responder=offline_responder, reaction_delay=delay(OFFLINE_DELAY_FRAMES))
+                         .save(str(root / "offline" / "ckpt")),
+            "continuer": tf.train.Checkpoint(continuer=continuer).save(str(root / "continuer" / "ckpt"))}
 
 
-def test_responder_hears_the_partner_only_after_its_reaction_delay_and_its_noise_causally():
+@pytest.fixture(scope="module")
+def export(checkpoints, tmp_path_factory):
+    """Export dir of the tiny random-weight agent (both responders), exported from its jobs' checkpoints."""
+    c = checkpoints
+    return export_two_stage(c["planner"], c["renderer"], tmp_path_factory.mktemp("agent") / "export", planner_dim=DIM,
+                            renderer_dim=DIM, responder_ckpt=c["responder"], responder_dim=RESPONDER_DIM,
+                            continuer_ckpt=c["continuer"], continuer_dim=RESPONDER_DIM,
+                            offline_responder_ckpt=c["offline"])
+
+
+@pytest.mark.parametrize("delay", [RESPONSE_DELAY_FRAMES, OFFLINE_DELAY_FRAMES])
+def test_responder_hears_the_partner_only_after_its_reaction_delay_and_its_noise_causally(delay):
     tf.keras.utils.set_random_seed(0)
-    m = build_responder(RESPONDER_DIM)
+    m = build_responder(RESPONDER_DIM, delay)
     rng = np.random.default_rng(0)
     vad = rng.random((1, 300, 1)).astype(np.float32)
     noise = rng.standard_normal((1, 300, RESPONDER_NOISE_CH)).astype(np.float32)
@@ -74,7 +99,7 @@ def test_responder_hears_the_partner_only_after_its_reaction_delay_and_its_noise
     moved_vad = vad.copy()
     moved_vad[0, k] += 1.0
     changed = np.nonzero(np.abs(m([moved_vad, noise]).numpy()[0, :, 0] - base) > 0)[0]
-    assert changed.min() == k + RESPONSE_DELAY_FRAMES
+    assert changed.min() == k + delay
     moved_noise = noise.copy()
     moved_noise[0, k] += 3.0
     changed = np.nonzero(np.abs(m([vad, moved_noise]).numpy()[0, :, 0] - base) > 0)[0]
@@ -126,25 +151,46 @@ def test_normalize_level_sets_the_training_peak_and_leaves_silence_alone():
     assert g == 1.0 and not z.any()
 
 
-def test_export_carries_the_respond_signature_and_the_streaming_steps(export, core):
+def _streamed(agent, partner, chunk, **kwargs):
+    stream = StreamingAgent(agent, seed=5, **kwargs)
+    return np.concatenate([stream.push(partner[i:i + chunk]) for i in range(0, len(partner), chunk)]
+                          + [stream.finish()])[:len(partner)]
+
+
+def test_export_carries_the_respond_signature_and_the_streaming_steps(export, core, offline_core):
     loaded = tf.saved_model.load(export)
     partner, _ = normalize_level(_speech_like(2.0))
     out = loaded.signatures["respond"](partner=tf.constant(partner), seed=tf.constant(5, tf.int64))
-    ref = core.respond(tf.constant(partner), tf.constant(5, tf.int64))
+    # respond answers with the offline responder; the streaming agent with the streaming one
+    ref = offline_core.respond(tf.constant(partner), tf.constant(5, tf.int64))
     np.testing.assert_allclose(out["agent"].numpy(), ref["agent"].numpy(), atol=1e-5)
     assert out["partner_vad"].shape[0] == out["agent_gate"].shape[0] == -(-len(partner) // MEL_HOP)
-    stream = StreamingAgent(loaded.agent, seed=5)
-    online = np.concatenate([stream.push(partner[i:i + 1040]) for i in range(0, len(partner), 1040)]
-                            + [stream.finish()])[:len(partner)]
-    np.testing.assert_allclose(online, ref["agent"].numpy(), atol=1e-4)
-    # the streaming bookkeeping reads the responder's delay and receptive field from the export itself
+    streaming_ref = core.respond(tf.constant(partner), tf.constant(5, tf.int64))["agent"].numpy()
+    np.testing.assert_allclose(_streamed(loaded.agent, partner, 1040), streaming_ref, atol=1e-4)
+    assert np.abs(streaming_ref - ref["agent"].numpy()).max() > 1e-3
+    # the offline answer in blocks (respond's long partners) is the one-call answer
+    np.testing.assert_allclose(_streamed(loaded.agent, partner, 3000, offline=True), ref["agent"].numpy(), atol=1e-4)
+    # the streaming bookkeeping reads the responders' delays and receptive field from the export itself
     assert agent_frames(loaded.agent) == (RESPONSE_DELAY_FRAMES, RECEPTIVE_FRAMES, STREAM_CHUNK_FRAMES)
+    assert agent_frames(loaded.agent, offline=True) == (
+        OFFLINE_DELAY_FRAMES, RECEPTIVE_FRAMES, OFFLINE_DELAY_FRAMES - MEL_LOOKAHEAD_FRAMES - RENDER_LOOKAHEAD_FRAMES)
     with pytest.raises(ConfigError, match="export it again"):
         StreamingAgent(types.SimpleNamespace(respond=loaded.agent.respond))
     # the continuer travels with it: the same draws from the same prompt VAD and seed
     heard = (np.random.default_rng(0).random((300, 2)) < 0.5).astype(np.float32)
     args = (tf.constant(heard), tf.constant(50), tf.constant(3, tf.int64))
     np.testing.assert_array_equal(loaded.agent.continue_vad(*args).numpy(), core.continue_vad(*args).numpy())
+
+
+def test_export_refuses_an_offline_responder_as_the_streaming_one(checkpoints, tmp_path):
+    c = checkpoints
+    common = dict(planner_dim=DIM, renderer_dim=DIM, responder_dim=RESPONDER_DIM, continuer_dim=RESPONDER_DIM)
+    with pytest.raises(ConfigError, match="offline.*too short to answer a stream.*--offline_responder"):
+        export_two_stage(c["planner"], c["renderer"], tmp_path / "x", responder_ckpt=c["offline"],
+                         continuer_ckpt=c["continuer"], **common)
+    with pytest.raises(ConfigError, match="--offline_responder goes with --responder"):
+        export_two_stage(c["planner"], c["renderer"], tmp_path / "x", offline_responder_ckpt=c["offline"], **common)
+    assert not (tmp_path / "x").exists()
 
 
 def _write(path, audio, sr=SR):
@@ -181,7 +227,7 @@ def _respond(*args):
                           env=train_helpers.env(), capture_output=True, text=True, timeout=300)
 
 
-def test_respond_cli_keeps_the_partner_unchanged_at_its_rate_and_streams_the_same_answer(export, tmp_path):
+def test_respond_cli_keeps_the_partner_unchanged_at_its_rate_offline_and_streaming(export, tmp_path):
     sr = 16000
     partner = _speech_like(3.0, seed=3, sr=sr)
     src = _write(tmp_path / "partner.wav", partner, sr)
@@ -198,7 +244,9 @@ def test_respond_cli_keeps_the_partner_unchanged_at_its_rate_and_streams_the_sam
     assert a_sr == sr and a.shape == (len(partner), 2)
     np.testing.assert_array_equal(a[:, 0], original)            # the partner, bit for bit
     assert np.abs(a[:, 1]).max() > 0                             # the agent's channel
-    np.testing.assert_allclose(a, b, atol=2 / 32768)             # streaming: the same answer
+    np.testing.assert_array_equal(b[:, 0], original)
+    # offline and streaming answers come from the two turn-takers (the API-level equalities: the export test)
+    assert np.abs(b[:, 1]).max() > 0 and np.abs(a[:, 1] - b[:, 1]).max() > 1e-3
     from wavebabble.respond import respond
 
     with pytest.raises(ConfigError, match="already exists"):
@@ -238,6 +286,13 @@ def test_train_responder_trains_saves_and_resumes(tmp_path):
     assert "step 3/3" in first.stdout and "g_timing" in first.stdout and "gate_mean" in first.stdout
     second = run("--steps=4")
     assert second.returncode == 0 and "at step 3" in second.stdout and "step 4/4" in second.stdout
+    from train.train_responder import MODES
+    from wavebabble.models.responder import REACTION_DELAYS
+
+    assert MODES == tuple(REACTION_DELAYS)
+    other_mode = run("--steps=5", "--mode=offline")       # the run was trained with the streaming delay
+    assert other_mode.returncode != 0 and "--mode=offline" in other_mode.stderr
+    assert "reaction delay of 24 frames" in other_mode.stderr and "Traceback" not in other_mode.stderr
     bad = subprocess.run([train_helpers.PYTHON, "-m", "train.train_responder", f"--logdir={tmp_path / 'r2'}",
                           f"--data_dir={data}", f"--planner={tmp_path / 'nope' / 'ckpt-1'}", "--steps=1"],
                          cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True, timeout=300)

@@ -30,6 +30,8 @@ MAX_USAGE_LINES = 3          # the error, the pointer to --help, and at most one
     ("wavebabble.continuation", ["--prompt=x.wav"], ["--out"]),
     ("wavebabble.export", ["--logdir=x", "--responder=/no/ckpt-1"], ["--responder"]),
     ("wavebabble.export", ["--planner=p", "--renderer=r", "--out=o", "--responder=/no/ckpt-1"], ["--continuer"]),
+    ("wavebabble.export", ["--planner=p", "--renderer=r", "--out=o", "--offline_responder=/no/ckpt-1"],
+     ["--offline_responder goes with --responder"]),
     ("train.train_continuer", ["stray"], ["stray"]),
     ("train.train_responder", ["stray"], ["stray"]),
     ("eval.select_responder", [], ["--logdir"]),

@@ -36,14 +36,18 @@ def test_the_shipped_model_is_the_ship_tools_two_stage_result_with_its_record():
     assert str(record["chosen_step"]) in record["held_out"]
     assert jobs["responder"].endswith(f"ckpt-{record['responder_chosen_step']}")
     assert str(record["responder_chosen_step"]) in record["responder_held_out"]
+    assert jobs["offline_responder"].endswith(f"ckpt-{record['offline_responder_chosen_step']}")
+    assert str(record["offline_responder_chosen_step"]) in record["offline_responder_held_out"]
+    assert "--mode=offline" in record["jobs"]["offline_responder"]["command"]
     assert jobs["continuer"].endswith(f"ckpt-{CONTINUER_STEPS}")
     for job, steps in (("renderer", RENDERER_STEPS), ("planner", PLANNER_STEPS), ("responder", RESPONDER_STEPS),
-                       ("continuer", CONTINUER_STEPS)):
+                       ("offline_responder", RESPONDER_STEPS), ("continuer", CONTINUER_STEPS)):
         assert record["jobs"][job]["train_wall_s"] > 0 and record["jobs"][job]["steps"] == steps
-        assert record["jobs"][job]["command"].startswith(f"python -m train.train_{job.replace('planner', 'mel_gan')}")
+        tool = job.replace("planner", "mel_gan").replace("offline_", "")
+        assert record["jobs"][job]["command"].startswith(f"python -m train.train_{tool}")
     assert set(record["commands"]) == {"train_renderer", "train_planner", "select", "agent_corpus", "train_responder",
-                                       "select_responder", "continuer_corpus", "train_continuer", "export", "generate",
-                                       "report", "agent"}
+                                       "select_responder", "train_offline_responder", "select_offline_responder",
+                                       "continuer_corpus", "train_continuer", "export", "generate", "report", "agent"}
     assert record["agent_figures"]["embedded_heldout"]["agent"]["fto_wasserstein_s"] > 0
     assert set(HEADLINE_TIMING) | set(HEADLINE_SOUND) <= set(record["figures"])
     size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())

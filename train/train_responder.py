@@ -26,11 +26,11 @@ from absl import flags
 from train.stage_loop import add_loop_flags, check_init_from, run_stage
 from wavebabble import runtime
 from wavebabble.cli import cli_errors, run_main
-from wavebabble.models.responder import REACTION_DELAYS
 
 FLAGS = flags.FLAGS
 DEFAULT_STEPS = 3000
 DEFAULT_PLANNER = "eval/results/two_stage_checkpoints/planner/ckpt-3500"   # the shipped model's planner
+MODES = ("streaming", "offline")   # --mode: the keys of models/responder.py REACTION_DELAYS (keras-free import here)
 VOICE_BANK_CLIPS = 128          # planner clips drawn once; each gives two voices (its two speakers)
 
 
@@ -39,7 +39,7 @@ def define_flags() -> None:
     flags.DEFINE_integer("batch_size", 16, "Clips per step.")
     flags.DEFINE_integer("slice_len", 65536, "Samples per real clip (a multiple of MEL_HOP * PLAN_UPSAMPLE).")
     flags.DEFINE_integer("dim", 32, "Responder channels.")
-    flags.DEFINE_enum("mode", "streaming", list(REACTION_DELAYS), "Which reaction delay the turn-taker learns: "
+    flags.DEFINE_enum("mode", "streaming", list(MODES), "Which reaction delay the turn-taker learns: "
                       "streaming (192 ms: answers in chunks) or offline (24 ms: answers whole recordings).")
     flags.DEFINE_float("lr", 2e-4, "Adam learning rate (both).")
     flags.DEFINE_string("planner", DEFAULT_PLANNER, "Checkpoint of the two-stage planner whose voice the agent "
@@ -67,6 +67,8 @@ def main(argv) -> int:
     check_init_from(FLAGS.init_from)
     runtime.tune("train")
     import tensorflow as tf
+
+    from wavebabble.models.responder import REACTION_DELAYS
 
     delay = REACTION_DELAYS[FLAGS.mode]
 

@@ -1,17 +1,22 @@
 """The babbling agent: answers a partner's speech with the two-stage generator's voice, at human turn timing.
 
-    AgentCore(planner, renderer, responder, continuer, vad_threshold_db, vad_temperature_db)   a tf.Module; the
-        same functions are exported into the two-stage SavedModel (wavebabble.export), so callers use either:
-      respond(partner [S], seed)         -> {agent [S], partner_vad [frames], agent_gate [frames]}   (offline)
+    AgentCore(planner, renderer, responder, continuer, vad_threshold_db, vad_temperature_db, offline_responder)
+        a tf.Module; the same functions are exported into the two-stage SavedModel (wavebabble.export), so callers
+        use either:
+      respond(partner [S], seed)         -> {agent [S], partner_vad [frames], agent_gate [frames]}   (offline: the
+                                            offline responder's answer, the streaming one's without it)
       partner_vad(segment [S])           -> [S // MEL_HOP]   soft VAD of a level-normalised 8 kHz segment
-      gate(partner_vad [n], first_frame, seed) -> [n]        the responder on a window of frames
+      gate(partner_vad [n], first_frame, seed) -> [n]        the (streaming) responder on a window of frames
+      gate_offline(partner_vad [n], first_frame, seed) -> [n]   the offline responder (the same as gate without one)
       voice(first_frame, num_frames, seed)     -> [num_frames, MEL_BINS]   the agent's voice features
       render(gate [n], voice [n, MEL_BINS])    -> [n * MEL_HOP]            gated mels -> waveform
       continue_vad(prompt_vad [n, 2], num_frames, seed) -> [num_frames, 2]  both speakers' VAD going on from a
                                                           prompt's (the continuer, models/continuer.py)
       response_delay_frames, receptive_frames   int64 scalar variables, the responder's (reaction_frames)
-    agent_frames(core) -> (delay, receptive, chunk) frames: what the streaming steps go by
-    StreamingAgent(core, seed).push(partner_chunk) -> the agent's next samples; .finish() -> the rest
+      offline_delay_frames, offline_receptive_frames   the same of the offline responder
+    agent_frames(core, offline=False) -> (delay, receptive, chunk) frames: what the streaming steps go by
+    StreamingAgent(core, seed, offline=False).push(partner_chunk) -> the agent's next samples; .finish() -> the rest
+        (offline=True: the offline responder's answer, in blocks: how respond answers long partners)
     continue_dialogue(core, prompt [n, 2], num_samples, seed) -> [num_samples, 2]   both speakers go on
     normalize_level(audio) -> (audio * gain, gain)   the training data's level (data.TARGET_PEAK peak)
 
@@ -19,7 +24,9 @@ All audio is mono float32 at MEL_SAMPLE_RATE (8 kHz); frames are mel frames (MEL
 The agent's answer to a partner: the partner's soft VAD (mel.mel_soft_vad of its log-mels, the turn-timing D's
 measure) -> the responder's gate (models/responder.py: causal, the partner heard with its reaction delay,
 agent_frames) -> the gate opens voice features the planner makes from the agent's own noise (mel_planner.voice_model:
-speaker B's channel), over the planner's silence floor -> the renderer.
+speaker B's channel), over the planner's silence floor -> the renderer. Two responders: the streaming one hears the
+partner 192 ms late (a chunk plus the look-aheads, so each chunk is answered before it is due); the offline one,
+for whole recordings, 24 ms late (models/responder.py OFFLINE_DELAY_FRAMES), which times turns better.
 Noise is a function of (seed, absolute frame): NOISE_BLOCK_FRAMES frames per stateless draw, so a window of
 frames gets the same noise whichever call asks for it. That is what makes the streaming agent's answer the
 offline one: each chunk recomputes only windows whose outputs depend on frames already heard (the responder's
@@ -64,17 +71,25 @@ class AgentCore(tf.Module):
     """The agent's functions over its Keras models: the planner (its voice), the renderer, the responder (answers)
     and the continuer (continuations); see the module docstring."""
 
-    def __init__(self, planner, renderer, responder, continuer, vad_threshold_db: float, vad_temperature_db: float):
-        """continuer None: no continue_vad (an agent that only answers, e.g. to choose a responder checkpoint)."""
+    def __init__(self, planner, renderer, responder, continuer, vad_threshold_db: float, vad_temperature_db: float,
+                 offline_responder=None):
+        """continuer None: no continue_vad (an agent that only answers, e.g. to choose a responder checkpoint);
+        offline_responder None: respond answers with the streaming responder (as the streaming agent does)."""
         super().__init__(name="agent")
         # The Keras models are not tracked: only the variables the traced functions read are (agent_variables),
         # as in wavebabble.export.
+        offline_responder = responder if offline_responder is None else offline_responder
         self._models = types.SimpleNamespace(voice=voice_model(planner), renderer=renderer, responder=responder,
+                                             offline_responder=offline_responder,
                                              continuer=None if continuer is None else ContinuerSteps(continuer))
         self.floor = tf.Variable(planner.get_layer("gated_mel").floor.numpy(), trainable=False, name="floor")
         delay, receptive = reaction_frames(responder)    # saved with the export: the streaming steps' bookkeeping
         self.response_delay_frames = tf.Variable(delay, dtype=tf.int64, trainable=False, name="response_delay_frames")
         self.receptive_frames = tf.Variable(receptive, dtype=tf.int64, trainable=False, name="receptive_frames")
+        delay, receptive = reaction_frames(offline_responder)
+        self.offline_delay_frames = tf.Variable(delay, dtype=tf.int64, trainable=False, name="offline_delay_frames")
+        self.offline_receptive_frames = tf.Variable(receptive, dtype=tf.int64, trainable=False,
+                                                    name="offline_receptive_frames")
         self._vad = (float(vad_threshold_db), float(vad_temperature_db))
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="segment")])
@@ -104,10 +119,20 @@ class AgentCore(tf.Module):
                                       tf.TensorSpec([], tf.int64, name="first_frame"),
                                       tf.TensorSpec([], tf.int64, name="seed")])
         def gate(partner_vad, first_frame, seed):
-            """The responder's gate [n] for frames first_frame .. + n, given the partner's VAD on them [n]."""
+            """The streaming responder's gate [n] for frames first_frame .. + n, given the partner's VAD on them [n]."""
+            return responder_gate(self._models.responder, partner_vad, first_frame, seed)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="partner_vad"),
+                                      tf.TensorSpec([], tf.int64, name="first_frame"),
+                                      tf.TensorSpec([], tf.int64, name="seed")])
+        def gate_offline(partner_vad, first_frame, seed):
+            """The offline responder's gate [n] (gate's, for an agent without one)."""
+            return responder_gate(self._models.offline_responder, partner_vad, first_frame, seed)
+
+        def responder_gate(model, partner_vad, first_frame, seed):
             n = tf.shape(partner_vad)[0]
             z = noise(first_frame, n, seed, tf.constant(RESPONDER_STREAM, tf.int64), RESPONDER_NOISE_CH)
-            return self._models.responder([partner_vad[None, :, None], z[None]])[0, :, 0]
+            return model([partner_vad[None, :, None], z[None]])[0, :, 0]
 
         @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="first_frame"),
                                       tf.TensorSpec([], tf.int32, name="num_frames"),
@@ -138,10 +163,10 @@ class AgentCore(tf.Module):
             length = tf.shape(partner)[0]
             frames = (length + MEL_HOP - 1) // MEL_HOP
             heard = partner_vad(tf.pad(partner, [[0, frames * MEL_HOP - length]]))
-            # the gate is known the reaction delay past what was heard: the renderer reads its look-ahead
-            # there, as the streaming agent does (the padding is never read: it is behind the delay)
+            # the renderer reads RENDER_LOOKAHEAD_FRAMES of gate past the end: the partner is silent there (the
+            # streaming responder never reads that padding: it is behind its delay)
             ahead = frames + RENDER_LOOKAHEAD_FRAMES
-            g = gate(tf.pad(heard, [[0, RENDER_LOOKAHEAD_FRAMES]]), tf.constant(0, tf.int64), seed)
+            g = gate_offline(tf.pad(heard, [[0, RENDER_LOOKAHEAD_FRAMES]]), tf.constant(0, tf.int64), seed)
             agent = render(g, voice(tf.constant(0, tf.int64), ahead, seed))[:length]
             return {"agent": agent, "partner_vad": heard, "agent_gate": g[:frames]}
 
@@ -153,11 +178,13 @@ class AgentCore(tf.Module):
             (continuer.sample_continuation)."""
             return sample_continuation(self._models.continuer, prompt_vad, num_frames, seed)
 
-        self.partner_vad, self.noise, self.gate, self.voice = partner_vad, noise, gate, voice
+        self.partner_vad, self.noise, self.gate, self.gate_offline, self.voice = (partner_vad, noise, gate,
+                                                                                  gate_offline, voice)
         if continuer is not None:
             self.continue_vad = continue_vad
         self.render, self.respond = render, respond
-        self.agent_variables = list(respond.get_concrete_function().variables) + (
+        self.agent_variables = list(respond.get_concrete_function().variables) + list(
+            gate.get_concrete_function().variables) + (
             list(continue_vad.get_concrete_function().variables) if continuer is not None else [])
 
 
@@ -171,13 +198,17 @@ class AgentFrames(tuple):
     chunk = property(lambda self: self[2])
 
 
-def agent_frames(core) -> AgentFrames:
-    """The AgentFrames of an AgentCore or a loaded export's agent (ConfigError for an export made before they were
-    saved with it)."""
+def agent_frames(core, offline: bool = False) -> AgentFrames:
+    """The AgentFrames of an AgentCore or a loaded export's agent: its streaming responder's, or with `offline` its
+    offline responder's (an export made before it had one: the streaming one's, which its respond answers with).
+    ConfigError for an export made before they were saved with it."""
     if not hasattr(core, "response_delay_frames"):
         raise ConfigError("this export's agent does not say its reaction delay (exported by an older wavebabble): "
                           "export it again with wavebabble.export --responder=RESPONDER_CKPT")
-    delay, receptive = int(core.response_delay_frames.numpy()), int(core.receptive_frames.numpy())
+    if offline and hasattr(core, "offline_delay_frames"):
+        delay, receptive = int(core.offline_delay_frames.numpy()), int(core.offline_receptive_frames.numpy())
+    else:
+        delay, receptive = int(core.response_delay_frames.numpy()), int(core.receptive_frames.numpy())
     return AgentFrames((delay, receptive, delay - MEL_LOOKAHEAD_FRAMES - RENDER_LOOKAHEAD_FRAMES))
 
 
@@ -185,11 +216,14 @@ class StreamingAgent:
     """The agent fed the partner's audio in chunks: each push returns the agent's samples that what has been
     heard so far decides, which run frames.chunk + 1 frames past the end of the partner's audio heard (so a chunk
     of up to frames.chunk frames, agent_frames, is answered before it is due). `core` is an AgentCore or a loaded
-    SavedModel that has the agent (it exposes the same functions). Audio: level-normalised 8 kHz float32."""
+    SavedModel that has the agent (it exposes the same functions). Audio: level-normalised 8 kHz float32.
+    offline=True uses the offline responder (gate_offline), whose short delay answers a chunk only after it was
+    heard: the respond CLI answers long recordings so, in blocks, equal to one `respond` call."""
 
-    def __init__(self, core, seed: int = 0):
+    def __init__(self, core, seed: int = 0, offline: bool = False):
         self.core, self.seed = core, int(seed)
-        self.frames = agent_frames(core)
+        self.frames = agent_frames(core, offline)
+        self._gate_fn = core.gate_offline if offline and hasattr(core, "gate_offline") else core.gate
         self._partner = np.zeros(0, np.float32)      # everything heard
         self._vad = np.zeros(0, np.float32)          # partner VAD of frames [0, len)
         self._gate = np.zeros(0, np.float32)         # agent gate of frames [0, len)
@@ -220,15 +254,18 @@ class StreamingAgent:
         padded with silence, as the offline answer's). Earlier pushes may already have returned samples past
         that length: a caller trims the whole answer to the partner's length."""
         heard, before = len(self._partner), self._emitted
-        return self._advance(-(-heard // MEL_HOP))[:max(0, heard - before)]
+        frames = -(-heard // MEL_HOP)
+        # the partner is silent after the end: the renderer reads RENDER_LOOKAHEAD_FRAMES of gate past it
+        return self._advance(frames, silent_after=RENDER_LOOKAHEAD_FRAMES)[:max(0, heard - before)]
 
-    def _advance(self, vad_frames: int) -> np.ndarray:
+    def _advance(self, vad_frames: int, silent_after: int = 0) -> np.ndarray:
         c = self.core
         old = len(self._vad)
         if vad_frames > old:
             seg = self._segment(old, vad_frames)
             v = c.partner_vad(tf.constant(seg)).numpy()[MEL_CONTEXT_FRAMES:-MEL_CONTEXT_FRAMES]
             self._vad = np.concatenate([self._vad, v])
+        self._vad = np.concatenate([self._vad, np.zeros(silent_after, np.float32)])
         delay, receptive, _ = self.frames
         gate_frames = len(self._vad) + delay
         g_old = len(self._gate)
@@ -237,7 +274,8 @@ class StreamingAgent:
             window = np.zeros(gate_frames - lo, np.float32)
             known = self._vad[lo:gate_frames]
             window[:len(known)] = known
-            g = c.gate(tf.constant(window), tf.constant(lo, tf.int64), tf.constant(self.seed, tf.int64)).numpy()
+            g = self._gate_fn(tf.constant(window), tf.constant(lo, tf.int64),
+                              tf.constant(self.seed, tf.int64)).numpy()
             self._gate = np.concatenate([self._gate, g[g_old - lo:]])
             v = c.voice(tf.constant(g_old, tf.int64), tf.constant(gate_frames - g_old, tf.int32),
                         tf.constant(self.seed, tf.int64)).numpy()

@@ -33,15 +33,19 @@ A generator that makes any length (the two-stage one) has latent_quantum > 0 and
     latents_of_length(start, num_clips, seed, latent_len: int32 [])  -> [num_clips, latent_len], the same draw
 latent_quantum is 0 for fixed-length generators (and absent from exports made before it existed).
 
-A two-stage export made with --responder and --continuer also holds the babbling agent (wavebabble.agent):
+A two-stage export made with --responder and --continuer (and optionally --offline_responder) also holds the
+babbling agent (wavebabble.agent):
     respond(partner: float32 [None], seed: int64 [])  -> {agent: float32 [None], partner_vad, agent_gate:
                                                         float32 [frames]}; partner: 8 kHz mono at the training
-                                                        level (agent.normalize_level); a signature
+                                                        level (agent.normalize_level); a signature; the offline
+                                                        responder answers (the streaming one without it)
     agent.partner_vad, agent.gate, agent.voice, agent.render    the streaming agent's steps (agent.StreamingAgent)
+    agent.gate_offline                                          the offline responder's gate (long partners' blocks)
     agent.continue_vad                                          the continuation's who-speaks-when
                                                                 (agent.continue_dialogue)
     agent.response_delay_frames, agent.receptive_frames         int64 scalars: the responder's reaction delay and
                                                                 receptive field (agent.agent_frames reads them)
+    agent.offline_delay_frames, agent.offline_receptive_frames  the same of the offline responder
 
 The same numbers are also readable as scalar variables on the loaded object (`loaded.sample_rate`, ...) and
 as `assets/wavebabble.json` (the full config plus the metadata). The folder also holds `.wavebabble-outputs.json`,
@@ -403,16 +407,31 @@ def two_stage_config(planner_dim: int, slice_len: int = TWO_STAGE_SLICE_LEN) -> 
 
 def export_two_stage(planner_ckpt: str, renderer_ckpt: str, out_dir, overwrite: bool = False,
                      planner_dim: int = 8, renderer_dim: int = 16, responder_ckpt: str | None = None,
-                     responder_dim: int = 32, continuer_ckpt: str | None = None, continuer_dim: int = 32) -> str:
+                     responder_dim: int = 32, continuer_ckpt: str | None = None, continuer_dim: int = 32,
+                     offline_responder_ckpt: str | None = None) -> str:
     """Export the two-stage generator restored from its jobs' checkpoints (models/two_stage.py), with the agent
     (wavebabble.agent: the `respond` signature) when the checkpoints of its answering and continuing turn-takers
-    are given (train.train_responder, train.train_continuer: both or neither); the asset JSON's "two_stage" entry
-    names the checkpoints and dims. ConfigError naming a checkpoint that cannot be restored."""
-    from wavebabble.models.two_stage import build_two_stage_generator, restore_checkpoint, restore_two_stage
+    are given (train.train_responder --mode=streaming, train.train_continuer: both or neither), and its offline
+    responder when offline_responder_ckpt is given (train.train_responder --mode=offline, the same dim as the
+    streaming one); the asset JSON's "two_stage" entry names the checkpoints and dims. ConfigError naming a
+    checkpoint that cannot be restored, or a streaming responder whose delay is too short to stream."""
+    from wavebabble.models.two_stage import (build_two_stage_generator, restore_checkpoint, restore_responder,
+                                             restore_two_stage, saved_reaction_delay)
 
     if bool(responder_ckpt) != bool(continuer_ckpt):
         raise ConfigError("the agent needs both turn-takers: --responder (train.train_responder) and --continuer "
                           "(train.train_continuer), or neither")
+    if offline_responder_ckpt and not responder_ckpt:
+        raise ConfigError("--offline_responder goes with --responder and --continuer (the agent's streaming and "
+                          "continuing turn-takers)")
+    if responder_ckpt:
+        from wavebabble.models.responder import MEL_LOOKAHEAD_FRAMES, RENDER_LOOKAHEAD_FRAMES
+
+        delay = saved_reaction_delay(responder_ckpt)
+        if delay <= MEL_LOOKAHEAD_FRAMES + RENDER_LOOKAHEAD_FRAMES:
+            raise ConfigError(f"--responder={responder_ckpt}: its reaction delay ({delay} frames) is too short to "
+                              f"answer a stream (train.train_responder --mode=offline); give it as "
+                              f"--offline_responder and a --mode=streaming checkpoint as --responder")
     out_dir = Path(out_dir).expanduser().resolve()
     _open_out_dir(out_dir, overwrite)  # fail before the slow restore
     cfg = two_stage_config(planner_dim)
@@ -425,19 +444,23 @@ def export_two_stage(planner_ckpt: str, renderer_ckpt: str, out_dir, overwrite: 
     if responder_ckpt:
         from wavebabble.agent import AgentCore
         from wavebabble.models.continuer import build_continuer
-        from wavebabble.models.responder import build_responder
 
-        responder = restore_checkpoint("responder", build_responder(responder_dim), responder_ckpt, responder_dim)
+        responder = restore_responder(responder_ckpt, responder_dim)
         continuer = restore_checkpoint("continuer", build_continuer(continuer_dim), continuer_ckpt, continuer_dim)
-        models += [responder, continuer]
+        offline = (restore_responder(offline_responder_ckpt, responder_dim, "offline_responder")
+                   if offline_responder_ckpt else None)
+        models += [responder, continuer] + ([offline] if offline is not None else [])
         record["two_stage"].update(responder=str(responder_ckpt), responder_dim=responder_dim,
                                    continuer=str(continuer_ckpt), continuer_dim=continuer_dim)
+        if offline_responder_ckpt:
+            record["two_stage"]["offline_responder"] = str(offline_responder_ckpt)
         record["two_stage"]["trained_by"] += ["train.train_responder", "train.train_continuer"]
     bad = non_finite_variables({f"{m.name}/{v.path}": v for m in models for v in m.weights})
     if bad:
         raise ConfigError(f"the two-stage checkpoints hold non-finite weights: {describe_names(bad)}")
     if responder_ckpt:
-        agent = AgentCore(planner, renderer, responder, continuer, cfg.vad_threshold_db, cfg.vad_temperature_db)
+        agent = AgentCore(planner, renderer, responder, continuer, cfg.vad_threshold_db, cfg.vad_temperature_db,
+                          offline)
     return export_generator(build_two_stage_generator(planner, renderer), cfg, out_dir, overwrite=overwrite,
                             extra_json=record, agent=agent)
 
@@ -455,7 +478,10 @@ def define_flags() -> None:
     flags.DEFINE_integer("renderer_dim", 16, "The renderer's --dim (two-stage export).")
     flags.DEFINE_string("responder", None, "With --planner: the agent's turn-taker checkpoint (train.train_responder: "
                         "<logdir>/ckpt/ckpt-N), exported as the respond signature (wavebabble.respond).")
-    flags.DEFINE_integer("responder_dim", 32, "The responder's --dim.")
+    flags.DEFINE_integer("responder_dim", 32, "The responder's --dim (both responders').")
+    flags.DEFINE_string("offline_responder", None, "With --responder: the turn-taker that answers whole recordings "
+                        "(train.train_responder --mode=offline: <logdir>/ckpt/ckpt-N); respond's offline answers "
+                        "use it, respond --streaming the --responder.")
     flags.DEFINE_string("continuer", None, "With --responder: the agent's continuation turn-taker checkpoint "
                         "(train.train_continuer: <logdir>/ckpt/ckpt-N), used by wavebabble.continuation.")
     flags.DEFINE_integer("continuer_dim", 32, "The continuer's --dim.")
@@ -475,6 +501,8 @@ def main(argv) -> None:
                              "the two-stage generator's voice)")
     if bool(FLAGS.responder) != bool(FLAGS.continuer):
         raise app.UsageError("the agent needs both --responder and --continuer (or neither)")
+    if FLAGS.offline_responder and not FLAGS.responder:
+        raise app.UsageError("--offline_responder goes with --responder and --continuer")
     if two_stage and not (FLAGS.planner and FLAGS.renderer and FLAGS.out):
         raise app.UsageError("a two-stage export needs --planner, --renderer and --out")
     with cli_errors("wavebabble-export"):
@@ -482,7 +510,8 @@ def main(argv) -> None:
             out = export_two_stage(FLAGS.planner, FLAGS.renderer, FLAGS.out, overwrite=FLAGS.overwrite,
                                    planner_dim=FLAGS.planner_dim, renderer_dim=FLAGS.renderer_dim,
                                    responder_ckpt=FLAGS.responder, responder_dim=FLAGS.responder_dim,
-                                   continuer_ckpt=FLAGS.continuer, continuer_dim=FLAGS.continuer_dim)
+                                   continuer_ckpt=FLAGS.continuer, continuer_dim=FLAGS.continuer_dim,
+                                   offline_responder_ckpt=FLAGS.offline_responder)
         else:
             out = export_from_logdir(FLAGS.logdir, FLAGS.out or None, overwrite=FLAGS.overwrite,
                                      checkpoint=FLAGS.checkpoint or None)

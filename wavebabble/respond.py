@@ -9,13 +9,15 @@ at the partner's level) goes on the other channel (--agent_channel, default 1: r
 The model is an export with the agent (`python -m wavebabble.export --planner=... --renderer=... --responder=...
 --continuer=...`); without --model, the shipped one (wavebabble/pretrained).
 
+Without --streaming the whole recording is known: the agent's offline turn-taker answers (it hears the partner
+24 ms late; an export without one uses the streaming turn-taker). An answer up to ONE_CALL_SECONDS long is one
+call of the SavedModel's `respond` signature; a longer one goes through the same windows in blocks of
+BLOCK_SECONDS (agent.StreamingAgent with offline=True: the same answer, bounded memory).
 --streaming feeds the agent the partner's audio in chunks of the longest length it answers before it is due
-(agent.agent_frames: the reaction delay less the look-aheads; 104 ms for the shipped agent), as a live
-partner would arrive; each chunk's answer is decided and rendered from what was heard so far, and is the same as
-the offline answer (agent.StreamingAgent). It prints the time each chunk took (median, 95th percentile, max) and
-the real-time factor. Without it, an answer up to ONE_CALL_SECONDS long is one call of the SavedModel's `respond`
-signature; a longer one goes through the same windows in blocks of BLOCK_SECONDS (the same answer, bounded
-memory).
+(agent.agent_frames: the streaming turn-taker's 192 ms reaction delay less the look-aheads; 104 ms for the shipped
+agent), as a live partner would arrive; each chunk's answer is decided and rendered from what was heard so far
+(agent.StreamingAgent). It prints the time each chunk took (median, 95th percentile, max) and the real-time
+factor.
 
 Refused up front, with one line naming the file: a missing, empty, undecodable or non-finite file; a stereo file
 without --partner_channel, or a channel it does not have; more than two channels; a partner with no speech (the
@@ -87,7 +89,7 @@ def answer(loaded, partner_8k: np.ndarray, seed: int, streaming: bool) -> tuple[
     if not streaming and n <= ONE_CALL_SECONDS * MEL_SAMPLE_RATE:
         out = loaded.agent.respond(tf.constant(partner_8k), tf.constant(seed, tf.int64))["agent"].numpy()
     else:
-        agent, pieces, took = StreamingAgent(loaded.agent, seed), [], []
+        agent, pieces, took = StreamingAgent(loaded.agent, seed, offline=not streaming), [], []
         step = agent.frames.chunk * MEL_HOP if streaming else int(BLOCK_SECONDS * MEL_SAMPLE_RATE)
         for i in range(0, n, step):
             t = time.perf_counter()
@@ -138,8 +140,8 @@ def define_flags() -> None:
     flags.DEFINE_string("model", None, "Exported SavedModel with the agent; default: the shipped pretrained model.")
     flags.DEFINE_integer("seed", 0, "The agent's random seed (its voice and its choices).")
     flags.DEFINE_boolean("streaming", False, "Feed the partner in chunks as live audio (the longest the agent answers "
-                         "before they are due: 104 ms for the shipped agent) and report the time per chunk (the answer "
-                         "is the same).")
+                         "before they are due: 104 ms for the shipped agent) to its streaming turn-taker, and report "
+                         "the time per chunk.")
     flags.DEFINE_enum("agent_channel", "1", ["0", "1"], "Output channel of the agent (the partner gets the other).")
     flags.DEFINE_boolean("overwrite", False, "Replace an existing --out file.")
 
