@@ -23,7 +23,7 @@ setup(
         "tensorboard>=2.16",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout>=2.1"],
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "pytest-xdist>=3"],
         "gpu": ["tensorflow[and-cuda]>=2.16,<3"],
     },
     entry_points={
