@@ -57,9 +57,10 @@ def check_resumed_mode(logdir: str, delay: int) -> None:
     from wavebabble.models.two_stage import saved_reaction_delay
 
     latest = tf.train.latest_checkpoint(f"{logdir}/ckpt")
-    if latest and saved_reaction_delay(latest) != delay:
+    saved = saved_reaction_delay(latest) if latest else delay
+    if saved != delay:
         raise app.UsageError(f"--mode={FLAGS.mode}: the run in {logdir} was trained with a reaction delay of "
-                             f"{saved_reaction_delay(latest)} frames, not {delay}; give its --mode or another --logdir")
+                             f"{saved} frames, not {delay}; give its --mode or another --logdir")
 
 
 def main(argv) -> int:

@@ -46,8 +46,8 @@ from wavebabble.errors import ConfigError
 from wavebabble.mel import MEL_BINS, MEL_FFT, MEL_HOP, MEL_SAMPLE_RATE, log_mel, mel_soft_vad
 from wavebabble.models.continuer import SPEECH, ContinuerSteps, sample_continuation
 from wavebabble.models.mel_planner import NOISE_CH, PLAN_UPSAMPLE, gate_voice, voice_model
-from wavebabble.models.responder import (MEL_LOOKAHEAD_FRAMES, RENDER_LOOKAHEAD_FRAMES, RESPONDER_NOISE_CH,
-                                         reaction_frames)
+from wavebabble.models.responder import (RENDER_LOOKAHEAD_FRAMES, RESPONDER_NOISE_CH, reaction_frames,
+                                         stream_chunk_frames)
 
 NOISE_BLOCK_FRAMES = 64          # frames per stateless noise draw
 RESPONDER_STREAM, PLANNER_STREAM = 0, 1   # second seed word's parity: which model the noise is for
@@ -115,6 +115,11 @@ class AgentCore(tf.Module):
             start = first_frame - b0 * block
             return flat[start:start + tf.cast(num_frames, tf.int64)]
 
+        def responder_gate(model, partner_vad, first_frame, seed):
+            n = tf.shape(partner_vad)[0]
+            z = noise(first_frame, n, seed, tf.constant(RESPONDER_STREAM, tf.int64), RESPONDER_NOISE_CH)
+            return model([partner_vad[None, :, None], z[None]])[0, :, 0]
+
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="partner_vad"),
                                       tf.TensorSpec([], tf.int64, name="first_frame"),
                                       tf.TensorSpec([], tf.int64, name="seed")])
@@ -128,11 +133,6 @@ class AgentCore(tf.Module):
         def gate_offline(partner_vad, first_frame, seed):
             """The offline responder's gate [n] (gate's, for an agent without one)."""
             return responder_gate(self._models.offline_responder, partner_vad, first_frame, seed)
-
-        def responder_gate(model, partner_vad, first_frame, seed):
-            n = tf.shape(partner_vad)[0]
-            z = noise(first_frame, n, seed, tf.constant(RESPONDER_STREAM, tf.int64), RESPONDER_NOISE_CH)
-            return model([partner_vad[None, :, None], z[None]])[0, :, 0]
 
         @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="first_frame"),
                                       tf.TensorSpec([], tf.int32, name="num_frames"),
@@ -209,7 +209,7 @@ def agent_frames(core, offline: bool = False) -> AgentFrames:
         delay, receptive = int(core.offline_delay_frames.numpy()), int(core.offline_receptive_frames.numpy())
     else:
         delay, receptive = int(core.response_delay_frames.numpy()), int(core.receptive_frames.numpy())
-    return AgentFrames((delay, receptive, delay - MEL_LOOKAHEAD_FRAMES - RENDER_LOOKAHEAD_FRAMES))
+    return AgentFrames((delay, receptive, stream_chunk_frames(delay)))
 
 
 class StreamingAgent:
@@ -265,7 +265,8 @@ class StreamingAgent:
             seg = self._segment(old, vad_frames)
             v = c.partner_vad(tf.constant(seg)).numpy()[MEL_CONTEXT_FRAMES:-MEL_CONTEXT_FRAMES]
             self._vad = np.concatenate([self._vad, v])
-        self._vad = np.concatenate([self._vad, np.zeros(silent_after, np.float32)])
+        if silent_after:
+            self._vad = np.concatenate([self._vad, np.zeros(silent_after, np.float32)])
         delay, receptive, _ = self.frames
         gate_frames = len(self._vad) + delay
         g_old = len(self._gate)

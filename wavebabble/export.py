@@ -425,10 +425,10 @@ def export_two_stage(planner_ckpt: str, renderer_ckpt: str, out_dir, overwrite: 
         raise ConfigError("--offline_responder goes with --responder and --continuer (the agent's streaming and "
                           "continuing turn-takers)")
     if responder_ckpt:
-        from wavebabble.models.responder import MEL_LOOKAHEAD_FRAMES, RENDER_LOOKAHEAD_FRAMES
+        from wavebabble.models.responder import stream_chunk_frames
 
         delay = saved_reaction_delay(responder_ckpt)
-        if delay <= MEL_LOOKAHEAD_FRAMES + RENDER_LOOKAHEAD_FRAMES:
+        if stream_chunk_frames(delay) < 1:
             raise ConfigError(f"--responder={responder_ckpt}: its reaction delay ({delay} frames) is too short to "
                               f"answer a stream (train.train_responder --mode=offline); give it as "
                               f"--offline_responder and a --mode=streaming checkpoint as --responder")

@@ -81,6 +81,12 @@ def causal_stack(inputs, dim: int):
     return keras.layers.LeakyReLU(LEAKY_SLOPE, name="out_act")(x)
 
 
+def stream_chunk_frames(delay: int) -> int:
+    """The longest partner chunk (frames) a turn-taker with this reaction delay answers before it is due: the delay
+    less the spectrogram's and the renderer's look-ahead (under 1: it cannot stream)."""
+    return delay - MEL_LOOKAHEAD_FRAMES - RENDER_LOOKAHEAD_FRAMES
+
+
 def reaction_frames(responder: keras.Model) -> tuple[int, int]:
     """(reaction delay, receptive field) in frames of a model made by build_responder, read from its layers (the
     delay of its DelayFrames layer; 1 + the sum of (kernel - 1) * dilation over its causal convolutions)."""
