@@ -58,4 +58,5 @@ def run_main(main, tool: str) -> None:
             print(f"see: {tool} --help", file=sys.stderr, flush=True)
             sys.exit(EXIT_USAGE)
 
+    runtime.keep_absl_at_warnings()     # tools that tune the runtime inside main would be too late for it
     app.run(main_with_usage_line)

@@ -117,11 +117,15 @@ def _import_tensorflow_quietly() -> None:
         os.close(saved)
 
 
-def _keep_absl_at_warnings() -> None:
-    """Keep absl's log at warnings when the command line gives no --verbosity (absl.app.run otherwise raises an
-    unset verbosity to INFO, and TensorFlow logs a line per checkpoint and signature through it)."""
+def keep_absl_at_warnings() -> None:
+    """Keep absl's log at warnings when the command line gives no --verbosity and WAVEBABBLE_VERBOSE is unset
+    (absl.app.run otherwise raises an unset verbosity to INFO as it parses the command line, and TensorFlow logs a
+    line per checkpoint and signature through it). Effective when called before app.run parses, or before a
+    first parse in this process; a --verbosity on the command line still wins."""
     from absl import flags, logging
 
+    if verbose():
+        return
     verbosity = flags.FLAGS["verbosity"]
     if verbosity.using_default_value:
         verbosity.value = logging.WARNING
@@ -165,8 +169,7 @@ def tune(use: str, start: bool = True) -> RuntimeSettings:
         add, _tuned = environment(use)
         os.environ.update(add)
         _added.update(add)
-        if not verbose():
-            _keep_absl_at_warnings()
+        keep_absl_at_warnings()
     print(_tuned.line(), file=sys.stderr, flush=True)
     if start:
         start_tensorflow()
