@@ -1,6 +1,7 @@
 """The babbling agent (wavebabble.agent, models/responder.py, wavebabble.respond, train.train_responder): the
 turn-taker is causal with its reaction delay, the streaming answer is the offline one, the export carries the
 respond signature, and the CLI answers a partner or refuses bad input with one line naming the file."""
+import re
 import subprocess
 import types
 
@@ -17,9 +18,9 @@ from wavebabble.mel import MEL_BINS, MEL_HOP
 from wavebabble.models.continuer import build_continuer
 from wavebabble.models.mel_planner import build_mel_planner
 from wavebabble.models.mel_renderer import build_mel_renderer
-from wavebabble.models.responder import (MEL_LOOKAHEAD_FRAMES, OFFLINE_DELAY_FRAMES, RECEPTIVE_FRAMES,
-                                         RENDER_LOOKAHEAD_FRAMES, RESPONDER_NOISE_CH, RESPONSE_DELAY_FRAMES,
-                                         STREAM_CHUNK_FRAMES, build_responder)
+from wavebabble.models.responder import (MEL_LOOKAHEAD_FRAMES, NOISE_HOLD_FRAMES, OFFLINE_DELAY_FRAMES,
+                                         RECEPTIVE_FRAMES, RENDER_LOOKAHEAD_FRAMES, RESPONDER_NOISE_CH,
+                                         RESPONSE_DELAY_FRAMES, STREAM_CHUNK_FRAMES, build_responder)
 from wavebabble.respond import read_partner
 
 DIM, RESPONDER_DIM = 2, 4
@@ -48,8 +49,9 @@ def models():
 
 @pytest.fixture(scope="module")
 def offline_responder():
+    """Trained, as the offline responder shipped before the held noise, with white noise only."""
     tf.keras.utils.set_random_seed(2)
-    return build_responder(RESPONDER_DIM, OFFLINE_DELAY_FRAMES)
+    return build_responder(RESPONDER_DIM, OFFLINE_DELAY_FRAMES, noise_hold_frames=0)
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +70,13 @@ def checkpoints(models, offline_responder, tmp_path_factory):
     """{job: checkpoint prefix} of the tiny random-weight models, saved as their jobs save them."""
     root = tmp_path_factory.mktemp("agent_ckpt")
     planner, renderer, responder, continuer = models
-    delay = lambda frames: tf.Variable(frames, dtype=tf.int64)  # noqa: E731  (train_responder saves its delay)
+    frames = lambda n: tf.Variable(n, dtype=tf.int64)  # noqa: E731  (train_responder saves its delay and noise hold)
     return {"planner": tf.train.Checkpoint(planner=planner).save(str(root / "planner" / "ckpt")),
             "renderer": tf.train.Checkpoint(renderer=renderer).save(str(root / "renderer" / "ckpt")),
-            "responder": tf.train.Checkpoint(responder=responder).save(str(root / "responder" / "ckpt")),
-            "offline": tf.train.Checkpoint(responder=offline_responder, reaction_delay=delay(OFFLINE_DELAY_FRAMES))
+            "responder": tf.train.Checkpoint(responder=responder, reaction_delay=frames(RESPONSE_DELAY_FRAMES),
+                                             noise_hold_frames=frames(NOISE_HOLD_FRAMES))
+                         .save(str(root / "responder" / "ckpt")),
+            "offline": tf.train.Checkpoint(responder=offline_responder, reaction_delay=frames(OFFLINE_DELAY_FRAMES))
                          .save(str(root / "offline" / "ckpt")),
             "continuer": tf.train.Checkpoint(continuer=continuer).save(str(root / "continuer" / "ckpt"))}
 
@@ -284,6 +288,7 @@ def test_train_responder_trains_saves_and_resumes(tmp_path):
     first = run("--steps=3")
     assert first.returncode == 0, first.stderr[-3000:]
     assert "step 3/3" in first.stdout and "g_timing" in first.stdout and "gate_mean" in first.stdout
+    assert not re.search(r"^I\d{4} ", first.stderr, re.M), first.stderr    # no absl INFO lines (checkpoint saves)
     second = run("--steps=4")
     assert second.returncode == 0 and "at step 3" in second.stdout and "step 4/4" in second.stdout
     from train.train_responder import MODES
@@ -293,6 +298,17 @@ def test_train_responder_trains_saves_and_resumes(tmp_path):
     other_mode = run("--steps=5", "--mode=offline")       # the run was trained with the streaming delay
     assert other_mode.returncode != 0 and "--mode=offline" in other_mode.stderr
     assert "reaction delay of 24 frames" in other_mode.stderr and "Traceback" not in other_mode.stderr
+    from absl import app
+
+    from train.train_responder import check_resumed_setup
+    from wavebabble.models.two_stage import saved_responder_setup
+
+    assert saved_responder_setup(tf.train.latest_checkpoint(tmp_path / "run" / "ckpt")) == (RESPONSE_DELAY_FRAMES,
+                                                                                             NOISE_HOLD_FRAMES)
+    white = tf.train.Checkpoint(reaction_delay=tf.Variable(RESPONSE_DELAY_FRAMES, dtype=tf.int64))   # a run before
+    white.save(str(tmp_path / "white" / "ckpt" / "ckpt"))                                           # the held noise
+    with pytest.raises(app.UsageError, match="noise held over 0 frames"):
+        check_resumed_setup(str(tmp_path / "white"), RESPONSE_DELAY_FRAMES, NOISE_HOLD_FRAMES)
     bad = subprocess.run([train_helpers.PYTHON, "-m", "train.train_responder", f"--logdir={tmp_path / 'r2'}",
                           f"--data_dir={data}", f"--planner={tmp_path / 'nope' / 'ckpt-1'}", "--steps=1"],
                          cwd=train_helpers.REPO, env=train_helpers.env(), capture_output=True, text=True, timeout=300)

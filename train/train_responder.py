@@ -6,7 +6,9 @@
 --mode sets the reaction delay (models/responder.py REACTION_DELAYS): "streaming" (192 ms, the turn-taker that
 answers in chunks: respond --streaming) or "offline" (24 ms, the one that answers a whole recording); the delay
 is saved in the checkpoints ("reaction_delay"), so export and eval.select_responder build the model it was
-trained as (two_stage.restore_responder).
+trained as (two_stage.restore_responder). The responder's noise is the agent's (frame_noise.responder_noise: its
+slow channels held over NOISE_HOLD_FRAMES), at a random seed and absolute first frame per clip; the hold is saved
+too ("noise_hold_frames").
 
 Real: both speakers' soft VAD (mel.mel_soft_vad of each speaker's log-mels, 125 frames/s) of jointly normalised
 dialogue clips. Fake: the partner is one speaker of a real clip (A or B, with probability 1/2 each); the agent's
@@ -32,6 +34,7 @@ DEFAULT_STEPS = 3000
 DEFAULT_PLANNER = "eval/results/two_stage_checkpoints/planner/ckpt-3500"   # the shipped model's planner
 MODES = ("streaming", "offline")   # --mode: the keys of models/responder.py REACTION_DELAYS (keras-free import here)
 VOICE_BANK_CLIPS = 128          # planner clips drawn once; each gives two voices (its two speakers)
+NOISE_SEEDS = 1 << 30           # a clip's noise: a random seed and absolute first frame below this
 
 
 def define_flags() -> None:
@@ -49,18 +52,22 @@ def define_flags() -> None:
     flags.DEFINE_integer("num_clips", 1024, "Real clips the batches are drawn from.")
 
 
-def check_resumed_mode(logdir: str, delay: int) -> None:
-    """UsageError when the run in `logdir` was trained with another reaction delay than --mode's."""
+def check_resumed_setup(logdir: str, delay: int, hold: int) -> None:
+    """UsageError when the run in `logdir` was trained with another reaction delay than --mode's, or with another
+    noise (white only, before NOISE_HOLD_FRAMES)."""
     import tensorflow as tf
     from absl import app
 
-    from wavebabble.models.two_stage import saved_reaction_delay
+    from wavebabble.models.two_stage import saved_responder_setup
 
     latest = tf.train.latest_checkpoint(f"{logdir}/ckpt")
-    saved = saved_reaction_delay(latest) if latest else delay
-    if saved != delay:
+    saved_delay, saved_hold = saved_responder_setup(latest) if latest else (delay, hold)
+    if saved_delay != delay:
         raise app.UsageError(f"--mode={FLAGS.mode}: the run in {logdir} was trained with a reaction delay of "
-                             f"{saved} frames, not {delay}; give its --mode or another --logdir")
+                             f"{saved_delay} frames, not {delay}; give its --mode or another --logdir")
+    if saved_hold != hold:
+        raise app.UsageError(f"the run in {logdir} was trained with noise held over {saved_hold} frames (0: white "
+                             f"only), not {hold}: it cannot be resumed by this version; give another --logdir")
 
 
 def main(argv) -> int:
@@ -69,7 +76,7 @@ def main(argv) -> int:
     runtime.tune("train")
     import tensorflow as tf
 
-    from wavebabble.models.responder import REACTION_DELAYS
+    from wavebabble.models.responder import NOISE_HOLD_FRAMES, REACTION_DELAYS
 
     delay = REACTION_DELAYS[FLAGS.mode]
 
@@ -77,7 +84,8 @@ def main(argv) -> int:
     from wavebabble.config import get_config
     from wavebabble.mel import MEL_BINS, MEL_HOP, MEL_SAMPLE_RATE, dialogue_mels, mel_soft_vad
     from wavebabble.models.mel_planner import NOISE_CH, gate_voice, voice_model
-    from wavebabble.models.responder import RESPONDER_NOISE_CH, build_responder
+    from wavebabble.frame_noise import responder_noise
+    from wavebabble.models.responder import build_responder
     from wavebabble.models.timing_discriminator import build_timing_discriminator
     from wavebabble.models.two_stage import restore_planner
 
@@ -89,7 +97,7 @@ def main(argv) -> int:
         return mel_soft_vad(mel, nch, tcfg.vad_threshold_db, tcfg.vad_temperature_db, grad)
 
     with cli_errors("train.train_responder"):        # one line for a bad --planner (before the data loads) or data
-        check_resumed_mode(FLAGS.logdir, delay)
+        check_resumed_setup(FLAGS.logdir, delay, NOISE_HOLD_FRAMES)
         planner = restore_planner(FLAGS.planner, FLAGS.planner_dim)
         clips = data.load_clips(FLAGS.data_dir, sample_rate=sr, slice_len=FLAGS.slice_len,
                                 num_clips=FLAGS.num_clips, seed=FLAGS.seed)
@@ -105,7 +113,7 @@ def main(argv) -> int:
     del planner, voices
 
     tf.keras.utils.set_random_seed(FLAGS.seed)
-    responder, critic = build_responder(FLAGS.dim, delay), build_timing_discriminator(tcfg)
+    responder, critic = build_responder(FLAGS.dim, delay, NOISE_HOLD_FRAMES), build_timing_discriminator(tcfg)
     g_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
     d_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
     g_opt.build(responder.trainable_variables)
@@ -139,19 +147,27 @@ def main(argv) -> int:
         g_opt.apply_gradients(zip(grads, responder.trainable_variables))
         return {"g_timing": loss, "gate_mean": tf.reduce_mean(gate)}
 
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int64)] * 2)
+    def clip_noise(first_frame, seed):
+        """One clip's noise [frames, RESPONDER_NOISE_CH]: the agent's (frame_noise.responder_noise) at a random seed
+        and absolute first frame, so the held channels' blocks start at any phase."""
+        return responder_noise(first_frame, frames, seed, NOISE_HOLD_FRAMES)
+
     def batch():
         n = FLAGS.batch_size
         real = real_vad[rng.integers(0, len(real_vad), n)]
         voice = bank[rng.integers(0, len(bank), n)]
-        noise = rng.standard_normal((n, frames, RESPONDER_NOISE_CH)).astype(np.float32)
-        return tf.constant(real), tf.constant(voice), tf.constant(noise), tf.constant(rng.random(n) < 0.5)
+        seeds, starts = rng.integers(0, NOISE_SEEDS, n), rng.integers(0, NOISE_SEEDS, n)
+        noise = tf.stack([clip_noise(tf.constant(a), tf.constant(b)) for a, b in zip(starts, seeds)])
+        return tf.constant(real), tf.constant(voice), noise, tf.constant(rng.random(n) < 0.5)
 
     def train_step():
         return {**d_step(*batch()), **g_step(*batch())}
 
-    saved_delay = tf.Variable(delay, dtype=tf.int64, trainable=False)     # read by two_stage.restore_responder
+    saved = {name: tf.Variable(value, dtype=tf.int64, trainable=False)      # read by two_stage.restore_responder
+             for name, value in (("reaction_delay", delay), ("noise_hold_frames", NOISE_HOLD_FRAMES))}
     return run_stage(train_step, {"responder": responder, "critic": critic, "g_opt": g_opt, "d_opt": d_opt,
-                                  "reaction_delay": saved_delay},
+                                  **saved},
                      logdir=FLAGS.logdir, steps=FLAGS.steps, init_from=FLAGS.init_from,
                      save_every=FLAGS.save_every, log_every=FLAGS.log_every,
                      describe=f"{FLAGS.mode} responder (reaction delay {delay} frames) {responder.count_params()} / "

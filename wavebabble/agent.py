@@ -27,8 +27,9 @@ agent_frames) -> the gate opens voice features the planner makes from the agent'
 speaker B's channel), over the planner's silence floor -> the renderer. Two responders: the streaming one hears the
 partner 192 ms late (a chunk plus the look-aheads, so each chunk is answered before it is due); the offline one,
 for whole recordings, 24 ms late (models/responder.py OFFLINE_DELAY_FRAMES), which times turns better.
-Noise is a function of (seed, absolute frame): NOISE_BLOCK_FRAMES frames per stateless draw, so a window of
-frames gets the same noise whichever call asks for it. That is what makes the streaming agent's answer the
+Noise is a function of (seed, absolute frame) (wavebabble.frame_noise: each responder's the noise it was trained
+with, its slow channels held over blocks of absolute frames), so a window of frames gets the same noise whichever
+call asks for it. That is what makes the streaming agent's answer the
 offline one: each chunk recomputes only windows whose outputs depend on frames already heard (the responder's
 receptive field plus its delay on the left; the planner's VOICE_MARGIN_FRAMES on both sides, on the planner's
 PLAN_UPSAMPLE grid; the renderer's RENDER_LOOKAHEAD_FRAMES on the right). The two are equal within float
@@ -46,11 +47,9 @@ from wavebabble.errors import ConfigError
 from wavebabble.mel import MEL_BINS, MEL_FFT, MEL_HOP, MEL_SAMPLE_RATE, log_mel, mel_soft_vad
 from wavebabble.models.continuer import SPEECH, ContinuerSteps, sample_continuation
 from wavebabble.models.mel_planner import NOISE_CH, PLAN_UPSAMPLE, gate_voice, voice_model
-from wavebabble.models.responder import (RENDER_LOOKAHEAD_FRAMES, RESPONDER_NOISE_CH, reaction_frames,
-                                         stream_chunk_frames)
+from wavebabble.frame_noise import PLANNER_STREAM, block_noise, responder_noise
+from wavebabble.models.responder import RENDER_LOOKAHEAD_FRAMES, reaction_frames, stream_chunk_frames
 
-NOISE_BLOCK_FRAMES = 64          # frames per stateless noise draw
-RESPONDER_STREAM, PLANNER_STREAM = 0, 1   # second seed word's parity: which model the noise is for
 VOICE_MARGIN_FRAMES = 256        # the planner's voice at frame t reads its noise within t-243 .. t+228 (measured)
 AGENT_CHANNEL = 1                # the planner speaker whose voice the agent speaks with (B)
 MEL_CONTEXT_FRAMES = 2           # frames of audio either side of a segment whose partner VAD is computed
@@ -103,21 +102,12 @@ class AgentCore(tf.Module):
                                       tf.TensorSpec([], tf.int64, name="stream"),
                                       tf.TensorSpec([], tf.int32, name="channels")])
         def noise(first_frame, num_frames, seed, stream, channels):
-            """[num_frames, channels] standard normal noise of frames first_frame.. (one draw per block)."""
-            block = tf.constant(NOISE_BLOCK_FRAMES, tf.int64)
-            b0 = first_frame // block
-            b1 = (first_frame + tf.cast(num_frames, tf.int64) + block - 1) // block
-            blocks = tf.map_fn(
-                lambda b: tf.random.stateless_normal(tf.stack([NOISE_BLOCK_FRAMES, channels]),
-                                                     tf.stack([seed, 2 * b + stream])),
-                tf.range(b0, tf.maximum(b1, b0 + 1)), fn_output_signature=tf.TensorSpec([None, None], tf.float32))
-            flat = tf.reshape(blocks, [-1, channels])
-            start = first_frame - b0 * block
-            return flat[start:start + tf.cast(num_frames, tf.int64)]
+            """[num_frames, channels] standard normal noise of frames first_frame.. (frame_noise.block_noise)."""
+            return block_noise(first_frame, num_frames, seed, stream, channels)
 
         def responder_gate(model, partner_vad, first_frame, seed):
             n = tf.shape(partner_vad)[0]
-            z = noise(first_frame, n, seed, tf.constant(RESPONDER_STREAM, tf.int64), RESPONDER_NOISE_CH)
+            z = responder_noise(first_frame, n, seed, model.noise_hold_frames)
             return model([partner_vad[None, :, None], z[None]])[0, :, 0]
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="partner_vad"),

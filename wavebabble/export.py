@@ -416,7 +416,7 @@ def export_two_stage(planner_ckpt: str, renderer_ckpt: str, out_dir, overwrite: 
     streaming one); the asset JSON's "two_stage" entry names the checkpoints and dims. ConfigError naming a
     checkpoint that cannot be restored, or a streaming responder whose delay is too short to stream."""
     from wavebabble.models.two_stage import (build_two_stage_generator, restore_checkpoint, restore_responder,
-                                             restore_two_stage, saved_reaction_delay)
+                                             restore_two_stage, saved_responder_setup)
 
     if bool(responder_ckpt) != bool(continuer_ckpt):
         raise ConfigError("the agent needs both turn-takers: --responder (train.train_responder) and --continuer "
@@ -427,7 +427,7 @@ def export_two_stage(planner_ckpt: str, renderer_ckpt: str, out_dir, overwrite: 
     if responder_ckpt:
         from wavebabble.models.responder import stream_chunk_frames
 
-        delay = saved_reaction_delay(responder_ckpt)
+        delay, _ = saved_responder_setup(responder_ckpt)
         if stream_chunk_frames(delay) < 1:
             raise ConfigError(f"--responder={responder_ckpt}: its reaction delay ({delay} frames) is too short to "
                               f"answer a stream (train.train_responder --mode=offline); give it as "

@@ -1,6 +1,6 @@
 """The agent's turn-taker: when the agent speaks, decided from what the partner has said so far.
 
-    build_responder(dim, delay) -> keras.Model: [partner_vad [batch, frames, 1] in [0, 1],
+    build_responder(dim, delay, noise_hold_frames) -> keras.Model: [partner_vad [batch, frames, 1] in [0, 1],
                                           noise [batch, frames, RESPONDER_NOISE_CH]]
                                          -> gate [batch, frames, 1] in (0, 1)
 
@@ -14,6 +14,10 @@ due, and its streamed answer is the same as its offline one. An agent that answe
 wait for chunks or the renderer: OFFLINE_DELAY_FRAMES (24 ms, the spectrogram's own look-ahead) lets frame t hear
 the partner's audio before t. The delay is the agent's reaction time; it learns to anticipate the partner's turn
 ends (the turn-timing D judges the pair, train.train_responder).
+The noise (wavebabble.frame_noise.responder_noise): white per frame, except the last HELD_NOISE_CH channels, which
+hold one value for NOISE_HOLD_FRAMES (400 ms): slow choices (how long to wait, whether to take the floor) that
+spread the answers' timing, where white noise alone had left one fixed wait (eval/results/agent_notes.md). The
+model carries the hold its noise needs as `noise_hold_frames` (0: white only, the responders trained before).
 The gate opens the agent's voice: voice features made by the two-stage planner from the agent's noise, gated
 over the planner's learned silence floor exactly as the planner gates its own speakers (mel_planner.gate_voice).
 """
@@ -22,7 +26,9 @@ from __future__ import annotations
 import keras
 
 LEAKY_SLOPE = 0.2
-RESPONDER_NOISE_CH = 8                 # white-noise channels per mel frame
+RESPONDER_NOISE_CH = 8                 # noise channels per mel frame
+HELD_NOISE_CH = 4                      # of them, the last ones held over NOISE_HOLD_FRAMES
+NOISE_HOLD_FRAMES = 50                 # 400 ms
 DILATIONS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 KERNEL = 3
 RECEPTIVE_FRAMES = 1 + (KERNEL - 1) * sum(DILATIONS)      # 1023 frames = 8.2 s
@@ -55,16 +61,20 @@ class DelayFrames(keras.layers.Layer):
         return {**super().get_config(), "frames": self.frames}
 
 
-def build_responder(dim: int = 32, delay: int = RESPONSE_DELAY_FRAMES, name: str = "responder") -> keras.Model:
+def build_responder(dim: int = 32, delay: int = RESPONSE_DELAY_FRAMES, noise_hold_frames: int = NOISE_HOLD_FRAMES,
+                    name: str = "responder") -> keras.Model:
     """[partner_vad [batch, frames, 1], noise [batch, frames, RESPONDER_NOISE_CH]] -> gate [batch, frames, 1]; the
     partner heard `delay` frames late (RESPONSE_DELAY_FRAMES: a streaming agent's; OFFLINE_DELAY_FRAMES: an agent
-    that answers a whole recording, which does not wait for chunks or the renderer's look-ahead)."""
+    that answers a whole recording, which does not wait for chunks or the renderer's look-ahead). The model's
+    `noise_hold_frames` says which noise it takes (frame_noise.responder_noise; 0: white only)."""
     partner = keras.Input((None, 1), name="partner_vad")
     noise = keras.Input((None, RESPONDER_NOISE_CH), name="noise")
     heard = DelayFrames(delay, name="reaction_delay")(partner)
     x = causal_stack(keras.layers.Concatenate(name="inputs")([heard, noise]), dim)
     gate = keras.layers.Conv1D(1, 1, activation="sigmoid", name="gate")(x)
-    return keras.Model([partner, noise], gate, name=name)
+    model = keras.Model([partner, noise], gate, name=name)
+    model.noise_hold_frames = int(noise_hold_frames)
+    return model
 
 
 def causal_stack(inputs, dim: int):

@@ -7,7 +7,7 @@ models/mel_renderer.py).
                                           -> audio [batch, frames * MEL_HOP, nch]   (the export's generator)
     restore_two_stage(planner_ckpt, renderer_ckpt, planner_dim, renderer_dim) -> (planner, renderer)
     restore_planner(planner_ckpt, planner_dim), restore_checkpoint(key, model, path, dim)
-    restore_responder(responder_ckpt, responder_dim) (built with saved_reaction_delay(responder_ckpt))
+    restore_responder(responder_ckpt, responder_dim) (built with saved_responder_setup(responder_ckpt))
 
 The planner makes both speakers' log-mels [batch, frames, nch * MEL_BINS]; the renderer (one speaker at a time,
 speakers folded into the batch) turns each speaker's mels into its channel. Both are fully convolutional, so
@@ -96,10 +96,10 @@ def restore_planner(planner_ckpt: str, planner_dim: int) -> keras.Model:
     return restore_checkpoint("planner", build_mel_planner(planner_dim), planner_ckpt, planner_dim)
 
 
-def saved_reaction_delay(responder_ckpt: str, flag: str = "responder") -> int:
-    """The reaction delay (frames) a train.train_responder checkpoint was trained with (its "reaction_delay"
-    variable; RESPONSE_DELAY_FRAMES for checkpoints saved before the delay was saved with them). ConfigError naming
-    the checkpoint when it cannot be read."""
+def saved_responder_setup(responder_ckpt: str, flag: str = "responder") -> tuple[int, int]:
+    """(reaction delay, noise hold) in frames that a train.train_responder checkpoint was trained with (its
+    "reaction_delay" and "noise_hold_frames" variables; RESPONSE_DELAY_FRAMES and 0, white noise, for checkpoints
+    saved before they were saved with them). ConfigError naming the checkpoint when it cannot be read."""
     import tensorflow as tf
 
     from wavebabble.errors import ConfigError
@@ -110,16 +110,20 @@ def saved_reaction_delay(responder_ckpt: str, flag: str = "responder") -> int:
     except (tf.errors.OpError, ValueError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ConfigError(f"--{flag}={responder_ckpt}: cannot read it ({first})") from e
-    key = "reaction_delay/.ATTRIBUTES/VARIABLE_VALUE"
-    return int(reader.get_tensor(key)) if reader.has_tensor(key) else RESPONSE_DELAY_FRAMES
+
+    def saved(name, default):
+        key = f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
+        return int(reader.get_tensor(key)) if reader.has_tensor(key) else default
+
+    return saved("reaction_delay", RESPONSE_DELAY_FRAMES), saved("noise_hold_frames", 0)
 
 
 def restore_responder(responder_ckpt: str, responder_dim: int, flag: str = "responder") -> keras.Model:
-    """The responder of train.train_responder's checkpoint, built at `responder_dim` with the reaction delay it was
-    trained with (saved_reaction_delay); `flag` names it in a ConfigError."""
+    """The responder of train.train_responder's checkpoint, built at `responder_dim` with the reaction delay and
+    noise hold it was trained with (saved_responder_setup); `flag` names it in a ConfigError."""
     from wavebabble.models.responder import build_responder
 
-    model = build_responder(responder_dim, saved_reaction_delay(responder_ckpt, flag))
+    model = build_responder(responder_dim, *saved_responder_setup(responder_ckpt, flag))
     return restore_checkpoint("responder", model, responder_ckpt, responder_dim, flag)
 
 
