@@ -63,9 +63,10 @@ def score_run(logdir, planner_ckpt, renderer_ckpt, dims: tuple, dialogues: list,
         answers, _ = answer_all(core, partners, 0)
         row = {"step": step, "checkpoint": path, **pair_figures(list(zip(partners, answers)), reference)}
         out.append(row)
+        median = "none" if row["fto_median_s"] is None else f"{row['fto_median_s']:.3f} s"   # None: no FTOs
         print(f"step {step}: timing score {row['timing_score']:.3f}, FTO W {row['fto_wasserstein_s']:.3f} s, MRE "
               f"{row['mean_relative_error']:.3f}, overlap share {row['overlap_share_of_speech']:.3f}, FTO median "
-              f"{row['fto_median_s']}", flush=True)
+              f"{median}", flush=True)
     return out
 
 
