@@ -85,7 +85,7 @@ def main(argv) -> int:
     from wavebabble.mel import MEL_BINS, MEL_HOP, MEL_SAMPLE_RATE, dialogue_mels, mel_soft_vad
     from wavebabble.models.mel_planner import NOISE_CH, gate_voice, voice_model
     from wavebabble.frame_noise import responder_noise
-    from wavebabble.models.responder import build_responder
+    from wavebabble.models.responder import RESPONDER_NOISE_CH, build_responder
     from wavebabble.models.timing_discriminator import build_timing_discriminator
     from wavebabble.models.two_stage import restore_planner
 
@@ -147,19 +147,21 @@ def main(argv) -> int:
         g_opt.apply_gradients(zip(grads, responder.trainable_variables))
         return {"g_timing": loss, "gate_mean": tf.reduce_mean(gate)}
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.int64)] * 2)
-    def clip_noise(first_frame, seed):
-        """One clip's noise [frames, RESPONDER_NOISE_CH]: the agent's (frame_noise.responder_noise) at a random seed
-        and absolute first frame, so the held channels' blocks start at any phase."""
-        return responder_noise(first_frame, frames, seed, NOISE_HOLD_FRAMES)
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)] * 2)
+    def batch_noise(first_frames, seeds):
+        """The clips' noise [batch, frames, RESPONDER_NOISE_CH]: the agent's (frame_noise.responder_noise), each
+        clip at its own seed and absolute first frame, so the held channels' blocks start at any phase."""
+        return tf.map_fn(lambda c: responder_noise(c[0], frames, c[1], NOISE_HOLD_FRAMES),
+                         tf.stack([first_frames, seeds], axis=1),
+                         fn_output_signature=tf.TensorSpec([frames, RESPONDER_NOISE_CH], tf.float32))
 
     def batch():
         n = FLAGS.batch_size
         real = real_vad[rng.integers(0, len(real_vad), n)]
         voice = bank[rng.integers(0, len(bank), n)]
         seeds, starts = rng.integers(0, NOISE_SEEDS, n), rng.integers(0, NOISE_SEEDS, n)
-        noise = tf.stack([clip_noise(tf.constant(a), tf.constant(b)) for a, b in zip(starts, seeds)])
-        return tf.constant(real), tf.constant(voice), noise, tf.constant(rng.random(n) < 0.5)
+        return (tf.constant(real), tf.constant(voice), batch_noise(tf.constant(starts), tf.constant(seeds)),
+                tf.constant(rng.random(n) < 0.5))
 
     def train_step():
         return {**d_step(*batch()), **g_step(*batch())}
