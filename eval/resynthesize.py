@@ -48,12 +48,10 @@ def main(argv) -> int:
         from wavebabble.audio import write_wav
         from wavebabble.mel import MEL_HOP, MEL_SAMPLE_RATE, log_mel
         from wavebabble.models.mel_planner import PLAN_UPSAMPLE
-        from wavebabble.models.mel_renderer import build_mel_renderer
+        from wavebabble.models.two_stage import restore_renderer
         from wavebabble.outdir import prepare_out_dir
 
-        renderer = build_mel_renderer(FLAGS.renderer_dim)
-        tf.train.Checkpoint(renderer=renderer).restore(FLAGS.renderer).expect_partial() \
-            .assert_existing_objects_matched()
+        renderer = restore_renderer(FLAGS.renderer, FLAGS.renderer_dim)
         step = PLAN_UPSAMPLE * MEL_HOP
         frames = math.ceil(FLAGS.seconds * MEL_SAMPLE_RATE / step) * PLAN_UPSAMPLE
         real = data.load_clips(FLAGS.data_dir, sample_rate=MEL_SAMPLE_RATE, slice_len=frames * MEL_HOP,

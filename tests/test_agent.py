@@ -16,6 +16,7 @@ from wavebabble.errors import AudioError, ConfigError
 from wavebabble.export import export_two_stage
 from wavebabble.mel import MEL_BINS, MEL_HOP
 from wavebabble.models.continuer import build_continuer
+from wavebabble.models.harmonic_source import frame_start_phases
 from wavebabble.models.mel_planner import build_mel_planner
 from wavebabble.models.mel_renderer import build_mel_renderer
 from wavebabble.models.responder import (MEL_LOOKAHEAD_FRAMES, NOISE_HOLD_FRAMES, OFFLINE_DELAY_FRAMES,
@@ -24,6 +25,10 @@ from wavebabble.models.responder import (MEL_LOOKAHEAD_FRAMES, NOISE_HOLD_FRAMES
 from wavebabble.respond import read_partner
 
 DIM, RESPONDER_DIM = 2, 4
+HARMONICS = 4           # the renderer's pitched source (its phase is what the streaming agent must carry)
+# streamed vs offline answers: float rounding, and the source's phase integrates the pitch head's rounding (~1e-7
+# relative): 1e-5 cycles after 9 s, which these random-weight renderers turn into up to ~4e-4 of amplitude
+STREAM_ATOL = 1e-3
 SR = 8000
 
 
@@ -44,7 +49,8 @@ def _speech_like(seconds: float, seed: int = 0, sr: int = SR) -> np.ndarray:
 @pytest.fixture(scope="module")
 def models():
     tf.keras.utils.set_random_seed(1)
-    return build_mel_planner(DIM), build_mel_renderer(DIM), build_responder(RESPONDER_DIM), build_continuer(RESPONDER_DIM)
+    return (build_mel_planner(DIM), build_mel_renderer(DIM, HARMONICS), build_responder(RESPONDER_DIM),
+            build_continuer(RESPONDER_DIM))
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +76,10 @@ def checkpoints(models, offline_responder, tmp_path_factory):
     """{job: checkpoint prefix} of the tiny random-weight models, saved as their jobs save them."""
     root = tmp_path_factory.mktemp("agent_ckpt")
     planner, renderer, responder, continuer = models
-    frames = lambda n: tf.Variable(n, dtype=tf.int64)  # noqa: E731  (train_responder saves its delay and noise hold)
+    frames = lambda n: tf.Variable(n, dtype=tf.int64)  # noqa: E731  (the jobs save their delay, noise hold, harmonics)
     return {"planner": tf.train.Checkpoint(planner=planner).save(str(root / "planner" / "ckpt")),
-            "renderer": tf.train.Checkpoint(renderer=renderer).save(str(root / "renderer" / "ckpt")),
+            "renderer": tf.train.Checkpoint(renderer=renderer, harmonics=frames(HARMONICS))
+                        .save(str(root / "renderer" / "ckpt")),
             "responder": tf.train.Checkpoint(responder=responder, reaction_delay=frames(RESPONSE_DELAY_FRAMES),
                                              noise_hold_frames=frames(NOISE_HOLD_FRAMES))
                          .save(str(root / "responder" / "ckpt")),
@@ -131,10 +138,24 @@ def test_streaming_answer_equals_the_offline_answer_to_the_last_sample(core, chu
     pieces = [stream.push(partner[i:i + chunk]) for i in range(0, len(partner), chunk)] + [stream.finish()]
     online = np.concatenate(pieces)[:len(partner)]
     assert len(online) == len(partner)
-    np.testing.assert_allclose(online, offline["agent"].numpy(), atol=1e-4)
+    np.testing.assert_allclose(online, offline["agent"].numpy(), atol=STREAM_ATOL)
+    # the source's phases it kept are the whole answer's
+    whole = frame_start_phases(core.pitch(tf.constant(stream._gate), tf.constant(stream._voice)), MEL_HOP, SR)
+    wrapped = (stream._start - whole.numpy()[:len(stream._start)] + 0.5) % 1.0 - 0.5
+    assert len(stream._start) == len(stream._gate) and np.abs(wrapped).max() < 1e-4
     # each chunk's answer is due before the partner gets there: the stream runs ahead of what it heard
     heard = StreamingAgent(core, seed=5)
     assert len(heard.push(partner[:STREAM_CHUNK_FRAMES * MEL_HOP * 3])) >= STREAM_CHUNK_FRAMES * MEL_HOP * 4
+
+
+def test_streaming_with_a_renderer_without_a_source_equals_offline_within_rounding(models):
+    planner, _, responder, continuer = models
+    tf.keras.utils.set_random_seed(4)
+    plain = AgentCore(planner, build_mel_renderer(DIM), responder, continuer, -40.0, 3.0)
+    assert not hasattr(plain, "render_from")
+    partner, _ = normalize_level(_speech_like(3.1))
+    offline = plain.respond(tf.constant(partner), tf.constant(5, tf.int64))["agent"].numpy()
+    np.testing.assert_allclose(_streamed(plain, partner, 1000), offline, atol=1e-4)
 
 
 def test_different_seeds_give_different_answers_and_a_seed_the_same_one(core):
@@ -170,10 +191,11 @@ def test_export_carries_the_respond_signature_and_the_streaming_steps(export, co
     np.testing.assert_allclose(out["agent"].numpy(), ref["agent"].numpy(), atol=1e-5)
     assert out["partner_vad"].shape[0] == out["agent_gate"].shape[0] == -(-len(partner) // MEL_HOP)
     streaming_ref = core.respond(tf.constant(partner), tf.constant(5, tf.int64))["agent"].numpy()
-    np.testing.assert_allclose(_streamed(loaded.agent, partner, 1040), streaming_ref, atol=1e-4)
+    np.testing.assert_allclose(_streamed(loaded.agent, partner, 1040), streaming_ref, atol=STREAM_ATOL)
     assert np.abs(streaming_ref - ref["agent"].numpy()).max() > 1e-3
     # the offline answer in blocks (respond's long partners) is the one-call answer
-    np.testing.assert_allclose(_streamed(loaded.agent, partner, 3000, offline=True), ref["agent"].numpy(), atol=1e-4)
+    np.testing.assert_allclose(_streamed(loaded.agent, partner, 3000, offline=True), ref["agent"].numpy(),
+                               atol=STREAM_ATOL)
     # the streaming bookkeeping reads the responders' delays and receptive field from the export itself
     assert agent_frames(loaded.agent) == (RESPONSE_DELAY_FRAMES, RECEPTIVE_FRAMES, STREAM_CHUNK_FRAMES)
     assert agent_frames(loaded.agent, offline=True) == (

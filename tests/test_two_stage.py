@@ -154,6 +154,78 @@ def test_renderer_learns_to_copy_a_signal_from_its_mels():
     assert float(loss()) < 0.8 * first
 
 
+def test_harmonic_source_makes_the_pitchs_harmonics_below_nyquist_only_where_voiced():
+    from wavebabble.models.harmonic_source import HarmonicSource
+
+    frames = 250                                                    # 2 s
+    f0 = np.full((2, frames), 150.0, np.float32)
+    f0[1] = 400.0                                                   # harmonics 10+ of 400 Hz would alias
+    voicing = np.ones((2, frames), np.float32)
+    voicing[0, frames // 2:] = 0.0                                  # the first row stops at 1 s
+    out = HarmonicSource(12, MEL_HOP, SR)([tf.constant(f0), tf.constant(voicing)]).numpy()
+    assert out.shape == (2, frames * MEL_HOP, 12)
+    half = frames // 2 * MEL_HOP
+    for k in (1, 3):
+        spectrum = np.abs(np.fft.rfft(out[0, :half - MEL_HOP, k - 1]))
+        assert abs(np.argmax(spectrum) * SR / (half - MEL_HOP) - 150.0 * k) < 2.0
+    assert np.abs(out[0, half + MEL_HOP:]).max() == 0.0             # unvoiced: silent
+    assert np.abs(out[1, :, :9]).max() > 0.99 and np.abs(out[1, :, 9:]).max() == 0.0   # 10 x 400 Hz >= 3.8 kHz
+
+
+def test_harmonic_source_phase_is_continuous_and_accurate_over_minutes_or_given():
+    from wavebabble.models.harmonic_source import HarmonicSource, frame_start_phases
+
+    rng = np.random.default_rng(0)
+    frames = 125 * 120                                              # two minutes
+    f0 = (150.0 + 60.0 * np.sin(np.arange(frames) / 40.0) + rng.normal(0.0, 2.0, frames)).astype(np.float32)
+    source = HarmonicSource(2, MEL_HOP, SR)
+    out = source([tf.constant(f0[None]), tf.constant(np.ones((1, frames), np.float32))]).numpy()[0, :, 0]
+    # the reference: f0 linear between frame starts, integrated sample by sample (trapezoids) in float64
+    per_sample = np.interp(np.arange(frames * MEL_HOP) / MEL_HOP, np.arange(frames), f0.astype(np.float64))
+    phase = np.concatenate([[0.0], np.cumsum(0.5 * (per_sample[:-1] + per_sample[1:])) / SR])
+    tail = slice(-MEL_HOP * 125, None)                              # the last second
+    assert np.abs(out[tail] - np.sin(2 * np.pi * phase[tail])).max() < 1e-3
+    assert np.abs(np.diff(out)).max() <= 2 * np.pi * 215.0 / SR     # no steps: at most the pitch's slope
+    # a window of the rendering, its start phases given, is the rendering's slice
+    start = frame_start_phases(f0[None], MEL_HOP, SR).numpy()
+    lo = 7000
+    window = source([tf.constant(f0[None, lo:]), tf.constant(np.ones((1, frames - lo), np.float32)),
+                     tf.constant(start[:, lo:], tf.float32)]).numpy()[0, :-MEL_HOP, 0]
+    np.testing.assert_allclose(window, out[lo * MEL_HOP:-MEL_HOP], atol=2e-4)
+
+
+def test_pitched_renderer_renders_windows_with_given_phases_and_its_pitch_head_learns():
+    from wavebabble.models.harmonic_source import frame_start_phases
+    from wavebabble.models.mel_renderer import phased_renderer, pitch_model, renderer_harmonics
+
+    tf.keras.utils.set_random_seed(0)
+    r = build_mel_renderer(dim=2, harmonics=4)
+    assert renderer_harmonics(r) == 4 and renderer_harmonics(build_mel_renderer(dim=2)) == 0
+    mel = tf.random.normal([1, 120, MEL_BINS])
+    whole = r(mel).numpy()[0, :, 0]
+    f0 = pitch_model(r)(mel)[..., 0]
+    start = tf.cast(frame_start_phases(f0, MEL_HOP, SR), tf.float32)
+    phased = phased_renderer(r)
+    np.testing.assert_allclose(phased([mel, start]).numpy()[0, :, 0], whole, atol=1e-6)
+    lo = 40                         # the window's first frames lack their left context; later ones are the whole's
+    window = phased([mel[:, lo:], start[:, lo:]]).numpy()[0, :, 0]
+    np.testing.assert_allclose(window[16 * MEL_HOP:], whole[(lo + 16) * MEL_HOP:], atol=1e-5)
+    # the head's targets pull its f0 (the loss can fail: a broken path to the head)
+    head = pitch_model(r)
+    opt = tf.keras.optimizers.Adam(1e-2)
+    target = tf.fill([1, 120], 200.0)
+
+    def octaves():
+        return tf.reduce_mean(tf.abs(tf.math.log(head(mel)[..., 0] / target)))
+
+    first = float(octaves())
+    for _ in range(30):
+        with tf.GradientTape() as tape:
+            value = octaves()
+        opt.apply_gradients(zip(tape.gradient(value, head.trainable_variables), head.trainable_variables))
+    assert float(octaves()) < 0.3 * first
+
+
 def test_two_stage_model_renders_each_speaker_from_its_own_mels_at_any_length():
     from wavebabble.models.two_stage import build_two_stage
 
@@ -197,6 +269,25 @@ def test_two_stage_training_cli_trains_saves_and_resumes(tmp_path, module, extra
         second = _run(module, *args, "--steps=4")
         assert second.returncode == 0, second.stderr[-3000:]
         assert "at step 3" in second.stdout and "step 4/4" in second.stdout and "step 1/" not in second.stdout
+        other = _run(module, *args, "--steps=5", "--harmonics=4")
+        assert other.returncode != 0 and "--harmonics=0" in other.stderr and len(other.stderr.splitlines()) <= 3
+
+
+def test_renderer_job_with_a_pitched_source_trains_its_head_and_saves_its_harmonics(tmp_path):
+    from wavebabble.models.two_stage import restore_renderer, saved_renderer_harmonics
+
+    import train_helpers
+
+    data = train_helpers.write_dialogues(tmp_path / "data", seconds=9.0)
+    res = _run("train.train_renderer", f"--logdir={tmp_path / 'run'}", f"--data_dir={data}", "--dim=2",
+               "--batch_size=2", "--window=1024", "--num_clips=2", "--harmonics=4", "--steps=2", "--log_every=1")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "pitch targets:" in res.stdout and "voicing" in res.stdout and "octaves" in res.stdout
+    ckpt = str(tmp_path / "run" / "ckpt" / "ckpt-2")
+    assert saved_renderer_harmonics(ckpt) == 4
+    from wavebabble.models.mel_renderer import renderer_harmonics
+
+    assert renderer_harmonics(restore_renderer(ckpt, 2)) == 4
 
 
 def test_resynthesize_cli_renders_real_clips_of_any_length_through_the_renderer(tmp_path):

@@ -4,7 +4,11 @@
 
 Each step: a batch of random windows (one speaker each) cut from jointly normalised real clips (the data
 pipeline's level), their log-mels (wavebabble.mel), the renderer's waveform from those mels, and the
-multi-resolution STFT loss between the two (losses.multi_resolution_stft). Checkpoints in <logdir>/ckpt every
+multi-resolution STFT loss between the two (losses.multi_resolution_stft). With --harmonics > 0 the renderer has a
+pitched source (models/mel_renderer.py) whose pitch head is also trained on the windows' own pitch
+(wavebabble.pitch_track, YIN on the real rows once at the start): --pitch_weight x (binary cross-entropy of the
+voicing + mean |log2 f0 error| in octaves over voiced frames); the number of harmonics is saved with the
+checkpoints ("harmonics"), so export and the evaluation tools build the renderer it was trained as. Checkpoints in <logdir>/ckpt every
 --save_every steps; restarting with the same --logdir resumes (--init_from: start from another run's checkpoint).
 Progress: one line per --log_every steps.
 """
@@ -28,16 +32,34 @@ def define_flags() -> None:
     flags.DEFINE_integer("dim", 16, "Renderer base channels.")
     flags.DEFINE_float("lr", 1e-3, "Adam learning rate.")
     flags.DEFINE_integer("num_clips", 256, "Real clips (slice_len 65536) the windows are cut from.")
+    flags.DEFINE_integer("harmonics", 0, "Harmonics of the renderer's pitched source (0: none).", lower_bound=0)
+    flags.DEFINE_float("pitch_weight", 1.0, "Weight of the pitch head's loss (with --harmonics).", lower_bound=0.0)
+
+
+def check_resumed_harmonics(logdir: str, harmonics: int) -> None:
+    """UsageError when the run in `logdir` was trained with another --harmonics."""
+    import tensorflow as tf
+    from absl import app
+
+    from wavebabble.models.two_stage import saved_renderer_harmonics
+
+    latest = tf.train.latest_checkpoint(f"{logdir}/ckpt")
+    saved = saved_renderer_harmonics(latest) if latest else harmonics
+    if saved != harmonics:
+        raise app.UsageError(f"--harmonics={harmonics}: the run in {logdir} was trained with --harmonics={saved}; "
+                             f"give that or another --logdir")
 
 
 def main(argv) -> int:
     del argv
     check_init_from(FLAGS.init_from)
     runtime.tune("train")
+    check_resumed_harmonics(FLAGS.logdir, FLAGS.harmonics)
     import tensorflow as tf
     from wavebabble import data, losses
     from wavebabble.mel import MEL_HOP, MEL_SAMPLE_RATE, log_mel
-    from wavebabble.models.mel_renderer import build_mel_renderer
+    from wavebabble.models.mel_renderer import build_mel_renderer, pitch_model
+    from wavebabble.pitch_track import track_pitch
 
     sr = MEL_SAMPLE_RATE
     clips = data.load_clips(FLAGS.data_dir, sample_rate=sr, slice_len=65536, num_clips=FLAGS.num_clips,
@@ -45,27 +67,51 @@ def main(argv) -> int:
     rows = np.concatenate([clips[..., 0], clips[..., 1]], axis=0)          # [2 * num_clips, 65536]
     rng = np.random.default_rng(FLAGS.seed)
     tf.keras.utils.set_random_seed(FLAGS.seed)
-    renderer = build_mel_renderer(FLAGS.dim)
+    renderer = build_mel_renderer(FLAGS.dim, FLAGS.harmonics)
     opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
     opt.build(renderer.trainable_variables)
+    harmonics = FLAGS.harmonics
+    if harmonics:
+        pitch_head = pitch_model(renderer)
+        f0_rows, voiced_rows = track_pitch(rows, sr)                       # [rows, 65536 // MEL_HOP] each
+        print(f"pitch targets: {voiced_rows.mean():.2f} of the rows' frames voiced, median f0 "
+              f"{np.median(f0_rows[voiced_rows]) if voiced_rows.any() else 0:.0f} Hz", flush=True)
 
     @tf.function
-    def train_step(wave):
+    def train_step(wave, f0, voiced):
         mel = log_mel(wave, sr)
         with tf.GradientTape() as tape:
-            loss = losses.multi_resolution_stft(wave, renderer(mel, training=True)[..., 0])
-        grads = tape.gradient(loss, renderer.trainable_variables)
+            stft = losses.multi_resolution_stft(wave, renderer(mel, training=True)[..., 0])
+            out = {"loss": stft}
+            total = stft
+            if harmonics:
+                pitch = pitch_head(mel, training=True)                         # [batch, frames, 2]
+                voicing_loss = tf.reduce_mean(tf.keras.losses.binary_crossentropy(voiced[..., None],
+                                                                                  pitch[..., 1:]))
+                octaves = tf.abs(tf.math.log(pitch[..., 0] / tf.maximum(f0, 1.0))) / np.log(2.0)
+                f0_loss = tf.reduce_sum(octaves * voiced) / tf.maximum(tf.reduce_sum(voiced), 1.0)
+                total += FLAGS.pitch_weight * (voicing_loss + f0_loss)
+                out.update(voicing=voicing_loss, octaves=f0_loss)
+        grads = tape.gradient(total, renderer.trainable_variables)
         opt.apply_gradients(zip(grads, renderer.trainable_variables))
-        return {"loss": loss}
+        return out
 
-    window = FLAGS.window - FLAGS.window % MEL_HOP
+    frames = FLAGS.window // MEL_HOP
+    window = frames * MEL_HOP
 
     def step_fn():
         idx = rng.integers(0, rows.shape[0], FLAGS.batch_size)
-        off = rng.integers(0, rows.shape[1] - window + 1, FLAGS.batch_size)
-        return train_step(tf.constant(np.stack([rows[i, o:o + window] for i, o in zip(idx, off)])))
+        first = rng.integers(0, rows.shape[1] // MEL_HOP - frames + 1, FLAGS.batch_size)   # frame-aligned
+        wave = np.stack([rows[i, f * MEL_HOP:f * MEL_HOP + window] for i, f in zip(idx, first)])
+        if harmonics:
+            f0 = np.stack([f0_rows[i, f:f + frames] for i, f in zip(idx, first)])
+            voiced = np.stack([voiced_rows[i, f:f + frames] for i, f in zip(idx, first)]).astype(np.float32)
+        else:
+            f0 = voiced = np.zeros((FLAGS.batch_size, frames), np.float32)
+        return train_step(tf.constant(wave), tf.constant(f0), tf.constant(voiced))
 
-    return run_stage(step_fn, {"renderer": renderer, "opt": opt}, logdir=FLAGS.logdir, steps=FLAGS.steps,
+    saved = {"renderer": renderer, "opt": opt, "harmonics": tf.Variable(harmonics, dtype=tf.int64, trainable=False)}
+    return run_stage(step_fn, saved, logdir=FLAGS.logdir, steps=FLAGS.steps,
                      init_from=FLAGS.init_from, save_every=FLAGS.save_every, log_every=FLAGS.log_every,
                      describe=f"renderer: {renderer.count_params()} parameters; {rows.shape[0]} rows of real audio")
 

@@ -10,6 +10,9 @@
       gate_offline(partner_vad [n], first_frame, seed) -> [n]   the offline responder (the same as gate without one)
       voice(first_frame, num_frames, seed)     -> [num_frames, MEL_BINS]   the agent's voice features
       render(gate [n], voice [n, MEL_BINS])    -> [n * MEL_HOP]            gated mels -> waveform
+      pitch(gate [n], voice [n, MEL_BINS])     -> [n]   the renderer's source f0 (Hz) of those frames   } a renderer
+      render_from(gate [n], voice [n, MEL_BINS], start [n]) -> [n * MEL_HOP]  render, the source's    } with a
+                                                 frame start phases given (a window of a longer answer) } source
       continue_vad(prompt_vad [n, 2], num_frames, seed) -> [num_frames, 2]  both speakers' VAD going on from a
                                                           prompt's (the continuer, models/continuer.py)
       response_delay_frames, receptive_frames   int64 scalar variables, the responder's (reaction_frames)
@@ -32,8 +35,10 @@ with, its slow channels held over blocks of absolute frames), so a window of fra
 call asks for it. That is what makes the streaming agent's answer the
 offline one: each chunk recomputes only windows whose outputs depend on frames already heard (the responder's
 receptive field plus its delay on the left; the planner's VOICE_MARGIN_FRAMES on both sides, on the planner's
-PLAN_UPSAMPLE grid; the renderer's RENDER_LOOKAHEAD_FRAMES on the right). The two are equal within float
-rounding, to the last sample.
+PLAN_UPSAMPLE grid; the renderer's RENDER_LOOKAHEAD_FRAMES on the right). A renderer with a pitched source
+(models/mel_renderer.py) integrates its phase from the answer's first frame: the streaming agent keeps the
+source's frame start phases (from `pitch`, which is causal: final once a frame is known) and renders each window
+from them (`render_from`). The two are equal within float rounding, to the last sample.
 """
 from __future__ import annotations
 
@@ -46,7 +51,9 @@ from wavebabble.data import TARGET_PEAK
 from wavebabble.errors import ConfigError
 from wavebabble.mel import MEL_BINS, MEL_FFT, MEL_HOP, MEL_SAMPLE_RATE, log_mel, mel_soft_vad
 from wavebabble.models.continuer import SPEECH, ContinuerSteps, sample_continuation
+from wavebabble.models.harmonic_source import frame_start_phases
 from wavebabble.models.mel_planner import NOISE_CH, PLAN_UPSAMPLE, gate_voice, voice_model
+from wavebabble.models.mel_renderer import PITCH_RECEPTIVE_FRAMES, phased_renderer, pitch_model, renderer_harmonics
 from wavebabble.frame_noise import PLANNER_STREAM, block_noise, responder_noise
 from wavebabble.models.responder import RENDER_LOOKAHEAD_FRAMES, reaction_frames, stream_chunk_frames
 
@@ -145,6 +152,27 @@ class AgentCore(tf.Module):
             mel = gate_voice(voice[None], gate[None, :, None], self.floor)
             return tf.clip_by_value(self._models.renderer(mel)[0, :, 0], -1.0, 1.0)
 
+        harmonics = renderer_harmonics(renderer)
+        if harmonics:
+            phased, head = phased_renderer(renderer), pitch_model(renderer)
+
+            @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
+                                          tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice")])
+            def pitch(gate, voice):
+                """The renderer source's f0 [n] (Hz) of the gated voice's frames; causal: frame t reads frames
+                t - PITCH_RECEPTIVE_FRAMES + 1 .. t."""
+                return head(gate_voice(voice[None], gate[None, :, None], self.floor))[0, :, 0]
+
+            @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
+                                          tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice"),
+                                          tf.TensorSpec([None], tf.float32, name="start")])
+            def render_from(gate, voice, start):
+                """render, the source's frame start phases [n] (cycles) given."""
+                mel = gate_voice(voice[None], gate[None, :, None], self.floor)
+                return tf.clip_by_value(phased([mel, start[None]])[0, :, 0], -1.0, 1.0)
+
+            self.pitch, self.render_from = pitch, render_from
+
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="partner"),
                                       tf.TensorSpec([], tf.int64, name="seed")])
         def respond(partner, seed):
@@ -219,6 +247,9 @@ class StreamingAgent:
         self._gate = np.zeros(0, np.float32)         # agent gate of frames [0, len)
         self._voice = np.zeros((0, MEL_BINS), np.float32)
         self._emitted = 0                            # agent samples returned so far
+        self._pitched = hasattr(core, "render_from")  # a renderer with a pitched source: keep its phases
+        self._f0 = np.zeros(0, np.float32)           # the source's f0 of frames [0, len)
+        self._start = np.zeros(0, np.float64)        # the source's start phase (cycles) of frames [0, len)
 
     def _known_vad_frames(self, heard: int) -> int:
         """Frames whose spectrogram window lies inside the first `heard` samples."""
@@ -271,14 +302,34 @@ class StreamingAgent:
             v = c.voice(tf.constant(g_old, tf.int64), tf.constant(gate_frames - g_old, tf.int32),
                         tf.constant(self.seed, tf.int64)).numpy()
             self._voice = np.concatenate([self._voice, v])
+            if self._pitched:
+                self._track_phase(g_old)
         ready = (len(self._gate) - RENDER_LOOKAHEAD_FRAMES) * MEL_HOP
         if ready <= self._emitted:
             return np.zeros(0, np.float32)
         f0 = max(0, self._emitted // MEL_HOP - RENDER_CONTEXT_FRAMES)
-        wave = c.render(tf.constant(self._gate[f0:]), tf.constant(self._voice[f0:])).numpy()
+        if self._pitched:
+            wave = c.render_from(tf.constant(self._gate[f0:]), tf.constant(self._voice[f0:]),
+                                 tf.constant(self._start[f0:], tf.float32)).numpy()
+        else:
+            wave = c.render(tf.constant(self._gate[f0:]), tf.constant(self._voice[f0:])).numpy()
         out = wave[self._emitted - f0 * MEL_HOP:ready - f0 * MEL_HOP]
         self._emitted = ready
         return out
+
+
+    def _track_phase(self, g_old: int) -> None:
+        """The source's f0 and start phases of the frames from g_old to the gate's end (all final: the pitch head
+        is causal), from the frames' PITCH_RECEPTIVE_FRAMES - 1 before on."""
+        lo = max(0, g_old - PITCH_RECEPTIVE_FRAMES + 1)
+        f = self.core.pitch(tf.constant(self._gate[lo:]), tf.constant(self._voice[lo:])).numpy()[g_old - lo:]
+        self._f0 = np.concatenate([self._f0, f])
+        if g_old == 0:
+            start = frame_start_phases(self._f0, MEL_HOP, MEL_SAMPLE_RATE).numpy()
+        else:           # go on from the last known frame's start phase
+            start = frame_start_phases(self._f0[g_old - 1:], MEL_HOP, MEL_SAMPLE_RATE,
+                                       self._start[g_old - 1]).numpy()[1:]
+        self._start = np.concatenate([self._start, start])
 
 
 def speaker_seed(seed: int, channel: int) -> int:

@@ -6,6 +6,8 @@
   stride*out_ch filters followed by a reshape (sub-pixel / polyphase form). It is the generator's
   XLA lever (see eval/bench_models.py): without XLA it is ~10% slower than Conv1DTranspose (28/25
   more MACs), but under XLA on CPU it keeps its speed while Conv1DTranspose becomes ~40x slower.
+- `CausalDCBlock`: x [batch, time, ch] -> x minus its causal moving average over `width` samples (a DC and
+  sub-audio notch that reads no sample ahead).
 - `GroupedConv1D`: keras Conv1D(groups=g) weights and output, computed as g ordinary convolutions
   (TF's CPU backward of grouped convs is ~60x slower than ungrouped).
 """
@@ -116,6 +118,26 @@ class PolyphaseConv1DTranspose(keras.layers.Layer):
 def polyphase_taps(kernel_size: int, strides: int) -> int:
     """Stride-1 taps per phase of PolyphaseConv1DTranspose (for FLOP counts)."""
     return PolyphaseConv1DTranspose(1, kernel_size, strides)._taps
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class CausalDCBlock(keras.layers.Layer):
+    """x [batch, time, ch] -> x[t] - mean(x[t - width + 1 .. t]) (zeros before the start): removes DC and slow
+    drifts (its response is 0 at DC and 1 at multiples of sample_rate / width) without reading ahead."""
+
+    def __init__(self, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.width = int(width)
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width}
+
+    def call(self, x):
+        padded = tf.pad(x, [[0, 0], [self.width - 1, 0], [0, 0]])
+        return x - tf.nn.avg_pool1d(padded, self.width, 1, "VALID")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")

@@ -1,19 +1,33 @@
 """The renderer of the two-stage generator: log-mel frames -> waveform (MelGAN-style, Kumar et al. 2019).
 
-    build_mel_renderer(dim) -> keras.Model: mel [batch, frames, MEL_BINS] -> audio [batch, frames * MEL_HOP, 1]
+    build_mel_renderer(dim, harmonics=0) -> keras.Model: mel [batch, frames, MEL_BINS] -> audio [batch, frames * MEL_HOP, 1]
+    pitch_model(renderer) -> keras.Model: mel -> [batch, frames, 2] (f0 in Hz, voicing probability)  (harmonics > 0)
+    phased_renderer(renderer) -> keras.Model: [mel, start [batch, frames]] -> audio, the source's frame phases given
 
 Conv1D(8 dim, IN_KERNEL) -> three stages of [LeakyReLU -> Conv1DTranspose(kernel 2 * 4, stride 4, ICNR start) ->
 RESIDUAL_DILATIONS residual units (LeakyReLU, Conv1D(kernel 3, dilation), LeakyReLU, Conv1D(1))], channels
 4 dim, 2 dim, dim -> LeakyReLU -> Conv1D(1, OUT_KERNEL, tanh). One speaker at a time (speakers are folded into the
 batch). Fully convolutional with a bounded receptive field (about RECEPTIVE_FRAMES frames each side), so it trains
 on short random windows and renders any length in one call.
+
+With `harmonics` > 0 the renderer has a pitched source (neural source-filter, Wang et al. 2019): a pitch head
+(PITCH_CONVS causal Conv1D(4 dim, PITCH_KERNEL) + LeakyReLU, then Conv1D(2, 1)) reads the mels up to each frame and gives each frame an f0
+in PITCH_MIN_HZ .. PITCH_MAX_HZ (log scale) and a voicing probability (layer "pitch", trained on YIN targets by
+train.train_renderer); a HarmonicSource makes `harmonics` voiced harmonics of that pitch at the sample rate (it
+passes no gradient back to the head), and each upsampling stage adds them, brought to its rate by a strided Conv1D
+(kernel 2 x factor), before its residual units, and the output passes a CausalDCBlock over DC_BLOCK_SAMPLES (the
+source through the LeakyReLUs leaves a DC shift that follows the voicing, a syllable-rate rumble the STFT loss
+hardly sees). The head is causal so that the source adds little to the renderer's
+look-ahead (RENDER_LOOKAHEAD_FRAMES, which sets the streaming agent's reaction delay). Without it (0) the voice's periodicity must come from the mels.
 """
 from __future__ import annotations
 
 import keras
 
-from wavebabble.mel import MEL_BINS, MEL_HOP
-from wavebabble.models.layers import ICNR
+from wavebabble.mel import MEL_BINS, MEL_HOP, MEL_SAMPLE_RATE
+from wavebabble.models.harmonic_source import HarmonicSource
+from wavebabble.models.layers import ICNR, CausalDCBlock
+from wavebabble.speechlike import PITCH_MAX_HZ, PITCH_MIN_HZ
 
 RENDER_STRIDES = (4, 4, 4)           # product = MEL_HOP
 RENDER_MULS = (4, 2, 1)              # channels per stage, multiples of dim
@@ -22,24 +36,99 @@ IN_MUL = 8
 IN_KERNEL = 7
 OUT_KERNEL = 7
 LEAKY_SLOPE = 0.2
+PITCH_CONVS = 2
+PITCH_KERNEL = 5
+DC_BLOCK_SAMPLES = MEL_HOP   # the source renderer's output DC block: notch below ~sample_rate / 2 / this
+PITCH_RECEPTIVE_FRAMES = 1 + PITCH_CONVS * (PITCH_KERNEL - 1)   # the causal pitch head's frames (9: t - 8 .. t)
 assert RENDER_STRIDES[0] * RENDER_STRIDES[1] * RENDER_STRIDES[2] == MEL_HOP
 
 
-def build_mel_renderer(dim: int = 16, name: str = "mel_renderer") -> keras.Model:
-    """mel [batch, frames, MEL_BINS] -> audio [batch, frames * MEL_HOP, 1] in (-1, 1); base channels `dim`."""
+@keras.saving.register_keras_serializable(package="wavebabble")
+class PitchFromLogits(keras.layers.Layer):
+    """[batch, frames, 2] logits -> [batch, frames, 2]: f0 in Hz (log-scale sigmoid over PITCH_MIN_HZ ..
+    PITCH_MAX_HZ) and the voicing probability."""
+
+    def call(self, logits):
+        import tensorflow as tf
+
+        f0 = PITCH_MIN_HZ * tf.pow(PITCH_MAX_HZ / PITCH_MIN_HZ, tf.sigmoid(logits[..., :1]))
+        return tf.concat([f0, tf.sigmoid(logits[..., 1:])], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def build_mel_renderer(dim: int = 16, harmonics: int = 0, name: str = "mel_renderer") -> keras.Model:
+    """mel [batch, frames, MEL_BINS] -> audio [batch, frames * MEL_HOP, 1] in (-1, 1); base channels `dim`;
+    `harmonics` > 0 adds the pitched source (module docstring), its phase the running integral from frame 0."""
     mel = keras.Input((None, MEL_BINS), name="mel")
-    x = keras.layers.Conv1D(IN_MUL * dim, IN_KERNEL, padding="same", name="in_conv")(mel)
+    return keras.Model(mel, _render_graph(mel, lambda layer_name, make: make(), dim, harmonics), name=name)
+
+
+def phased_renderer(renderer: keras.Model) -> keras.Model:
+    """[mel [batch, frames, MEL_BINS], start [batch, frames]] -> audio: `renderer` (with a pitched source; its own
+    layers, shared) whose source starts each frame at the given phase (cycles) instead of the running integral
+    from frame 0. A caller that renders a window of a longer signal gives the whole signal's start phases (the
+    streaming agent, wavebabble.agent), so the window's source is the whole rendering's."""
+    dim = renderer.get_layer("in_conv").filters // IN_MUL
+    mel = keras.Input((None, MEL_BINS), name="mel")
+    start = keras.Input((None,), name="start")
+
+    def shared(layer_name, make):
+        return make() if layer_name == "source" else renderer.get_layer(layer_name)
+
+    audio = _render_graph(mel, shared, dim, renderer_harmonics(renderer), start)
+    return keras.Model([mel, start], audio, name=f"{renderer.name}_phased")
+
+
+def _render_graph(mel, layer, dim: int, harmonics: int, start=None):
+    """The renderer's graph on symbolic `mel`; layer(name, make) gives the layer of that name (make() builds it).
+    `start`: the source's frame start phases (None: integrated from frame 0)."""
+
+    def conv(layer_name, *args, **kwargs):
+        return layer(layer_name, lambda: keras.layers.Conv1D(*args, name=layer_name, **kwargs))
+
+    def act(layer_name):
+        return layer(layer_name, lambda: keras.layers.LeakyReLU(LEAKY_SLOPE, name=layer_name))
+
+    source = None
+    if harmonics:
+        p = mel
+        for i in range(PITCH_CONVS):
+            p = act(f"pitch_act{i}")(conv(f"pitch_conv{i}", 4 * dim, PITCH_KERNEL, padding="causal")(p))
+        pitch = layer("pitch", lambda: PitchFromLogits(name="pitch"))(conv("pitch_logits", 2, 1)(p))
+        harmonic = layer("source", lambda: HarmonicSource(harmonics, MEL_HOP, MEL_SAMPLE_RATE, name="source"))
+        source = harmonic([pitch[..., 0], pitch[..., 1]] + ([] if start is None else [start]))
+    x = conv("in_conv", IN_MUL * dim, IN_KERNEL, padding="same")(mel)
+    factor = MEL_HOP
     for s, (stride, mul) in enumerate(zip(RENDER_STRIDES, RENDER_MULS)):
         ch = mul * dim
-        x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"up{s}_act")(x)
-        x = keras.layers.Conv1DTranspose(ch, 2 * stride, strides=stride, padding="same",
-                                         kernel_initializer=ICNR(stride), name=f"up{s}")(x)
+        factor //= stride
+        x = act(f"up{s}_act")(x)
+        x = layer(f"up{s}", lambda: keras.layers.Conv1DTranspose(
+            ch, 2 * stride, strides=stride, padding="same", kernel_initializer=ICNR(stride), name=f"up{s}"))(x)
+        if source is not None:
+            y = conv(f"source{s}_conv", ch, max(2 * factor, IN_KERNEL), strides=factor, padding="same")(source)
+            x = layer(f"source{s}", lambda: keras.layers.Add(name=f"source{s}"))([x, y])
         for r, dilation in enumerate(RESIDUAL_DILATIONS):
-            h = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"res{s}_{r}_act_a")(x)
-            h = keras.layers.Conv1D(ch, 3, dilation_rate=dilation, padding="same", name=f"res{s}_{r}_conv")(h)
-            h = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"res{s}_{r}_act_b")(h)
-            h = keras.layers.Conv1D(ch, 1, name=f"res{s}_{r}_mix")(h)
-            x = keras.layers.Add(name=f"res{s}_{r}")([x, h])
-    x = keras.layers.LeakyReLU(LEAKY_SLOPE, name="out_act")(x)
-    audio = keras.layers.Conv1D(1, OUT_KERNEL, padding="same", activation="tanh", name="out_conv")(x)
-    return keras.Model(mel, audio, name=name)
+            h = act(f"res{s}_{r}_act_a")(x)
+            h = act(f"res{s}_{r}_act_b")(conv(f"res{s}_{r}_conv", ch, 3, dilation_rate=dilation, padding="same")(h))
+            h = conv(f"res{s}_{r}_mix", ch, 1)(h)
+            x = layer(f"res{s}_{r}", lambda: keras.layers.Add(name=f"res{s}_{r}"))([x, h])
+    x = act("out_act")(x)
+    audio = conv("out_conv", 1, OUT_KERNEL, padding="same", activation="tanh")(x)
+    if harmonics:
+        audio = layer("dc_block", lambda: CausalDCBlock(DC_BLOCK_SAMPLES, name="dc_block"))(audio)
+    return audio
+
+
+def renderer_harmonics(renderer: keras.Model) -> int:
+    """The harmonics of `renderer`'s pitched source; 0 without one."""
+    names = {layer.name for layer in renderer.layers}
+    return renderer.get_layer("source").harmonics if "source" in names else 0
+
+
+def pitch_model(renderer: keras.Model) -> keras.Model:
+    """mel [batch, frames, MEL_BINS] -> [batch, frames, 2] (f0 Hz, voicing probability): `renderer`'s pitch head
+    (its own layers, shared)."""
+    return keras.Model(renderer.inputs, renderer.get_layer("pitch").output, name="pitch_head")

@@ -8,6 +8,7 @@ models/mel_renderer.py).
     restore_two_stage(planner_ckpt, renderer_ckpt, planner_dim, renderer_dim) -> (planner, renderer)
     restore_planner(planner_ckpt, planner_dim), restore_checkpoint(key, model, path, dim)
     restore_responder(responder_ckpt, responder_dim) (built with saved_responder_setup(responder_ckpt))
+    restore_renderer(renderer_ckpt, renderer_dim) (built with saved_renderer_harmonics(renderer_ckpt))
 
 The planner makes both speakers' log-mels [batch, frames, nch * MEL_BINS]; the renderer (one speaker at a time,
 speakers folded into the batch) turns each speaker's mels into its channel. Both are fully convolutional, so
@@ -100,22 +101,31 @@ def saved_responder_setup(responder_ckpt: str, flag: str = "responder") -> tuple
     """(reaction delay, noise hold) in frames that a train.train_responder checkpoint was trained with (its
     "reaction_delay" and "noise_hold_frames" variables; RESPONSE_DELAY_FRAMES and 0, white noise, for checkpoints
     saved before they were saved with them). ConfigError naming the checkpoint when it cannot be read."""
+    from wavebabble.models.responder import RESPONSE_DELAY_FRAMES
+
+    return tuple(saved_integers(responder_ckpt, flag, reaction_delay=RESPONSE_DELAY_FRAMES, noise_hold_frames=0))
+
+
+def saved_renderer_harmonics(renderer_ckpt: str, flag: str = "renderer") -> int:
+    """The pitched source's harmonics a train.train_renderer checkpoint was trained with (its "harmonics"
+    variable; 0, no source, for checkpoints saved before it existed). ConfigError when it cannot be read."""
+    return saved_integers(renderer_ckpt, flag, harmonics=0)[0]
+
+
+def saved_integers(ckpt: str, flag: str, **defaults: int) -> list[int]:
+    """The integer variables named by `defaults`' keys from checkpoint `ckpt`, in that order (each one's default
+    where the checkpoint lacks it). ConfigError naming the checkpoint (as --<flag>) when it cannot be read."""
     import tensorflow as tf
 
     from wavebabble.errors import ConfigError
-    from wavebabble.models.responder import RESPONSE_DELAY_FRAMES
 
     try:
-        reader = tf.train.load_checkpoint(responder_ckpt)
+        reader = tf.train.load_checkpoint(ckpt)
     except (tf.errors.OpError, ValueError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"--{flag}={responder_ckpt}: cannot read it ({first})") from e
-
-    def saved(name, default):
-        key = f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
-        return int(reader.get_tensor(key)) if reader.has_tensor(key) else default
-
-    return saved("reaction_delay", RESPONSE_DELAY_FRAMES), saved("noise_hold_frames", 0)
+        raise ConfigError(f"--{flag}={ckpt}: cannot read it ({first})") from e
+    keys = {name: f"{name}/.ATTRIBUTES/VARIABLE_VALUE" for name in defaults}
+    return [int(reader.get_tensor(keys[n])) if reader.has_tensor(keys[n]) else d for n, d in defaults.items()]
 
 
 def restore_responder(responder_ckpt: str, responder_dim: int, flag: str = "responder") -> keras.Model:
@@ -127,10 +137,16 @@ def restore_responder(responder_ckpt: str, responder_dim: int, flag: str = "resp
     return restore_checkpoint("responder", model, responder_ckpt, responder_dim, flag)
 
 
+def restore_renderer(renderer_ckpt: str, renderer_dim: int, flag: str = "renderer") -> keras.Model:
+    """The renderer of train.train_renderer's checkpoint, built at `renderer_dim` with the pitched source's
+    harmonics it was trained with (saved_renderer_harmonics); `flag` names it in a ConfigError."""
+    from wavebabble.models.mel_renderer import build_mel_renderer
+
+    model = build_mel_renderer(renderer_dim, saved_renderer_harmonics(renderer_ckpt, flag))
+    return restore_checkpoint("renderer", model, renderer_ckpt, renderer_dim, flag)
+
+
 def restore_two_stage(planner_ckpt: str, renderer_ckpt: str, planner_dim: int, renderer_dim: int):
     """(planner, renderer) built at these dims and restored from their jobs' checkpoints (train.train_mel_gan,
     train.train_renderer: <logdir>/ckpt/ckpt-N). ConfigError naming the checkpoint when one cannot be restored."""
-    from wavebabble.models.mel_renderer import build_mel_renderer
-
-    renderer = restore_checkpoint("renderer", build_mel_renderer(renderer_dim), renderer_ckpt, renderer_dim)
-    return restore_planner(planner_ckpt, planner_dim), renderer
+    return restore_planner(planner_ckpt, planner_dim), restore_renderer(renderer_ckpt, renderer_dim)
