@@ -437,8 +437,11 @@ def export_two_stage(planner_ckpt: str, renderer_ckpt: str, out_dir, overwrite: 
     cfg = two_stage_config(planner_dim)
     planner, renderer = restore_two_stage(planner_ckpt, renderer_ckpt, planner_dim, renderer_dim)
     models = [planner, renderer]
+    from wavebabble.models.mel_renderer import renderer_harmonics
+
     record = {"two_stage": {"planner": str(planner_ckpt), "renderer": str(renderer_ckpt),
                             "planner_dim": planner_dim, "renderer_dim": renderer_dim,
+                            "renderer_harmonics": renderer_harmonics(renderer),
                             "trained_by": ["train.train_renderer", "train.train_mel_gan"]}}
     agent = None
     if responder_ckpt:
