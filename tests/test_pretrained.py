@@ -12,6 +12,7 @@ import soundfile as sf
 
 from eval.ship_model import (CONTINUER_STEPS, HEADLINE_SOUND, HEADLINE_TIMING, PLANNER_STEPS, RENDERER_STEPS,
                              RESPONDER_STEPS, TWO_STAGE_NAME, headline)
+from train.train_renderer import DEFAULT_HARMONICS
 from wavebabble import pretrained
 from wavebabble.config import TWO_STAGE_SAMPLE_RATE
 from wavebabble.errors import ConfigError
@@ -32,6 +33,7 @@ def test_the_shipped_model_is_the_ship_tools_two_stage_result_with_its_record():
     assert asset["config"] == two_stage_config(jobs["planner_dim"]).to_dict()
     assert jobs["planner"].endswith(f"ckpt-{record['chosen_step']}")
     assert jobs["renderer"].endswith(f"ckpt-{RENDERER_STEPS}")
+    assert jobs["renderer_harmonics"] == DEFAULT_HARMONICS           # the renderer job's default, its pitched source
     assert PLANNER_STEPS // 2 <= record["chosen_step"] <= record["train_steps"] == PLANNER_STEPS
     assert str(record["chosen_step"]) in record["held_out"]
     assert jobs["responder"].endswith(f"ckpt-{record['responder_chosen_step']}")
