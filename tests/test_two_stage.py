@@ -128,16 +128,6 @@ def test_multi_resolution_stft_is_zero_for_equal_audio_and_ranks_distortions():
     assert np.isfinite(float(losses.multi_resolution_stft(silent, x)))   # a silent real window is finite
 
 
-def test_sub_bass_loss_sees_rumble_below_60_hz_and_not_a_tone_above():
-    rng = np.random.default_rng(5)
-    x = tf.constant(np.stack([_speechlike(rng, 0.5) for _ in range(2)]))
-    t = np.arange(x.shape[1]) / SR
-    rumble = x + 0.05 * np.sin(2 * np.pi * 25 * t).astype(np.float32)
-    tone = x + 0.05 * np.sin(2 * np.pi * 500 * t).astype(np.float32)
-    assert float(losses.sub_bass_log_magnitude(x, x, SR)) == 0.0
-    assert float(losses.sub_bass_log_magnitude(x, rumble, SR)) > 5 * float(losses.sub_bass_log_magnitude(x, tone, SR))
-
-
 def test_renderer_learns_to_copy_a_signal_from_its_mels():
     """A few steps of the renderer's training objective lower it (the loss can fail: a broken gradient path)."""
     tf.keras.utils.set_random_seed(0)

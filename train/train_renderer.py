@@ -4,8 +4,7 @@
 
 Each step: a batch of random windows (one speaker each) cut from jointly normalised real clips (the data
 pipeline's level), their log-mels (wavebabble.mel), the renderer's waveform from those mels, and the
-multi-resolution STFT loss between the two (losses.multi_resolution_stft), plus --sub_bass_weight x
-losses.sub_bass_log_magnitude (the bins below 60 Hz of a 1024-point STFT, which the STFT loss does not resolve). With --harmonics > 0 the renderer has a
+multi-resolution STFT loss between the two (losses.multi_resolution_stft). With --harmonics > 0 the renderer has a
 pitched source (models/mel_renderer.py) whose pitch head is also trained on the windows' own pitch
 (wavebabble.pitch_track, YIN on the real rows once at the start): --pitch_weight x (binary cross-entropy of the
 voicing + mean |log2 f0 error| in octaves over voiced frames); the number of harmonics is saved with the
@@ -40,8 +39,6 @@ def define_flags() -> None:
     flags.DEFINE_integer("harmonics", DEFAULT_HARMONICS, "Harmonics of the renderer's pitched source (0: none, the "
                          "renderer before 2026-12-03).", lower_bound=0)
     flags.DEFINE_float("pitch_weight", 1.0, "Weight of the pitch head's loss (with --harmonics).", lower_bound=0.0)
-    flags.DEFINE_float("sub_bass_weight", 1.0, "Weight of the sub-60 Hz log-magnitude loss (0: none).",
-                       lower_bound=0.0)
 
 
 def check_resumed_harmonics(logdir: str, harmonics: int) -> None:
@@ -93,10 +90,6 @@ def main(argv) -> int:
             stft = losses.multi_resolution_stft(wave, fake)
             out = {"loss": stft}
             total = stft
-            if FLAGS.sub_bass_weight:
-                sub_bass = losses.sub_bass_log_magnitude(wave, fake, sr)
-                total += FLAGS.sub_bass_weight * sub_bass
-                out["sub_bass"] = sub_bass
             if harmonics:
                 pitch = pitch_head(mel, training=True)                         # [batch, frames, 2]
                 voicing_loss = tf.reduce_mean(tf.keras.losses.binary_crossentropy(voiced[..., None],

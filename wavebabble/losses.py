@@ -145,17 +145,3 @@ def multi_resolution_stft(real: tf.Tensor, fake: tf.Tensor, sizes=STFT_RESOLUTIO
         terms.append(sc + mag)
     return tf.add_n(terms) / float(len(terms))
 
-
-SUB_BASS_FFT = 1024        # 7.8 Hz bins at 8 kHz: the STFT loss's sizes resolve nothing below ~16-60 Hz
-SUB_BASS_HZ = 60.0         # the voice's lowest pitch (speechlike.PITCH_MIN_HZ); below it real speech has ~no power
-
-
-def sub_bass_log_magnitude(real: tf.Tensor, fake: tf.Tensor, sample_rate: int) -> tf.Tensor:
-    """Mean |log |STFT real| - log |STFT fake|| over the bins below SUB_BASS_HZ (n_fft SUB_BASS_FFT, hop / 4,
-    Hann): a scalar that sees the rumble and DC shifts the multi-resolution STFT loss averages away.
-    real, fake: [batch, samples >= SUB_BASS_FFT]. Real gets stop_gradient."""
-    bins = int(SUB_BASS_HZ * SUB_BASS_FFT / sample_rate)          # bins 0 .. bins - 1 lie below SUB_BASS_HZ
-    spec = lambda x: tf.abs(tf.signal.stft(x, SUB_BASS_FFT, SUB_BASS_FFT // 4, SUB_BASS_FFT,   # noqa: E731
-                                           window_fn=tf.signal.hann_window))[..., :bins]
-    return tf.reduce_mean(tf.abs(tf.math.log(spec(tf.stop_gradient(real)) + STFT_EPS)
-                                 - tf.math.log(spec(fake) + STFT_EPS)))
