@@ -37,7 +37,8 @@ def test_noise_and_silence_are_unvoiced_and_one_row_works_alone():
     # a voice that stops: the quiet tail is unvoiced, and a 1-D input gives 1-D outputs
     x = _harmonic(np.full(n, 200.0)) * (np.arange(n) < n // 2)
     f0, voiced = track_pitch(x, SR)
-    assert f0.shape == (n // MEL_HOP,) and voiced[8: n // MEL_HOP // 2 - 8].all() and not voiced[n // MEL_HOP // 2 + 8:].any()
+    half = n // MEL_HOP // 2
+    assert f0.shape == (n // MEL_HOP,) and voiced[8:half - 8].all() and not voiced[half + 8:].any()
 
 
 @pytest.mark.skipif(not FSDD.is_dir(), reason="needs ../shared/data/fsdd (real speech)")

@@ -8,8 +8,9 @@ multi-resolution STFT loss between the two (losses.multi_resolution_stft). With 
 pitched source (models/mel_renderer.py) whose pitch head is also trained on the windows' own pitch
 (wavebabble.pitch_track, YIN on the real rows once at the start): --pitch_weight x (binary cross-entropy of the
 voicing + mean |log2 f0 error| in octaves over voiced frames); the number of harmonics is saved with the
-checkpoints ("harmonics"), so export and the evaluation tools build the renderer it was trained as. Checkpoints in <logdir>/ckpt every
---save_every steps; restarting with the same --logdir resumes (--init_from: start from another run's checkpoint).
+checkpoints ("harmonics"), so export and the evaluation tools build the renderer it was trained as. Checkpoints
+in <logdir>/ckpt every --save_every steps; restarting with the same --logdir resumes (--init_from: start from
+another run's checkpoint).
 Progress: one line per --log_every steps.
 """
 from __future__ import annotations

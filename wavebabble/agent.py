@@ -38,7 +38,8 @@ receptive field plus its delay on the left; the planner's VOICE_MARGIN_FRAMES on
 PLAN_UPSAMPLE grid; the renderer's RENDER_LOOKAHEAD_FRAMES on the right). A renderer with a pitched source
 (models/mel_renderer.py) integrates its phase from the answer's first frame: the streaming agent keeps the
 source's frame start phases (from `pitch`, which is causal: final once a frame is known) and renders each window
-from them (`render_from`). The two are equal within float rounding, to the last sample.
+from them (`render_from`). The two are equal within float rounding, to the last sample (with a source, that
+rounding also adds up in the phase: ~1e-5 cycles after 9 s).
 """
 from __future__ import annotations
 
@@ -145,12 +146,15 @@ class AgentCore(tf.Module):
             v = self._models.voice(z[None])[0, :, AGENT_CHANNEL * MEL_BINS:(AGENT_CHANNEL + 1) * MEL_BINS]
             return v[first_frame - start:first_frame - start + tf.cast(num_frames, tf.int64)]
 
+        def gated_mel(gate, voice):
+            """gate [n], voice [n, MEL_BINS] -> the renderer's input [1, n, MEL_BINS] (the planner's gating)."""
+            return gate_voice(voice[None], gate[None, :, None], self.floor)
+
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
                                       tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice")])
         def render(gate, voice):
             """Gated voice -> the agent's waveform [n * MEL_HOP] in [-1, 1]."""
-            mel = gate_voice(voice[None], gate[None, :, None], self.floor)
-            return tf.clip_by_value(self._models.renderer(mel)[0, :, 0], -1.0, 1.0)
+            return tf.clip_by_value(self._models.renderer(gated_mel(gate, voice))[0, :, 0], -1.0, 1.0)
 
         harmonics = renderer_harmonics(renderer)
         if harmonics:
@@ -161,15 +165,14 @@ class AgentCore(tf.Module):
             def pitch(gate, voice):
                 """The renderer source's f0 [n] (Hz) of the gated voice's frames; causal: frame t reads frames
                 t - PITCH_RECEPTIVE_FRAMES + 1 .. t."""
-                return head(gate_voice(voice[None], gate[None, :, None], self.floor))[0, :, 0]
+                return head(gated_mel(gate, voice))[0, :, 0]
 
             @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
                                           tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice"),
                                           tf.TensorSpec([None], tf.float32, name="start")])
             def render_from(gate, voice, start):
                 """render, the source's frame start phases [n] (cycles) given."""
-                mel = gate_voice(voice[None], gate[None, :, None], self.floor)
-                return tf.clip_by_value(phased([mel, start[None]])[0, :, 0], -1.0, 1.0)
+                return tf.clip_by_value(phased([gated_mel(gate, voice), start[None]])[0, :, 0], -1.0, 1.0)
 
             self.pitch, self.render_from = pitch, render_from
 
@@ -316,7 +319,6 @@ class StreamingAgent:
         out = wave[self._emitted - f0 * MEL_HOP:ready - f0 * MEL_HOP]
         self._emitted = ready
         return out
-
 
     def _track_phase(self, g_old: int) -> None:
         """The source's f0 and start phases of the frames from g_old to the gate's end (all final: the pitch head

@@ -144,4 +144,3 @@ def multi_resolution_stft(real: tf.Tensor, fake: tf.Tensor, sizes=STFT_RESOLUTIO
         mag = tf.reduce_mean(tf.abs(tf.math.log(r + STFT_EPS) - tf.math.log(f + STFT_EPS)))
         terms.append(sc + mag)
     return tf.add_n(terms) / float(len(terms))
-

@@ -21,7 +21,9 @@ from wavebabble.mel import MEL_HOP
 from wavebabble.speechlike import PITCH_MAX_HZ, PITCH_MIN_HZ
 
 YIN_WINDOW = 512          # samples each frame reads at 8 kHz (64 ms: two periods of PITCH_MIN_HZ plus the lags)
-YIN_THRESHOLD = 0.25      # d' below this is a pitch period; against librosa.pyin on corpus audio: 0.76 of its voiced frames found, 0.996 of ours voiced for it too, 5 % octave errors
+# d' below this is a pitch period; against librosa.pyin on corpus audio: 0.76 of its voiced frames found, 0.996 of
+# ours voiced for it too, 5 % octave errors
+YIN_THRESHOLD = 0.25
 SILENCE_DB = 45.0         # frames quieter than the row's loudest by more than this are unvoiced
 FLOOR_DBFS = -70.0        # frames quieter than this (RMS, dB re full scale) are unvoiced
 ROWS_PER_CALL = 32        # rows per FFT batch (bounds memory: ROWS_PER_CALL * frames * YIN_WINDOW complex values)

@@ -1,6 +1,7 @@
 """The renderer of the two-stage generator: log-mel frames -> waveform (MelGAN-style, Kumar et al. 2019).
 
-    build_mel_renderer(dim, harmonics=0) -> keras.Model: mel [batch, frames, MEL_BINS] -> audio [batch, frames * MEL_HOP, 1]
+    build_mel_renderer(dim, harmonics=0) -> keras.Model: mel [batch, frames, MEL_BINS]
+        -> audio [batch, frames * MEL_HOP, 1]
     pitch_model(renderer) -> keras.Model: mel -> [batch, frames, 2] (f0 in Hz, voicing probability)  (harmonics > 0)
     phased_renderer(renderer) -> keras.Model: [mel, start [batch, frames]] -> audio, the source's frame phases given
 
@@ -11,14 +12,15 @@ batch). Fully convolutional with a bounded receptive field (about RECEPTIVE_FRAM
 on short random windows and renders any length in one call.
 
 With `harmonics` > 0 the renderer has a pitched source (neural source-filter, Wang et al. 2019): a pitch head
-(PITCH_CONVS causal Conv1D(4 dim, PITCH_KERNEL) + LeakyReLU, then Conv1D(2, 1)) reads the mels up to each frame and gives each frame an f0
-in PITCH_MIN_HZ .. PITCH_MAX_HZ (log scale) and a voicing probability (layer "pitch", trained on YIN targets by
-train.train_renderer); a HarmonicSource makes `harmonics` voiced harmonics of that pitch at the sample rate (it
-passes no gradient back to the head), and each upsampling stage adds them, brought to its rate by a strided Conv1D
-(kernel 2 x factor), before its residual units, and the output passes a CausalDCBlock over DC_BLOCK_SAMPLES (the
-source through the LeakyReLUs leaves a DC shift that follows the voicing, a syllable-rate rumble the STFT loss
-hardly sees). The head is causal so that the source adds little to the renderer's
-look-ahead (RENDER_LOOKAHEAD_FRAMES, which sets the streaming agent's reaction delay). Without it (0) the voice's periodicity must come from the mels.
+(PITCH_CONVS causal Conv1D(4 dim, PITCH_KERNEL) + LeakyReLU, then Conv1D(2, 1)) reads the mels up to each
+frame and gives it an f0 in PITCH_MIN_HZ .. PITCH_MAX_HZ (log scale) and a voicing probability (layer "pitch",
+trained on YIN targets by train.train_renderer); a HarmonicSource makes `harmonics` voiced harmonics of that pitch
+at the sample rate (it passes no gradient back to the head), and each upsampling stage adds them, brought to its
+rate by a strided Conv1D (kernel 2 x factor), before its residual units; the output passes a CausalDCBlock over
+DC_BLOCK_SAMPLES (the source through the LeakyReLUs leaves a DC shift that follows the voicing, a syllable-rate
+rumble the STFT loss hardly sees). The head is causal so that the source adds little to the renderer's look-ahead
+(RENDER_LOOKAHEAD_FRAMES, which sets the streaming agent's reaction delay). Without it (0) the voice's periodicity
+must come from the mels.
 """
 from __future__ import annotations
 
@@ -132,3 +134,4 @@ def pitch_model(renderer: keras.Model) -> keras.Model:
     """mel [batch, frames, MEL_BINS] -> [batch, frames, 2] (f0 Hz, voicing probability): `renderer`'s pitch head
     (its own layers, shared)."""
     return keras.Model(renderer.inputs, renderer.get_layer("pitch").output, name="pitch_head")
+
