@@ -16,6 +16,7 @@ setup(
         "tensorflow>=2.16,<3",  # 2.16+ ships Keras 3
         "keras>=3.0",
         "librosa>=0.10",
+        "scipy>=1.8",           # the renderer's high-pass (also a librosa dependency)
         "numpy>=1.24",
         "soundfile>=0.12",
         "absl-py>=1.4",

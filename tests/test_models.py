@@ -11,7 +11,7 @@ from wavebabble.errors import ConfigError
 from wavebabble.losses import g_loss
 from wavebabble.models import (build_generator, build_multiscale_discriminator, build_timing_discriminator,
                                build_wave_discriminator)
-from wavebabble.models.layers import PolyphaseConv1DTranspose
+from wavebabble.models.layers import CausalHighPass, PolyphaseConv1DTranspose
 from wavebabble.models.phase_shuffle import PhaseShuffle
 from wavebabble.models.timing_discriminator import MinibatchStd, timing_dilations, timing_receptive_field
 from wavebabble.vad import soft_vad
@@ -218,3 +218,23 @@ def test_grouped_conv_matches_keras():
     mine.build(x.shape)
     mine.set_weights(ref.get_weights())
     np.testing.assert_allclose(mine(x).numpy(), ref(x).numpy(), atol=1e-5)
+
+
+def test_causal_high_pass_is_the_butterworth_filter_without_look_ahead():
+    from scipy import signal
+
+    sr, n = 8000, 4000
+    hp = CausalHighPass(60.0, sr, 4, 320)
+    x = np.random.default_rng(0).standard_normal((2, n, 3)).astype(np.float32)
+    y = hp(tf.constant(x)).numpy()
+    sos = signal.butter(4, 60.0, "highpass", fs=sr, output="sos")
+    err = y - signal.sosfilt(sos, x, axis=1)
+    assert np.sqrt(np.mean(err ** 2)) < 1e-3 and np.abs(err).max() < 1e-2      # the FIR truncation only
+    later = x.copy()
+    later[:, 2000:] = 0.0           # the output up to t reads no sample after t
+    np.testing.assert_allclose(hp(tf.constant(later)).numpy()[:, :2000], y[:, :2000], atol=1e-6)
+    t = np.arange(n) / sr
+    for hz, lo, hi in ((20.0, 0.0, 0.02), (300.0, 0.99, 1.01)):    # gain in steady state: -38 dB and ~0 dB
+        tone = np.sin(2 * np.pi * hz * t).astype(np.float32)[None, :, None]
+        out = hp(tf.constant(tone)).numpy()[0, n // 2:, 0]
+        assert lo <= np.abs(out).max() <= hi, (hz, np.abs(out).max())

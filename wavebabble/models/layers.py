@@ -8,12 +8,16 @@
   more MACs), but under XLA on CPU it keeps its speed while Conv1DTranspose becomes ~40x slower.
 - `CausalDCBlock`: x [batch, time, ch] -> x minus its causal moving average over `width` samples (a DC and
   sub-audio notch that reads no sample ahead).
+- `CausalHighPass`: x [batch, time, ch] -> each channel through a Butterworth high-pass, as a causal FIR of its
+  impulse response.
 - `GroupedConv1D`: keras Conv1D(groups=g) weights and output, computed as g ordinary convolutions
   (TF's CPU backward of grouped convs is ~60x slower than ungrouped).
 """
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 import keras
 import tensorflow as tf
@@ -138,6 +142,41 @@ class CausalDCBlock(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class CausalHighPass(keras.layers.Layer):
+    """x [batch, time, ch] -> the same, each channel through a Butterworth high-pass (`order`, -3 dB at
+    `cutoff_hz`) as a causal FIR of its first `taps` impulse-response samples (zeros before the start): the IIR
+    filter's response, with no look-ahead. Its kernel is a constant, not a weight (checkpoints do not hold it)."""
+
+    def __init__(self, cutoff_hz: float, sample_rate: int, order: int, taps: int, **kwargs):
+        super().__init__(**kwargs)
+        self.cutoff_hz, self.sample_rate, self.order, self.taps = float(cutoff_hz), int(sample_rate), int(order), int(taps)
+        self._kernel = high_pass_impulse_response(self.cutoff_hz, self.sample_rate, self.order, self.taps)[::-1]
+
+    def get_config(self):
+        return {**super().get_config(), "cutoff_hz": self.cutoff_hz, "sample_rate": self.sample_rate,
+                "order": self.order, "taps": self.taps}
+
+    def call(self, x):
+        shape = tf.shape(x)
+        flat = tf.reshape(tf.transpose(x, [0, 2, 1]), [-1, shape[1], 1])       # [batch * ch, time, 1]
+        padded = tf.pad(flat, [[0, 0], [self.taps - 1, 0], [0, 0]])
+        kernel = tf.constant(self._kernel.reshape(self.taps, 1, 1), dtype=x.dtype)
+        y = tf.nn.conv1d(padded, kernel, 1, "VALID")
+        return tf.transpose(tf.reshape(y, [shape[0], shape[2], shape[1]]), [0, 2, 1])
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def high_pass_impulse_response(cutoff_hz: float, sample_rate: int, order: int, taps: int) -> np.ndarray:
+    """[taps] float32: the first `taps` samples of a Butterworth high-pass's impulse response."""
+    from scipy import signal
+
+    sos = signal.butter(order, cutoff_hz, "highpass", fs=sample_rate, output="sos")
+    return signal.sosfilt(sos, np.eye(1, taps)[0]).astype(np.float32)
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")

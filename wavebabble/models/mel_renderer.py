@@ -18,7 +18,8 @@ trained on YIN targets by train.train_renderer); a HarmonicSource makes `harmoni
 at the sample rate (it passes no gradient back to the head), and each upsampling stage adds them, brought to its
 rate by a strided Conv1D (kernel 2 x factor), before its residual units; the output passes a CausalDCBlock over
 DC_BLOCK_SAMPLES (the source through the LeakyReLUs leaves a DC shift that follows the voicing, a syllable-rate
-rumble the STFT loss hardly sees). The head is causal so that the source adds little to the renderer's look-ahead
+rumble the STFT loss hardly sees), then a causal Butterworth high-pass (HIGH_PASS_ORDER, HIGH_PASS_HZ; the DC block
+passes the 5-60 Hz rumble the source leaves, which the log-mel, from 60 Hz, does not see). The head is causal so that the source adds little to the renderer's look-ahead
 (RENDER_LOOKAHEAD_FRAMES, which sets the streaming agent's reaction delay). Without it (0) the voice's periodicity
 must come from the mels.
 """
@@ -28,7 +29,7 @@ import keras
 
 from wavebabble.mel import MEL_BINS, MEL_HOP, MEL_SAMPLE_RATE
 from wavebabble.models.harmonic_source import HarmonicSource
-from wavebabble.models.layers import ICNR, CausalDCBlock
+from wavebabble.models.layers import ICNR, CausalDCBlock, CausalHighPass
 from wavebabble.speechlike import PITCH_MAX_HZ, PITCH_MIN_HZ
 
 RENDER_STRIDES = (4, 4, 4)           # product = MEL_HOP
@@ -41,6 +42,9 @@ LEAKY_SLOPE = 0.2
 PITCH_CONVS = 2
 PITCH_KERNEL = 5
 DC_BLOCK_SAMPLES = MEL_HOP   # the source renderer's output DC block: notch below ~sample_rate / 2 / this
+HIGH_PASS_HZ = 60.0          # then a high-pass: speech has nothing below the lowest f0 (PITCH_MIN_HZ)
+HIGH_PASS_ORDER = 4
+HIGH_PASS_TAPS = 5 * MEL_HOP  # its causal FIR: the impulse response's tail beyond this holds < 1e-6 of its energy
 PITCH_RECEPTIVE_FRAMES = 1 + PITCH_CONVS * (PITCH_KERNEL - 1)   # the causal pitch head's frames (9: t - 8 .. t)
 assert RENDER_STRIDES[0] * RENDER_STRIDES[1] * RENDER_STRIDES[2] == MEL_HOP
 
@@ -121,6 +125,8 @@ def _render_graph(mel, layer, dim: int, harmonics: int, start=None):
     audio = conv("out_conv", 1, OUT_KERNEL, padding="same", activation="tanh")(x)
     if harmonics:
         audio = layer("dc_block", lambda: CausalDCBlock(DC_BLOCK_SAMPLES, name="dc_block"))(audio)
+        audio = layer("high_pass", lambda: CausalHighPass(HIGH_PASS_HZ, MEL_SAMPLE_RATE, HIGH_PASS_ORDER,
+                                                          HIGH_PASS_TAPS, name="high_pass"))(audio)
     return audio
 
 
