@@ -152,7 +152,8 @@ class CausalHighPass(keras.layers.Layer):
 
     def __init__(self, cutoff_hz: float, sample_rate: int, order: int, taps: int, **kwargs):
         super().__init__(**kwargs)
-        self.cutoff_hz, self.sample_rate, self.order, self.taps = float(cutoff_hz), int(sample_rate), int(order), int(taps)
+        self.cutoff_hz, self.sample_rate = float(cutoff_hz), int(sample_rate)
+        self.order, self.taps = int(order), int(taps)
         self._kernel = high_pass_impulse_response(self.cutoff_hz, self.sample_rate, self.order, self.taps)[::-1]
 
     def get_config(self):

@@ -18,10 +18,10 @@ trained on YIN targets by train.train_renderer); a HarmonicSource makes `harmoni
 at the sample rate (it passes no gradient back to the head), and each upsampling stage adds them, brought to its
 rate by a strided Conv1D (kernel 2 x factor), before its residual units; the output passes a CausalDCBlock over
 DC_BLOCK_SAMPLES (the source through the LeakyReLUs leaves a DC shift that follows the voicing, a syllable-rate
-rumble the STFT loss hardly sees), then a causal Butterworth high-pass (HIGH_PASS_ORDER, HIGH_PASS_HZ; the DC block
-passes the 5-60 Hz rumble the source leaves, which the log-mel, from 60 Hz, does not see). The head is causal so that the source adds little to the renderer's look-ahead
-(RENDER_LOOKAHEAD_FRAMES, which sets the streaming agent's reaction delay). Without it (0) the voice's periodicity
-must come from the mels.
+rumble the STFT loss hardly sees), then a causal Butterworth high-pass (HIGH_PASS_ORDER, HIGH_PASS_HZ: the DC block
+leaves rumble below 60 Hz, which the log-mel, from 60 Hz, does not see). The head is causal so that the source
+adds little to the renderer's look-ahead (RENDER_LOOKAHEAD_FRAMES, which sets the streaming agent's reaction
+delay). Without it (0) the voice's periodicity must come from the mels.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ LEAKY_SLOPE = 0.2
 PITCH_CONVS = 2
 PITCH_KERNEL = 5
 DC_BLOCK_SAMPLES = MEL_HOP   # the source renderer's output DC block: notch below ~sample_rate / 2 / this
-HIGH_PASS_HZ = 60.0          # then a high-pass: speech has nothing below the lowest f0 (PITCH_MIN_HZ)
+HIGH_PASS_HZ = PITCH_MIN_HZ  # then a high-pass: speech has nothing below the lowest voice pitch (60 Hz)
 HIGH_PASS_ORDER = 4
 HIGH_PASS_TAPS = 5 * MEL_HOP  # its causal FIR: the impulse response's tail beyond this holds < 1e-6 of its energy
 PITCH_RECEPTIVE_FRAMES = 1 + PITCH_CONVS * (PITCH_KERNEL - 1)   # the causal pitch head's frames (9: t - 8 .. t)
