@@ -2,6 +2,7 @@
 (models/mel_renderer.py), the planner and its critic (models/mel_planner.py), the multi-resolution STFT loss."""
 import numpy as np
 import pytest
+import keras
 import tensorflow as tf
 
 from wavebabble import losses, vad
@@ -194,19 +195,35 @@ def test_harmonic_source_phase_is_continuous_and_accurate_over_minutes_or_given(
     np.testing.assert_allclose(window, out[lo * MEL_HOP:-MEL_HOP], atol=2e-4)
 
 
+def test_renderer_edges_are_like_its_middle():
+    """Constant mels: the output repeats every frame (its upsampling's period), the first and last frames too (with
+    the convolutions' zero padding alone the edges read as loud frames: a click at every clip's start)."""
+    for seed in range(2):
+        tf.keras.utils.set_random_seed(seed)
+        y = build_mel_renderer(dim=2)(tf.fill([1, 40, MEL_BINS], -1.0)).numpy()[0, :, 0].reshape(40, MEL_HOP)
+        assert np.abs(y[20]).max() > 1e-3
+        np.testing.assert_allclose(y[0], y[20], atol=1e-5)
+        np.testing.assert_allclose(y[-1], y[20], atol=1e-5)
+
+
 def test_pitched_renderer_renders_windows_with_given_phases_and_its_pitch_head_learns():
-    from wavebabble.models.harmonic_source import frame_start_phases
-    from wavebabble.models.mel_renderer import phased_renderer, pitch_model, renderer_harmonics
+    from wavebabble.models.harmonic_source import frame_increments, frame_start_phases
+    from wavebabble.models.mel_renderer import (EDGE_FRAMES, phased_renderer, pitch_model, renderer_harmonics,
+                                                replicate_edges)
 
     tf.keras.utils.set_random_seed(0)
     r = build_mel_renderer(dim=2, harmonics=4)
     assert renderer_harmonics(r) == 4 and renderer_harmonics(build_mel_renderer(dim=2)) == 0
     mel = tf.random.normal([1, 120, MEL_BINS])
     whole = r(mel).numpy()[0, :, 0]
+    # the renderer's source integrates its phase from the first of the EDGE_FRAMES padded frames
+    padded_f0 = keras.Model(r.inputs, r.get_layer("pitch").output)(replicate_edges(mel, EDGE_FRAMES))[..., 0]
     f0 = pitch_model(r)(mel)[..., 0]
-    start = tf.cast(frame_start_phases(f0, MEL_HOP, SR), tf.float32)
+    np.testing.assert_allclose(f0, padded_f0[:, EDGE_FRAMES:-EDGE_FRAMES])       # the head reads padded mels too
+    phase0 = tf.reduce_sum(frame_increments(padded_f0, MEL_HOP, SR)[:, :EDGE_FRAMES])
+    start = tf.cast(frame_start_phases(f0, MEL_HOP, SR, phase0), tf.float32)
     phased = phased_renderer(r)
-    np.testing.assert_allclose(phased([mel, start]).numpy()[0, :, 0], whole, atol=1e-6)
+    np.testing.assert_allclose(phased([mel, start]).numpy()[0, :, 0], whole, atol=1e-5)
     lo = 40                         # the window's first frames lack their left context; later ones are the whole's
     window = phased([mel[:, lo:], start[:, lo:]]).numpy()[0, :, 0]
     np.testing.assert_allclose(window[16 * MEL_HOP:], whole[(lo + 16) * MEL_HOP:], atol=1e-5)

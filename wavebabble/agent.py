@@ -150,15 +150,22 @@ class AgentCore(tf.Module):
             """gate [n], voice [n, MEL_BINS] -> the renderer's input [1, n, MEL_BINS] (the planner's gating)."""
             return gate_voice(voice[None], gate[None, :, None], self.floor)
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
-                                      tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice")])
-        def render(gate, voice):
-            """Gated voice -> the agent's waveform [n * MEL_HOP] in [-1, 1]."""
-            return tf.clip_by_value(self._models.renderer(gated_mel(gate, voice))[0, :, 0], -1.0, 1.0)
-
         harmonics = renderer_harmonics(renderer)
         if harmonics:
             phased, head = phased_renderer(renderer), pitch_model(renderer)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
+                                      tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice")])
+        def render(gate, voice):
+            """Gated voice -> the agent's waveform [n * MEL_HOP] in [-1, 1]; a source's phase integrated from frame
+            0 (frame_start_phases of its pitch: what the streaming agent's render_from windows are given)."""
+            mel = gated_mel(gate, voice)
+            if not harmonics:
+                return tf.clip_by_value(self._models.renderer(mel)[0, :, 0], -1.0, 1.0)
+            start = tf.cast(frame_start_phases(head(mel)[0, :, 0], MEL_HOP, MEL_SAMPLE_RATE), tf.float32)
+            return tf.clip_by_value(phased([mel, start[None]])[0, :, 0], -1.0, 1.0)
+
+        if harmonics:
 
             @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
                                           tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice")])

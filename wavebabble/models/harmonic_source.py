@@ -3,6 +3,8 @@
     HarmonicSource(harmonics, hop, sample_rate)([f0 [batch, frames], voicing [batch, frames](, start [batch, frames])])
         -> [batch, frames * hop, harmonics]
     frame_start_phases(f0 [batch, frames], hop, sample_rate, phase0=0) -> [batch, frames] float64 cycles in [0, 1)
+    ExtendStartPhases(n, hop, sample_rate)([start [batch, frames], f0 [batch, frames + 2 n]])
+        -> [batch, frames + 2 n]: given start phases, n frames more each side following f0
 
 Channel k - 1 is voicing * sin(2 pi k phase(t)): the k-th harmonic of the frame pitch, zero where k * f0 is at or
 above NYQUIST_SHARE of the Nyquist frequency (no aliases). f0 (Hz) and voicing (0..1) are linear between frame
@@ -34,6 +36,33 @@ def frame_start_phases(f0, hop: int, sample_rate: int, phase0=0.0):
     the exclusive running sum of frame_increments."""
     inc = frame_increments(f0, hop, sample_rate)
     return tf.math.floormod(tf.cast(phase0, tf.float64) + tf.cumsum(inc, axis=-1, exclusive=True), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class ExtendStartPhases(keras.layers.Layer):
+    """[start [batch, frames] cycles, f0 [batch, frames + 2 n] Hz] -> start phases [batch, frames + 2 n] in [0, 1):
+    the given ones in the middle; the n frames before run back from the first and the n after run on from the
+    last by frame_increments of f0 (which covers all frames: f0 of an input padded by n frames each side), so a
+    source over the padded frames is continuous with the given phases."""
+
+    def __init__(self, n: int, hop: int, sample_rate: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n, self.hop, self.sample_rate = int(n), int(hop), int(sample_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n, "hop": self.hop, "sample_rate": self.sample_rate}
+
+    def call(self, inputs):
+        start = tf.cast(tf.stop_gradient(inputs[0]), tf.float64)                   # [batch, frames]
+        inc = frame_increments(tf.stop_gradient(inputs[1]), self.hop, self.sample_rate)  # [batch, frames + 2n]
+        n, last = self.n, tf.shape(inc)[1] - self.n - 1                            # last: the last given frame
+        before = start[:, :1] - tf.cumsum(inc[:, :n], axis=1, reverse=True)
+        after = start[:, -1:] + tf.cumsum(inc[:, last:last + n], axis=1)
+        out = tf.math.floormod(tf.concat([before, start, after], axis=1), 1.0)
+        return tf.cast(out, inputs[0].dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[1]
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")

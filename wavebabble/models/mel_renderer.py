@@ -8,8 +8,11 @@
 Conv1D(8 dim, IN_KERNEL) -> three stages of [LeakyReLU -> Conv1DTranspose(kernel 2 * 4, stride 4, ICNR start) ->
 RESIDUAL_DILATIONS residual units (LeakyReLU, Conv1D(kernel 3, dilation), LeakyReLU, Conv1D(1))], channels
 4 dim, 2 dim, dim -> LeakyReLU -> Conv1D(1, OUT_KERNEL, tanh). One speaker at a time (speakers are folded into the
-batch). Fully convolutional with a bounded receptive field (about RECEPTIVE_FRAMES frames each side), so it trains
-on short random windows and renders any length in one call.
+batch). Fully convolutional with a bounded receptive field (about RENDER_LOOKAHEAD_FRAMES frames each side), so it
+trains on short random windows and renders any length in one call. The mels are edge-padded first (EDGE_FRAMES
+copies of the first and of the last frame; the output's EDGE_FRAMES * MEL_HOP samples each side cropped off): with
+the convolutions' zero padding a log-mel edge reads as a loud frame (0 is -20 dB), and the causal filters below
+would start from rest at the first sample; either rendered a click at the start of every clip.
 
 With `harmonics` > 0 the renderer has a pitched source (neural source-filter, Wang et al. 2019): a pitch head
 (PITCH_CONVS causal Conv1D(4 dim, PITCH_KERNEL) + LeakyReLU, then Conv1D(2, 1)) reads the mels up to each
@@ -28,7 +31,7 @@ from __future__ import annotations
 import keras
 
 from wavebabble.mel import MEL_BINS, MEL_HOP, MEL_SAMPLE_RATE
-from wavebabble.models.harmonic_source import HarmonicSource
+from wavebabble.models.harmonic_source import ExtendStartPhases, HarmonicSource
 from wavebabble.models.layers import ICNR, CausalDCBlock, CausalHighPass
 from wavebabble.speechlike import PITCH_MAX_HZ, PITCH_MIN_HZ
 
@@ -45,6 +48,7 @@ DC_BLOCK_SAMPLES = MEL_HOP   # the source renderer's output DC block: notch belo
 HIGH_PASS_HZ = PITCH_MIN_HZ  # then a high-pass: speech has nothing below the lowest voice pitch (60 Hz)
 HIGH_PASS_ORDER = 4
 HIGH_PASS_TAPS = 5 * MEL_HOP  # its causal FIR: the impulse response's tail beyond this holds < 1e-6 of its energy
+EDGE_FRAMES = 8              # mel frames of edge padding each side (6 leave the first 10 ms at the real clips' level)
 PITCH_RECEPTIVE_FRAMES = 1 + PITCH_CONVS * (PITCH_KERNEL - 1)   # the causal pitch head's frames (9: t - 8 .. t)
 assert RENDER_STRIDES[0] * RENDER_STRIDES[1] * RENDER_STRIDES[2] == MEL_HOP
 
@@ -64,11 +68,23 @@ class PitchFromLogits(keras.layers.Layer):
         return input_shape
 
 
+class EdgePaddedRenderer(keras.Model):
+    """The renderer: its functional graph (_render_graph on mel [batch, frames, MEL_BINS]) called on the mels
+    edge-padded by EDGE_FRAMES frames each side (replicate_edges), the audio's EDGE_FRAMES * MEL_HOP samples each
+    side cropped off -> [batch, frames * MEL_HOP, 1]. The padding is in `call`, not in the graph, so the graph's
+    layers keep the numbering checkpoints find them by."""
+
+    def call(self, inputs, training=None, mask=None):
+        audio = super().call(replicate_edges(inputs, EDGE_FRAMES), training=training, mask=mask)
+        return crop_edges(audio, EDGE_FRAMES * MEL_HOP)
+
+
 def build_mel_renderer(dim: int = 16, harmonics: int = 0, name: str = "mel_renderer") -> keras.Model:
     """mel [batch, frames, MEL_BINS] -> audio [batch, frames * MEL_HOP, 1] in (-1, 1); base channels `dim`;
-    `harmonics` > 0 adds the pitched source (module docstring), its phase the running integral from frame 0."""
+    `harmonics` > 0 adds the pitched source (module docstring), its phase the running integral from the first
+    padded frame (EDGE_FRAMES before frame 0)."""
     mel = keras.Input((None, MEL_BINS), name="mel")
-    return keras.Model(mel, _render_graph(mel, lambda layer_name, make: make(), dim, harmonics), name=name)
+    return EdgePaddedRenderer(mel, _render_graph(mel, lambda layer_name, make: make(), dim, harmonics), name=name)
 
 
 def phased_renderer(renderer: keras.Model) -> keras.Model:
@@ -81,15 +97,17 @@ def phased_renderer(renderer: keras.Model) -> keras.Model:
     start = keras.Input((None,), name="start")
 
     def shared(layer_name, make):
-        return make() if layer_name == "source" else renderer.get_layer(layer_name)
+        return make() if layer_name in ("source", "start_edges") else renderer.get_layer(layer_name)
 
-    audio = _render_graph(mel, shared, dim, renderer_harmonics(renderer), start)
-    return keras.Model([mel, start], audio, name=f"{renderer.name}_phased")
+    audio = _render_graph(replicate_edges(mel, EDGE_FRAMES), shared, dim, renderer_harmonics(renderer), start,
+                          edges=EDGE_FRAMES)
+    return keras.Model([mel, start], crop_edges(audio, EDGE_FRAMES * MEL_HOP), name=f"{renderer.name}_phased")
 
 
-def _render_graph(mel, layer, dim: int, harmonics: int, start=None):
+def _render_graph(mel, layer, dim: int, harmonics: int, start=None, edges: int = 0):
     """The renderer's graph on symbolic `mel`; layer(name, make) gives the layer of that name (make() builds it).
-    `start`: the source's frame start phases (None: integrated from frame 0)."""
+    `start`: the source's frame start phases (None: integrated from frame 0) of mel's frames but the `edges`
+    padded ones each side (ExtendStartPhases gives those theirs)."""
 
     def conv(layer_name, *args, **kwargs):
         return layer(layer_name, lambda: keras.layers.Conv1D(*args, name=layer_name, **kwargs))
@@ -104,6 +122,9 @@ def _render_graph(mel, layer, dim: int, harmonics: int, start=None):
             p = act(f"pitch_act{i}")(conv(f"pitch_conv{i}", 4 * dim, PITCH_KERNEL, padding="causal")(p))
         pitch = layer("pitch", lambda: PitchFromLogits(name="pitch"))(conv("pitch_logits", 2, 1)(p))
         harmonic = layer("source", lambda: HarmonicSource(harmonics, MEL_HOP, MEL_SAMPLE_RATE, name="source"))
+        if start is not None:
+            start = layer("start_edges", lambda: ExtendStartPhases(edges, MEL_HOP, MEL_SAMPLE_RATE,
+                                                                   name="start_edges"))([start, pitch[..., 0]])
         source = harmonic([pitch[..., 0], pitch[..., 1]] + ([] if start is None else [start]))
     x = conv("in_conv", IN_MUL * dim, IN_KERNEL, padding="same")(mel)
     factor = MEL_HOP
@@ -130,6 +151,18 @@ def _render_graph(mel, layer, dim: int, harmonics: int, start=None):
     return audio
 
 
+def replicate_edges(x, n: int):
+    """x [batch, time, ch] -> [batch, time + 2 n, ch]: n copies of the first step before it and of the last after.
+    Symbolic or eager."""
+    ops = keras.ops
+    return ops.concatenate([ops.repeat(x[:, :1], n, axis=1), x, ops.repeat(x[:, -1:], n, axis=1)], axis=1)
+
+
+def crop_edges(x, n: int):
+    """x [batch, time, ...] -> [batch, time - 2 n, ...]: n steps off each end (replicate_edges undone)."""
+    return x[:, n:-n]
+
+
 def renderer_harmonics(renderer: keras.Model) -> int:
     """The harmonics of `renderer`'s pitched source; 0 without one."""
     names = {layer.name for layer in renderer.layers}
@@ -138,6 +171,8 @@ def renderer_harmonics(renderer: keras.Model) -> int:
 
 def pitch_model(renderer: keras.Model) -> keras.Model:
     """mel [batch, frames, MEL_BINS] -> [batch, frames, 2] (f0 Hz, voicing probability): `renderer`'s pitch head
-    (its own layers, shared)."""
-    return keras.Model(renderer.inputs, renderer.get_layer("pitch").output, name="pitch_head")
+    (its own layers, shared; the head reads the edge-padded mels, as the renderer's source does)."""
+    head = keras.Model(renderer.inputs, renderer.get_layer("pitch").output)
+    mel = keras.Input((None, MEL_BINS), name="mel")
+    return keras.Model(mel, crop_edges(head(replicate_edges(mel, EDGE_FRAMES)), EDGE_FRAMES), name="pitch_head")
 
