@@ -52,11 +52,16 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 FWD_GRAD_FACTOR = 3          # forward + backward wrt inputs + backward wrt weights
 
 
-def model_macs(model) -> int:
-    """Multiply-accumulates of one example through `model`, from its layers' static shapes."""
+def model_macs(model, input_shape=None) -> int:
+    """Multiply-accumulates of one example through `model`, from its layers' static shapes. A model whose input has a
+    free (None) time axis (the multi-scale D) is counted on a copy built for `input_shape` ([time, ch])."""
     import keras
     from wavebabble.models.layers import PolyphaseConv1DTranspose
 
+    if None in tuple(model.input_shape[1:]):
+        if input_shape is None:
+            raise ValueError(f"{model.name} takes any length: give model_macs the input_shape to count it at")
+        model = keras.models.clone_model(model, input_tensors=keras.Input(tuple(input_shape)))
     total = 0
     for layer in model.layers:
         if isinstance(layer, keras.Model):
@@ -178,12 +183,14 @@ def make_train_step(cfg, batch: int, jit=False):
     trainer = GAN(cfg, make_strategy("one_device"), jit_compile=jit)
     real = tf.random.uniform([batch, cfg.slice_len, cfg.nch], -0.5, 0.5)
     iterator = iter(trainer.strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(real).repeat()))
-    discs = [c.model for c in trainer.critics.values()]
+    # a critic with a free time axis (the multi-scale D) reads a cfg.ms_window window of each clip, or the clip
+    seen = (cfg.ms_window or cfg.slice_len, cfg.nch)
+    critic_macs = {name: model_macs(c.model, seen) for name, c in trainer.critics.items()}
     g_macs = model_macs(trainer.generator)
-    d_macs = sum(model_macs(d) for d in discs)
+    d_macs = sum(critic_macs.values())
     gp_macs = d_macs if cfg.loss == "wgan-gp" else 0
     # feature matching runs the critics that return features (more than a score) once more, on the real batch
-    fm_macs = sum(model_macs(c.model) for c in trainer.critics.values()
+    fm_macs = sum(critic_macs[name] for name, c in trainer.critics.items()
                   if cfg.fm_weight and len(c.model.outputs) > 1)
     per_d_update = g_macs + FWD_GRAD_FACTOR * (2 * d_macs + gp_macs)
     per_g_update = FWD_GRAD_FACTOR * (g_macs + d_macs) + fm_macs
