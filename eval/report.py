@@ -140,8 +140,10 @@ def write_markdown(path: Path, r: dict, timing_table: str) -> None:
         f"![FTO]({PLOTS['fto']})", "", f"![IPU]({PLOTS['ipu']})", "", f"![pause]({PLOTS['pause']})", "",
         "### Who talks when", "", f"![VAD strips]({PLOTS['strips']})", "",
         "## Sound", "",
-        "Each measure beside the same measure between two random halves of the reference (the floor). Log-mel "
-        f"Fréchet distance: per-frame {fd['n_mels']}-band log-mel vectors (both channels pooled), Gaussian fits "
+        "Each measure beside the same measure between two random halves of the reference (the floor). Every clip "
+        "is first scaled to one speech level (the mean power of its speakers' speech frames), so a gain between "
+        "the sets is not counted as a difference of sound. Log-mel Fréchet distance: "
+        f"per-frame {fd['n_mels']}-band log-mel vectors (both channels pooled), Gaussian fits "
         "(lower is better). Two-sample accuracy: a small classifier told to separate active 160 ms log-mel patches "
         "of the two sets, scored on held-out clips (0.5 = it cannot). Voiced fraction: share of active frames "
         "with a voice pitch (librosa.pyin, 60-400 Hz). Syllable-rate modulation: variance of the normalised "
@@ -189,10 +191,18 @@ def build_report(generated, reference, out, train_dir=None, overwrite: bool = Fa
             _say(f"reading training dialogues from {train_dir} ...")
             t_paths, t_clips, t_skip, _ = load_set(train_dir, "train_dir", sr, max_files, rng)
 
+        _say("hard VAD and speech level ...")
+        gen_vads = [hard_vad(c, sr, frame_hz) for c in g_clips]
+        ref_vads = [hard_vad(c, sr, frame_hz) for c in r_clips]
+        # the sound measures, the spectra and the memorisation check compare sets at one speech level
+        g_level = sound_measures.level_matched(g_clips, gen_vads, sr, frame_hz)
+        r_level = sound_measures.level_matched(r_clips, ref_vads, sr, frame_hz)
+        t_level = r_level if same_train else sound_measures.level_matched(
+            t_clips, [hard_vad(c, sr, frame_hz) for c in t_clips], sr, frame_hz)
         _say("log-mel features ...")
-        gen_feats = [quality.logmel(c, sr) for c in g_clips]
-        ref_feats = [quality.logmel(c, sr) for c in r_clips]
-        train_feats = ref_feats if same_train else [quality.logmel(c, sr) for c in t_clips]
+        gen_feats = [quality.logmel(c, sr) for c in g_level]
+        ref_feats = [quality.logmel(c, sr) for c in r_level]
+        train_feats = ref_feats if same_train else [quality.logmel(c, sr) for c in t_level]
         window_frames = int(np.median([f.shape[0] for f in gen_feats]))
         if quality.baseline_windows([f.shape[0] for f in train_feats], window_frames) < MIN_BASELINE_WINDOWS:
             flag = "--reference" if same_train else "--train_dir"
@@ -202,8 +212,6 @@ def build_report(generated, reference, out, train_dir=None, overwrite: bool = Fa
                             f"({window_frames / frame_hz:.2f} s), which the memorisation check compares")
 
         _say("timing (hard VAD) ...")
-        gen_vads = [hard_vad(c, sr, frame_hz) for c in g_clips]
-        ref_vads = [hard_vad(c, sr, frame_hz) for c in r_clips]
         timing_json, table, stats = timing_section(gen_vads, ref_vads, frame_hz)
         g_stats, r_stats = stats["generated"], stats["reference"]
         for key, label in (("fto", "floor-transfer offset (s; negative = overlap)"), ("ipu", "IPU duration (s)"),
@@ -217,11 +225,11 @@ def build_report(generated, reference, out, train_dir=None, overwrite: bool = Fa
         plots.vad_strips(out / PLOTS["strips"], strips, frame_hz)
 
         _say("sound measures (log-mel Fréchet distance, two-sample classifier, voicing, modulation) ...")
-        sound = sound_measures.sound_measures(g_clips, r_clips, sr, rng, frame_hz, voicing_seconds,
+        sound = sound_measures.sound_measures(g_level, r_level, sr, rng, frame_hz, voicing_seconds,
                                               gen_feats=gen_feats, ref_feats=ref_feats, gen_vads=gen_vads,
                                               ref_vads=ref_vads)
         plots.spectrograms(out / PLOTS["spectrograms"],
-                           {"generated": g_clips[0], "reference": r_clips[0][:len(g_clips[0])]}, sr, frame_hz)
+                           {"generated": g_level[0], "reference": r_level[0][:len(g_level[0])]}, sr, frame_hz)
         plots.mean_spectrum(out / PLOTS["spectrum"],
                             {"generated": quality.frame_vectors(gen_feats).mean(0),
                              "reference": quality.frame_vectors(ref_feats).mean(0)})

@@ -116,3 +116,37 @@ def test_sound_measures_compare_to_a_real_vs_real_floor():
     assert "Fréchet" in table and "two-sample" in table and "voiced" in table and "syllable" in table
     no_voicing = sound_measures.sound_measures(fake, real, SR, rng, voicing_seconds=0)
     assert "voiced_fraction" not in no_voicing and sound_measures.sound_summary(no_voicing)["voiced_fraction"] is None
+
+
+# --------------------------------------------------------------------------- one speech level
+def test_speech_level_brings_a_dialogue_to_one_level_with_one_gain():
+    from wavebabble.speech_level import SPEECH_LEVEL_DBFS, normalize_speech_level, speech_level_db
+
+    rng = np.random.default_rng(3)
+    t = np.arange(3 * SR) / SR
+    clip = np.stack([(t < 1.5) * 0.3, (t >= 1.5) * 0.1], 1) * rng.normal(size=(t.size, 2))   # B 10 dB quieter
+    vad = np.stack([(np.arange(300) < 150), (np.arange(300) >= 150)], 1)
+    for gain in (0.05, 1.0, 3.0):
+        out = normalize_speech_level(gain * clip, vad, SR)
+        assert speech_level_db(out, vad, SR) == pytest.approx(SPEECH_LEVEL_DBFS, abs=1e-3)
+        np.testing.assert_allclose(out, normalize_speech_level(clip, vad, SR), rtol=1e-4, atol=1e-6)
+        assert np.std(out[:, 0]) / np.std(out[:, 1]) == pytest.approx(3.0, rel=0.05)    # the speakers' ratio kept
+    silent = np.zeros((300, 2), bool)
+    assert speech_level_db(clip, silent, SR) is None
+    np.testing.assert_array_equal(normalize_speech_level(clip, silent, SR), clip.astype(np.float32))
+
+
+def test_sound_measures_do_not_count_a_gain_between_the_sets():
+    """The same sounds at a third of the level (a generator trained on peak-normalised clips against a corpus at
+    its own gain): the log-mel distance is the floor's size, not a difference of sound."""
+    rng = np.random.default_rng(1)
+    t = np.arange(3 * SR) / SR
+    gate = (t > 0.5) & (t < 2.5)
+    real = [_stereo(gate * 0.2 * (1 + 0.6 * np.sin(2 * np.pi * rng.uniform(3, 7) * t)) * rng.normal(size=t.size))
+            for _ in range(12)]
+    quiet = [c / 3.0 for c in real[6:]]
+    m = sound_measures.sound_measures(quiet, real[:6], SR, np.random.default_rng(0), voicing_seconds=0)
+    loud = sound_measures.sound_measures(real[6:], real[:6], SR, np.random.default_rng(0), voicing_seconds=0)
+    assert m["frechet"]["generated_vs_reference"] == pytest.approx(loud["frechet"]["generated_vs_reference"],
+                                                                   rel=0.02)
+    assert m["frechet"]["generated_vs_reference"] < 3 * m["frechet"]["reference_vs_reference"]

@@ -13,14 +13,17 @@ Measures (see each module):
   reference half; ``relative_error`` is |generated - reference| / reference, ``floor_relative_error`` the same
   between the two halves.
 
-The reference halves are a random split of the reference clips (files). With a single reference clip its first
-and second halves in time are used.
+Every clip is first brought to one speech level (wavebabble.speech_level, from its hard VAD): a generator trained
+on peak-normalised clips and a corpus at its own gain differ by a level that no listener hears as a difference
+of sound, and the log-mel measures would count it. The reference halves are a random split of the reference
+clips (files). With a single reference clip its first and second halves in time are used.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from wavebabble import quality, speechlike, timing, two_sample
+from wavebabble.speech_level import normalize_speech_level
 from wavebabble.vad import FRAME_HZ, hard_vad
 
 
@@ -65,14 +68,18 @@ def sound_measures(gen_clips: list, ref_clips: list, sample_rate: int, rng: np.r
                    gen_vads: list | None = None, ref_vads: list | None = None) -> dict:
     """Every sound measure of `gen_clips` vs `ref_clips` (lists of float ``[T, 2]`` at `sample_rate`).
 
-    Log-mel features (``[frames, 2, n_mels]``) and hard VADs (``[frames, 2]``) are computed unless given.
+    Hard VADs (``[frames, 2]``, of the clips as given) are computed unless given; the clips are then brought to
+    one speech level (level_matched) and their log-mel features (``[frames, 2, n_mels]``) computed unless given,
+    which must then be of clips so matched.
     `voicing_seconds`: audio pyin reads for the generated set, and half as much from each reference half
     (0: skip the voiced fraction, which is the slow measure). JSON-safe dict (module docstring).
     """
-    gen_feats = gen_feats if gen_feats is not None else [quality.logmel(c, sample_rate, frame_hz) for c in gen_clips]
-    ref_feats = ref_feats if ref_feats is not None else [quality.logmel(c, sample_rate, frame_hz) for c in ref_clips]
     gen_vads = gen_vads if gen_vads is not None else [hard_vad(c, sample_rate, frame_hz) for c in gen_clips]
     ref_vads = ref_vads if ref_vads is not None else [hard_vad(c, sample_rate, frame_hz) for c in ref_clips]
+    gen_clips = level_matched(gen_clips, gen_vads, sample_rate, frame_hz)
+    ref_clips = level_matched(ref_clips, ref_vads, sample_rate, frame_hz)
+    gen_feats = gen_feats if gen_feats is not None else [quality.logmel(c, sample_rate, frame_hz) for c in gen_clips]
+    ref_feats = ref_feats if ref_feats is not None else [quality.logmel(c, sample_rate, frame_hz) for c in ref_clips]
     halves, how = reference_halves(ref_clips, ref_feats, ref_vads, rng)
     out = {"frechet": frechet_section(gen_feats, ref_feats, (halves[0][1], halves[1][1]), how)}
     out["two_sample"] = {
@@ -95,6 +102,11 @@ def sound_measures(gen_clips: list, ref_clips: list, sample_rate: int, rng: np.r
     out["syllable_modulation"] = {**_compare(gen_m["modulation"], half_m[0], half_m[1], ref_m["modulation"]),
                                   "windows": {"generated": gen_m["windows"], "reference": ref_m["windows"]}}
     return timing.json_safe(out)
+
+
+def level_matched(clips: list, vads: list, sample_rate: int, frame_hz: int = FRAME_HZ) -> list:
+    """Clips (float [T, C]) each brought to one speech level by its own hard VAD (speech_level)."""
+    return [normalize_speech_level(c, v, sample_rate, frame_hz) for c, v in zip(clips, vads)]
 
 
 def sound_summary(m: dict) -> dict:
