@@ -20,6 +20,7 @@ from wavebabble.export import ASSET_NAME, two_stage_config
 
 REPO = pretrained.PRETRAINED_DIR.parents[1]
 MAX_SHIPPED_BYTES = 50 * 2**20       # issue 22: the shipped model is at most 50 MB
+START_PEAK_MAX = 0.05                # a silent channel's first 10 ms (the renderer's edge click: 0.8-0.9)
 
 
 def test_the_shipped_model_is_the_ship_tools_two_stage_result_with_its_record():
@@ -69,6 +70,11 @@ def test_generate_without_model_uses_the_shipped_one(tmp_path):
     assert len(wavs) == 2
     info = sf.info(str(wavs[0]))
     assert info.channels == 2 and info.samplerate == TWO_STAGE_SAMPLE_RATE
+    # no click at the start: the speaker not talking there (at most one is, mostly) starts quiet
+    for wav in wavs:
+        audio, sr = sf.read(str(wav), dtype="float32")
+        start_peaks = abs(audio[:sr // 100]).max(axis=0)                       # the first 10 ms, per channel
+        assert start_peaks.min() < START_PEAK_MAX, (wav.name, start_peaks)
 
 
 def test_respond_without_model_answers_with_the_shipped_agent(tmp_path):
