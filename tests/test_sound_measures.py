@@ -43,7 +43,13 @@ def test_voiced_fraction_tone_is_voiced_noise_is_not():
     v_tone = speechlike.voiced_fraction([tone], SR, [_all_active(tone)], max_seconds=2.0)
     v_noise = speechlike.voiced_fraction([noise], SR, [_all_active(noise)], max_seconds=2.0)
     assert v_tone["voiced_fraction"] > 0.9 and v_noise["voiced_fraction"] < 0.1
-    assert 1.5 <= v_tone["seconds"] <= 2.5          # the cap: stops after max_seconds of audio
+    # each run longer than RUN_EXCERPT_S is read as one excerpt of that length: two 2 s runs -> 1 s
+    assert v_tone["seconds"] == pytest.approx(2 * speechlike.RUN_EXCERPT_S)
+    # the cap: 8 s of audio in 0.4 s runs (20 frames on, 5 off), read until max_seconds
+    long_tone = _stereo(0.3 * np.sin(2 * np.pi * 150 * np.arange(8 * SR) / SR))
+    runs = np.repeat((np.arange(800) % 25 < 20)[:, None], 2, axis=1)
+    capped = speechlike.voiced_fraction([long_tone], SR, [runs], max_seconds=2.0)
+    assert 2.0 <= capped["seconds"] <= 2.4 and capped["voiced_fraction"] > 0.9
     assert speechlike.voiced_fraction([tone], SR, [np.zeros((200, 2), bool)]) == {"voiced_fraction": None,
                                                                                     "seconds": 0.0}
 

@@ -27,6 +27,7 @@ PITCH_MIN_HZ = 60.0            # lowest voice pitch pyin searches
 PITCH_MAX_HZ = 400.0           # highest
 PYIN_WINDOW_S = 0.064          # pyin's frame: >= 2 periods of PITCH_MIN_HZ (512 samples at 8 kHz)
 MIN_RUN_S = 0.2                # active runs shorter than this are not read by pyin
+RUN_EXCERPT_S = 0.5            # a longer run is read as one random excerpt of this length (more runs per draw)
 DEFAULT_VOICING_SECONDS = 60.0   # audio pyin reads per set by default (~25 s of one core)
 MOD_WINDOW_S = 1.0             # envelope window for the modulation spectrum (1 Hz resolution)
 MOD_MIN_ACTIVE = 0.8           # share of a window's frames the channel must be active in
@@ -45,7 +46,8 @@ def voiced_fraction(clips, sample_rate: int, vads, max_seconds: float = DEFAULT_
     """Share of active frames pyin calls voiced, over both channels of `clips` (list of ``[T, 2]``).
 
     vads: hard VAD ``[frames, 2]`` per clip at `frame_hz`. Active runs (>= MIN_RUN_S) are read in random order
-    (`rng`) until `max_seconds` of audio. -> ``{"voiced_fraction": float | None (no active run), "seconds": read}``.
+    (`rng`), each longer one as a random RUN_EXCERPT_S excerpt, until `max_seconds` of audio.
+    -> ``{"voiced_fraction": float | None (no active run), "seconds": read}``.
     """
     import librosa
 
@@ -54,11 +56,15 @@ def voiced_fraction(clips, sample_rate: int, vads, max_seconds: float = DEFAULT_
     runs = [(i, c, a, b) for i, v in enumerate(vads) for c in range(v.shape[1])
             for a, b in _active_runs(np.asarray(v[:, c], bool), int(round(MIN_RUN_S * frame_hz)))]
     frame_length = int(2 ** np.ceil(np.log2(PYIN_WINDOW_S * sample_rate)))
+    excerpt = int(round(RUN_EXCERPT_S * frame_hz))
     voiced = total = 0
     for k in rng.permutation(len(runs)):
         if total >= max_seconds * frame_hz:
             break
         i, c, a, b = runs[k]
+        if b - a > excerpt:
+            a += int(rng.integers(0, b - a - excerpt + 1))
+            b = a + excerpt
         x = np.asarray(clips[i][a * hop:b * hop, c], np.float32)
         if not np.any(x):
             total += b - a                      # digital silence marked active: unvoiced
