@@ -166,7 +166,6 @@ class AgentCore(tf.Module):
             return tf.clip_by_value(phased([mel, start[None]])[0, :, 0], -1.0, 1.0)
 
         if harmonics:
-
             @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
                                           tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice")])
             def pitch(gate, voice):

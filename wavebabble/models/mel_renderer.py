@@ -8,11 +8,11 @@
 Conv1D(8 dim, IN_KERNEL) -> three stages of [LeakyReLU -> Conv1DTranspose(kernel 2 * 4, stride 4, ICNR start) ->
 RESIDUAL_DILATIONS residual units (LeakyReLU, Conv1D(kernel 3, dilation), LeakyReLU, Conv1D(1))], channels
 4 dim, 2 dim, dim -> LeakyReLU -> Conv1D(1, OUT_KERNEL, tanh). One speaker at a time (speakers are folded into the
-batch). Fully convolutional with a bounded receptive field (about RENDER_LOOKAHEAD_FRAMES frames each side), so it
-trains on short random windows and renders any length in one call. The mels are edge-padded first (EDGE_FRAMES
-copies of the first and of the last frame; the output's EDGE_FRAMES * MEL_HOP samples each side cropped off): with
-the convolutions' zero padding a log-mel edge reads as a loud frame (0 is -20 dB), and the causal filters below
-would start from rest at the first sample; either rendered a click at the start of every clip.
+batch). Fully convolutional with a bounded receptive field (about 8 frames each side: the agent's
+RENDER_LOOKAHEAD_FRAMES), so it trains on short random windows and renders any length in one call. The mels are
+edge-padded first (EDGE_FRAMES copies of the first and of the last frame; the output's EDGE_FRAMES * MEL_HOP samples
+each side cropped off): with the convolutions' zero padding a log-mel edge reads as a loud frame (0 is -20 dB), and
+the causal filters below would start from rest at the first sample; either rendered a click at every clip's start.
 
 With `harmonics` > 0 the renderer has a pitched source (neural source-filter, Wang et al. 2019): a pitch head
 (PITCH_CONVS causal Conv1D(4 dim, PITCH_KERNEL) + LeakyReLU, then Conv1D(2, 1)) reads the mels up to each
@@ -154,13 +154,15 @@ def _render_graph(mel, layer, dim: int, harmonics: int, start=None, edges: int =
 def replicate_edges(x, n: int):
     """x [batch, time, ch] -> [batch, time + 2 n, ch]: n copies of the first step before it and of the last after.
     Symbolic or eager."""
+    if n == 0:
+        return x
     ops = keras.ops
     return ops.concatenate([ops.repeat(x[:, :1], n, axis=1), x, ops.repeat(x[:, -1:], n, axis=1)], axis=1)
 
 
 def crop_edges(x, n: int):
     """x [batch, time, ...] -> [batch, time - 2 n, ...]: n steps off each end (replicate_edges undone)."""
-    return x[:, n:-n]
+    return x if n == 0 else x[:, n:-n]
 
 
 def renderer_harmonics(renderer: keras.Model) -> int:
