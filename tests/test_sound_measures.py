@@ -99,12 +99,24 @@ def test_two_sample_test_skips_silence_and_says_why():
 
 
 # --------------------------------------------------------------------------- all measures with floors
+def _gated_times():
+    """Sample times of a 3 s clip [3 SR] and its gate, on from 0.5 to 2.5 s (the hard VAD needs silence to tell
+    sound from a noise floor)."""
+    t = np.arange(3 * SR) / SR
+    return t, (t > 0.5) & (t < 2.5)
+
+
+def _modulated_noise(rng, n: int) -> list:
+    """n gated stereo noise clips [3 SR, 2], each loudness-modulated at its own 3-7 Hz (a syllable-like rate)."""
+    t, gate = _gated_times()
+    return [_stereo(gate * 0.2 * (1 + 0.6 * np.sin(2 * np.pi * rng.uniform(3, 7) * t)) * rng.normal(size=t.size))
+            for _ in range(n)]
+
+
 def test_sound_measures_compare_to_a_real_vs_real_floor():
     rng = np.random.default_rng(1)
-    t = np.arange(3 * SR) / SR
-    gate = (t > 0.5) & (t < 2.5)                 # the hard VAD needs silence to tell sound from a noise floor
-    real = [_stereo(gate * 0.2 * (1 + 0.6 * np.sin(2 * np.pi * rng.uniform(3, 7) * t)) * rng.normal(size=t.size))
-            for _ in range(8)]
+    real = _modulated_noise(rng, 8)
+    t, gate = _gated_times()
     fake = [_stereo(gate * 0.2 * np.sin(2 * np.pi * 1000 * t)) for _ in range(6)]
     m = sound_measures.sound_measures(fake, real, SR, rng, voicing_seconds=1.0)
     fd = m["frechet"]
@@ -145,11 +157,7 @@ def test_speech_level_brings_a_dialogue_to_one_level_with_one_gain():
 def test_sound_measures_do_not_count_a_gain_between_the_sets():
     """The same sounds at a third of the level (a generator trained on peak-normalised clips against a corpus at
     its own gain): the log-mel distance is the floor's size, not a difference of sound."""
-    rng = np.random.default_rng(1)
-    t = np.arange(3 * SR) / SR
-    gate = (t > 0.5) & (t < 2.5)
-    real = [_stereo(gate * 0.2 * (1 + 0.6 * np.sin(2 * np.pi * rng.uniform(3, 7) * t)) * rng.normal(size=t.size))
-            for _ in range(12)]
+    real = _modulated_noise(np.random.default_rng(1), 12)
     quiet = [c / 3.0 for c in real[6:]]
     m = sound_measures.sound_measures(quiet, real[:6], SR, np.random.default_rng(0), voicing_seconds=0)
     loud = sound_measures.sound_measures(real[6:], real[:6], SR, np.random.default_rng(0), voicing_seconds=0)
