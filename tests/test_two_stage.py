@@ -206,7 +206,39 @@ def test_renderer_edges_are_like_its_middle():
         np.testing.assert_allclose(y[-1], y[20], atol=1e-5)
 
 
+def test_pitch_is_a_causal_voicing_weighted_mean_of_the_heads_log_f0():
+    from wavebabble.models.mel_renderer import PITCH_MAX_HZ, PITCH_MIN_HZ, PITCH_SMOOTH_FRAMES, PitchFromLogits
+
+    k, frames = PITCH_SMOOTH_FRAMES, 60
+    raw, smooth = PitchFromLogits(smooth_frames=1), PitchFromLogits()
+
+    def pitch(layer, logits):
+        return np.asarray(layer(tf.constant(logits)))[0]          # [frames, 2]: f0 Hz, voicing
+
+    rng = np.random.default_rng(0)
+    wobble = np.where(np.arange(frames) % 2, 0.4, -0.4) + 0.1 * rng.standard_normal(frames)   # a head that wavers
+    logits = np.stack([wobble, np.full(frames, 4.0)], -1)[None].astype(np.float32)          # all voiced
+    semitones = lambda p: np.abs(np.diff(12 * np.log2(p[:, 0])))[k:]
+    assert semitones(pitch(smooth, logits)).mean() < 0.2 * semitones(pitch(raw, logits)).mean()
+    np.testing.assert_allclose(pitch(smooth, logits)[:, 1], pitch(raw, logits)[:, 1])      # voicing as it is
+    f0 = pitch(raw, logits)[:, 0]
+    assert PITCH_MIN_HZ < f0.min() and f0.max() < PITCH_MAX_HZ
+    # causal: a change at frame 30 moves frames 30 .. 30 + k - 1 only
+    later = logits.copy()
+    later[0, 30, 0] += 3.0
+    moved = np.abs(pitch(smooth, later)[:, 0] - pitch(smooth, logits)[:, 0]) > 1e-4
+    assert not moved[:30].any() and moved[30:30 + k].all() and not moved[30 + k:].any()
+    # an unvoiced frame's f0 reading hardly moves its neighbours' (it moves them 0.1-0.3 octaves when voiced)
+    low, high = logits.copy(), logits.copy()
+    low[0, 30], high[0, 30] = [-5.0, -8.0], [5.0, -8.0]
+    apart = np.abs(np.log2(pitch(smooth, high)[31:30 + k, 0] / pitch(smooth, low)[31:30 + k, 0]))
+    assert apart.max() < 0.01            # octaves
+    low[0, 30, 1] = high[0, 30, 1] = 4.0
+    assert np.abs(np.log2(pitch(smooth, high)[31:30 + k, 0] / pitch(smooth, low)[31:30 + k, 0])).min() > 0.1
+
+
 def test_pitched_renderer_renders_windows_with_given_phases_and_its_pitch_head_learns():
+    from wavebabble.agent import RENDER_CONTEXT_FRAMES
     from wavebabble.models.harmonic_source import frame_increments, frame_start_phases
     from wavebabble.models.mel_renderer import (EDGE_FRAMES, phased_renderer, pitch_model, renderer_harmonics,
                                                 replicate_edges)
@@ -226,7 +258,8 @@ def test_pitched_renderer_renders_windows_with_given_phases_and_its_pitch_head_l
     np.testing.assert_allclose(phased([mel, start]).numpy()[0, :, 0], whole, atol=1e-5)
     lo = 40                         # the window's first frames lack their left context; later ones are the whole's
     window = phased([mel[:, lo:], start[:, lo:]]).numpy()[0, :, 0]
-    np.testing.assert_allclose(window[16 * MEL_HOP:], whole[(lo + 16) * MEL_HOP:], atol=1e-5)
+    context = RENDER_CONTEXT_FRAMES
+    np.testing.assert_allclose(window[context * MEL_HOP:], whole[(lo + context) * MEL_HOP:], atol=1e-5)
     # the head's targets pull its f0 (the loss can fail: a broken path to the head)
     head = pitch_model(r)
     opt = tf.keras.optimizers.Adam(1e-2)

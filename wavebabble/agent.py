@@ -61,7 +61,8 @@ from wavebabble.models.responder import RENDER_LOOKAHEAD_FRAMES, reaction_frames
 VOICE_MARGIN_FRAMES = 256        # the planner's voice at frame t reads its noise within t-243 .. t+228 (measured)
 AGENT_CHANNEL = 1                # the planner speaker whose voice the agent speaks with (B)
 MEL_CONTEXT_FRAMES = 2           # frames of audio either side of a segment whose partner VAD is computed
-RENDER_CONTEXT_FRAMES = 16       # mel frames left of a rendered window (the renderer reads ~8)
+RENDER_CONTEXT_FRAMES = RENDER_LOOKAHEAD_FRAMES + PITCH_RECEPTIVE_FRAMES - 1   # mel frames left of a rendered
+                                 # window: the renderer reads ~8 back, to frames whose pitch reads 16 back
 MIN_PEAK = 1e-4                  # a partner quieter than this everywhere is silence (normalize_level)
 
 

@@ -16,8 +16,9 @@ the causal filters below would start from rest at the first sample; either rende
 
 With `harmonics` > 0 the renderer has a pitched source (neural source-filter, Wang et al. 2019): a pitch head
 (PITCH_CONVS causal Conv1D(4 dim, PITCH_KERNEL) + LeakyReLU, then Conv1D(2, 1)) reads the mels up to each
-frame and gives it an f0 in PITCH_MIN_HZ .. PITCH_MAX_HZ (log scale) and a voicing probability (layer "pitch",
-trained on YIN targets by train.train_renderer); a HarmonicSource makes `harmonics` voiced harmonics of that pitch
+frame and gives it an f0 in PITCH_MIN_HZ .. PITCH_MAX_HZ (log scale; held steady by a causal voicing-weighted
+mean over PITCH_SMOOTH_FRAMES) and a voicing probability (layer "pitch", trained on YIN targets by
+train.train_renderer); a HarmonicSource makes `harmonics` voiced harmonics of that pitch
 at the sample rate (it passes no gradient back to the head), and each upsampling stage adds them, brought to its
 rate by a strided Conv1D (kernel 2 x factor), before its residual units; the output passes a CausalDCBlock over
 DC_BLOCK_SAMPLES (the source through the LeakyReLUs leaves a DC shift that follows the voicing, a syllable-rate
@@ -48,24 +49,44 @@ DC_BLOCK_SAMPLES = MEL_HOP   # the source renderer's output DC block: notch belo
 HIGH_PASS_HZ = PITCH_MIN_HZ  # then a high-pass: speech has nothing below the lowest voice pitch (60 Hz)
 HIGH_PASS_ORDER = 4
 HIGH_PASS_TAPS = 5 * MEL_HOP  # its causal FIR: the impulse response's tail beyond this holds < 1e-6 of its energy
+VOICING_WEIGHT_FLOOR = 1e-3  # added to each frame's voicing weight in the f0 mean (an all-unvoiced span keeps a mean)
 EDGE_FRAMES = 8              # mel frames of edge padding each side (6 leave the first 10 ms at the real clips' level)
-PITCH_RECEPTIVE_FRAMES = 1 + PITCH_CONVS * (PITCH_KERNEL - 1)   # the causal pitch head's frames (9: t - 8 .. t)
+PITCH_SMOOTH_FRAMES = 9     # the f0 is a voicing-weighted mean of the head's log-f0 over frames t - 8 .. t (72 ms)
+PITCH_RECEPTIVE_FRAMES = 1 + PITCH_CONVS * (PITCH_KERNEL - 1) + PITCH_SMOOTH_FRAMES - 1   # the causal pitch
+                                                                                         # path's frames (17)
 assert RENDER_STRIDES[0] * RENDER_STRIDES[1] * RENDER_STRIDES[2] == MEL_HOP
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")
 class PitchFromLogits(keras.layers.Layer):
-    """[batch, frames, 2] logits -> [batch, frames, 2]: f0 in Hz (log-scale sigmoid over PITCH_MIN_HZ ..
-    PITCH_MAX_HZ) and the voicing probability."""
+    """[batch, frames, 2] logits -> [batch, frames, 2]: f0 in Hz (log scale over PITCH_MIN_HZ .. PITCH_MAX_HZ) and
+    the voicing probability. The f0 of frame t is the mean of the log-f0 of frames t - smooth_frames + 1 .. t
+    (the first frame repeated before the start), each weighted by its voicing probability: causal, and a pitch
+    that holds still over a syllable's voiced frames however much the head's reading of each frame wavers."""
+
+    def __init__(self, smooth_frames: int = PITCH_SMOOTH_FRAMES, **kwargs):
+        super().__init__(**kwargs)
+        self.smooth_frames = int(smooth_frames)
 
     def call(self, logits):
         import tensorflow as tf
 
-        f0 = PITCH_MIN_HZ * tf.pow(PITCH_MAX_HZ / PITCH_MIN_HZ, tf.sigmoid(logits[..., :1]))
-        return tf.concat([f0, tf.sigmoid(logits[..., 1:])], axis=-1)
+        log_f0 = tf.sigmoid(logits[..., :1])                  # [batch, frames, 1]: 0 .. 1 over the log-f0 range
+        voicing = tf.sigmoid(logits[..., 1:])
+        k = self.smooth_frames
+        if k > 1:
+            weight = voicing + VOICING_WEIGHT_FLOOR
+            num = tf.nn.avg_pool1d(replicate_edges(log_f0 * weight, k - 1)[:, :-(k - 1)], k, 1, "VALID")
+            den = tf.nn.avg_pool1d(replicate_edges(weight, k - 1)[:, :-(k - 1)], k, 1, "VALID")
+            log_f0 = num / den
+        f0 = PITCH_MIN_HZ * tf.pow(PITCH_MAX_HZ / PITCH_MIN_HZ, log_f0)
+        return tf.concat([f0, voicing], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "smooth_frames": self.smooth_frames}
 
 
 class EdgePaddedRenderer(keras.Model):
