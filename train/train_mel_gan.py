@@ -12,9 +12,7 @@ it out) and a loss d_<name> / g_<name> in the progress lines:
               surrogate gradient of vad.soft_vad) (--timing_weight)
     syllable  each speaker's mels alone through one critic, ~0.2 s patches (--syllable_weight)
 --loss for all (hinge, or WGAN-GP with gradient penalty GP_WEIGHT on each critic), --d_updates critic steps per
-planner step, fresh batches each; --fm_weight adds feature matching on the mel critic's features;
---modulation_weight pulls the planner's mean modulation spectrum (each mel band's power at 0.5-62.5 Hz,
-wavebabble.mel_modulation) onto the real clips' (loss "mod").
+planner step, fresh batches each; --fm_weight adds feature matching on the mel critic's features.
 Loop, checkpoints and resuming: train.stage_loop.
 """
 from __future__ import annotations
@@ -43,8 +41,6 @@ def define_flags() -> None:
     flags.DEFINE_bool("spectral_norm", False, "Spectral normalisation in the mel critic.")
     flags.DEFINE_float("vad_grad_temperature_db", 10.0, "Surrogate gradient of the soft VAD (vad.soft_vad).")
     flags.DEFINE_float("fm_weight", 0.0, "Feature-matching weight of the planner's loss.")
-    flags.DEFINE_float("modulation_weight", 0.0, "Weight of the modulation-spectrum loss (the planner's mean "
-                       "log power per mel band and modulation band against the real clips'); 0 leaves it out.")
     flags.DEFINE_float("mel_weight", 1.0, "Weight of the mel critic in the planner's loss (and its own).")
     flags.DEFINE_float("syllable_weight", 1.0, "Weight of the syllable critic (each speaker's mels alone, "
                        "~0.2 s patches) in the planner's loss and its own; 0 removes it.")
@@ -63,7 +59,6 @@ def main(argv) -> int:
     from wavebabble import data, losses
     from wavebabble.config import get_config
     from wavebabble.mel import MEL_HOP, MEL_SAMPLE_RATE, dialogue_mels, mel_soft_vad
-    from wavebabble.mel_modulation import corpus_log_modulation_spectrum, modulation_loss
     from wavebabble.models.timing_discriminator import build_timing_discriminator
     from wavebabble.models.mel_planner import NOISE_CH, build_mel_critic, build_mel_planner, build_syllable_critic
 
@@ -74,8 +69,6 @@ def main(argv) -> int:
     del clips
     bins = mels.shape[-1] // 2
     frames = FLAGS.slice_len // MEL_HOP          # mel frames per clip = the planner's noise frames
-    if FLAGS.modulation_weight:                  # both speakers' mels as separate sequences
-        mod_target = tf.constant(corpus_log_modulation_spectrum(np.concatenate([mels[..., :bins], mels[..., bins:]])))
     rng = np.random.default_rng(FLAGS.seed)
     tf.keras.utils.set_random_seed(FLAGS.seed)
     planner, critic = build_mel_planner(FLAGS.dim), build_mel_critic(FLAGS.dim, spectral_norm=FLAGS.spectral_norm)
@@ -145,9 +138,6 @@ def main(argv) -> int:
                 real_f, fake_f = split(critic(real, training=True))[0], split(critic(fake, training=True))[0]
                 out["fm"] = tf.reduce_mean(losses.feature_matching(real_f, fake_f))
                 g_loss += FLAGS.fm_weight * out["fm"]
-            if FLAGS.modulation_weight:
-                out["mod"] = modulation_loss(per_speaker(fake), mod_target)
-                g_loss += FLAGS.modulation_weight * out["mod"]
         grads = tape.gradient(g_loss, planner.trainable_variables)
         g_opt.apply_gradients(zip(grads, planner.trainable_variables))
         return out
