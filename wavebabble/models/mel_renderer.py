@@ -76,9 +76,10 @@ class PitchFromLogits(keras.layers.Layer):
         k = self.smooth_frames
         if k > 1:
             weight = voicing + VOICING_WEIGHT_FLOOR
-            num = tf.nn.avg_pool1d(replicate_edges(log_f0 * weight, k - 1)[:, :-(k - 1)], k, 1, "VALID")
-            den = tf.nn.avg_pool1d(replicate_edges(weight, k - 1)[:, :-(k - 1)], k, 1, "VALID")
-            log_f0 = num / den
+            pair = tf.concat([log_f0 * weight, weight], axis=-1)                  # [batch, frames, 2]
+            padded = tf.concat([tf.repeat(pair[:, :1], k - 1, axis=1), pair], axis=1)   # first frame repeated
+            sums = tf.nn.avg_pool1d(padded, k, 1, "VALID")                         # means over frames t-k+1 .. t
+            log_f0 = sums[..., :1] / sums[..., 1:]
         f0 = PITCH_MIN_HZ * tf.pow(PITCH_MAX_HZ / PITCH_MIN_HZ, log_f0)
         return tf.concat([f0, voicing], axis=-1)
 
