@@ -40,24 +40,6 @@ def define_flags() -> None:
     flags.DEFINE_integer("harmonics", DEFAULT_HARMONICS, "Harmonics of the renderer's pitched source (0: none, the "
                          "renderer before 2026-12-03).", lower_bound=0)
     flags.DEFINE_float("pitch_weight", 1.0, "Weight of the pitch head's loss (with --harmonics).", lower_bound=0.0)
-    flags.DEFINE_float("mel_perturbation", 0.0, "Input perturbation (0: none): each window's mels are blurred in "
-                       "time by a random share and get Gaussian noise of a random std up to this (perturbed_mels); "
-                       "the target stays the real audio.", lower_bound=0.0)
-
-
-def perturbed_mels(mel, noise_std: float):
-    """mel [batch, frames, bins] -> the same shape: per window, mel + a (blur(mel) - mel) + s N(0, 1) with a ~ U(0,
-    1) and s ~ U(0, noise_std); blur is the binomial [1, 4, 6, 4, 1] / 16 over frames (edges repeated). Trains the
-    renderer to read a frame's level from the mels' mean, not their frame-to-frame texture, which a generated
-    plan does not share with real speech."""
-    import tensorflow as tf
-
-    batch = tf.shape(mel)[0]
-    p = tf.concat([mel[:, :1], mel[:, :1], mel, mel[:, -1:], mel[:, -1:]], axis=1)
-    blurred = (p[:, :-4] + 4.0 * p[:, 1:-3] + 6.0 * p[:, 2:-2] + 4.0 * p[:, 3:-1] + p[:, 4:]) / 16.0
-    share = tf.random.uniform([batch, 1, 1])
-    std = tf.random.uniform([batch, 1, 1], maxval=noise_std)
-    return mel + share * (blurred - mel) + std * tf.random.normal(tf.shape(mel))
 
 
 def check_resumed_harmonics(logdir: str, harmonics: int) -> None:
@@ -104,8 +86,6 @@ def main(argv) -> int:
     @tf.function
     def train_step(wave, f0, voiced):
         mel = log_mel(wave, sr)
-        if FLAGS.mel_perturbation > 0:
-            mel = perturbed_mels(mel, FLAGS.mel_perturbation)
         with tf.GradientTape() as tape:
             fake = renderer(mel, training=True)[..., 0]
             stft = losses.multi_resolution_stft(wave, fake)

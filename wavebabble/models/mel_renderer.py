@@ -33,7 +33,7 @@ import keras
 
 from wavebabble.mel import MEL_BINS, MEL_HOP, MEL_SAMPLE_RATE
 from wavebabble.models.harmonic_source import ExtendStartPhases, HarmonicSource
-from wavebabble.models.layers import ICNR, CausalDCBlock, CausalHighPass, HeldConv1DTranspose
+from wavebabble.models.layers import ICNR, CausalDCBlock, CausalHighPass
 from wavebabble.speechlike import PITCH_MAX_HZ, PITCH_MIN_HZ
 
 RENDER_STRIDES = (4, 4, 4)           # product = MEL_HOP
@@ -154,7 +154,7 @@ def _render_graph(mel, layer, dim: int, harmonics: int, start=None, edges: int =
         ch = mul * dim
         factor //= stride
         x = act(f"up{s}_act")(x)
-        x = layer(f"up{s}", lambda: HeldConv1DTranspose(
+        x = layer(f"up{s}", lambda: keras.layers.Conv1DTranspose(
             ch, 2 * stride, strides=stride, padding="same", kernel_initializer=ICNR(stride), name=f"up{s}"))(x)
         if source is not None:
             y = conv(f"source{s}_conv", ch, max(2 * factor, IN_KERNEL), strides=factor, padding="same")(source)
