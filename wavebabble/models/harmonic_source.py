@@ -106,26 +106,3 @@ class HarmonicSource(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         batch, frames = input_shape[0][:2]
         return (batch, None if frames is None else frames * self.hop, self.harmonics)
-
-
-@keras.saving.register_keras_serializable(package="wavebabble")
-class NoiseExcitation(keras.layers.Layer):
-    """voicing [batch, frames] -> [batch, frames * hop, 2]: white noise N(0, 1) times (1 - voicing) and an
-    independent one times voicing (each frame's voicing held over its hop): the source's unvoiced and breathy
-    branches (neural source-filter's noise). Fresh noise on every call."""
-
-    def __init__(self, hop: int, **kwargs):
-        super().__init__(**kwargs)
-        self.hop = int(hop)
-
-    def get_config(self):
-        return {**super().get_config(), "hop": self.hop}
-
-    def call(self, voicing):
-        v = tf.repeat(tf.stop_gradient(voicing), self.hop, axis=1)[..., None]     # [batch, samples, 1]
-        noise = tf.random.normal(tf.concat([tf.shape(v)[:2], [2]], 0), dtype=v.dtype)
-        return noise * tf.concat([1.0 - v, v], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        t = None if input_shape[1] is None else input_shape[1] * self.hop
-        return (input_shape[0], t, 2)

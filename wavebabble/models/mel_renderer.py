@@ -32,8 +32,8 @@ from __future__ import annotations
 import keras
 
 from wavebabble.mel import MEL_BINS, MEL_HOP, MEL_SAMPLE_RATE
-from wavebabble.models.harmonic_source import ExtendStartPhases, HarmonicSource, NoiseExcitation
-from wavebabble.models.layers import ICNR, CausalDCBlock, CausalHighPass, HeldConv1DTranspose
+from wavebabble.models.harmonic_source import ExtendStartPhases, HarmonicSource
+from wavebabble.models.layers import ICNR, CausalDCBlock, CausalHighPass
 from wavebabble.speechlike import PITCH_MAX_HZ, PITCH_MIN_HZ
 
 RENDER_STRIDES = (4, 4, 4)           # product = MEL_HOP
@@ -148,15 +148,13 @@ def _render_graph(mel, layer, dim: int, harmonics: int, start=None, edges: int =
             start = layer("start_edges", lambda: ExtendStartPhases(edges, MEL_HOP, MEL_SAMPLE_RATE,
                                                                    name="start_edges"))([start, pitch[..., 0]])
         source = harmonic([pitch[..., 0], pitch[..., 1]] + ([] if start is None else [start]))
-        noise = layer("noise_source", lambda: NoiseExcitation(MEL_HOP, name="noise_source"))(pitch[..., 1])
-        source = keras.layers.Concatenate(axis=-1)([source, noise])
     x = conv("in_conv", IN_MUL * dim, IN_KERNEL, padding="same")(mel)
     factor = MEL_HOP
     for s, (stride, mul) in enumerate(zip(RENDER_STRIDES, RENDER_MULS)):
         ch = mul * dim
         factor //= stride
         x = act(f"up{s}_act")(x)
-        x = layer(f"up{s}", lambda: HeldConv1DTranspose(
+        x = layer(f"up{s}", lambda: keras.layers.Conv1DTranspose(
             ch, 2 * stride, strides=stride, padding="same", kernel_initializer=ICNR(stride), name=f"up{s}"))(x)
         if source is not None:
             y = conv(f"source{s}_conv", ch, max(2 * factor, IN_KERNEL), strides=factor, padding="same")(source)
