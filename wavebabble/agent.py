@@ -9,10 +9,11 @@
       gate(partner_vad [n], first_frame, seed) -> [n]        the (streaming) responder on a window of frames
       gate_offline(partner_vad [n], first_frame, seed) -> [n]   the offline responder (the same as gate without one)
       voice(first_frame, num_frames, seed)     -> [num_frames, MEL_BINS]   the agent's voice features
-      render(gate [n], voice [n, MEL_BINS])    -> [n * MEL_HOP]            gated mels -> waveform
+      render(gate [n], voice [n, MEL_BINS], seed) -> [n * MEL_HOP]         gated mels -> waveform
       pitch(gate [n], voice [n, MEL_BINS])     -> [n]   the renderer's source f0 (Hz) of those frames   } a renderer
-      render_from(gate [n], voice [n, MEL_BINS], start [n]) -> [n * MEL_HOP]  render, the source's    } with a
-                                                 frame start phases given (a window of a longer answer) } source
+      render_from(gate [n], voice [n, MEL_BINS], start [n], first_frame, seed) -> [n * MEL_HOP]      } with a
+                                           render of frames first_frame .. + n, the source's frame  } source
+                                           start phases given (a window of a longer answer)         }
       continue_vad(prompt_vad [n, 2], num_frames, seed) -> [num_frames, 2]  both speakers' VAD going on from a
                                                           prompt's (the continuer, models/continuer.py)
       response_delay_frames, receptive_frames   int64 scalar variables, the responder's (reaction_frames)
@@ -32,14 +33,15 @@ partner 192 ms late (a chunk plus the look-aheads, so each chunk is answered bef
 for whole recordings, 24 ms late (models/responder.py OFFLINE_DELAY_FRAMES), which times turns better.
 Noise is a function of (seed, absolute frame) (wavebabble.frame_noise: each responder's the noise it was trained
 with, its slow channels held over blocks of absolute frames), so a window of frames gets the same noise whichever
-call asks for it. That is what makes the streaming agent's answer the
-offline one: each chunk recomputes only windows whose outputs depend on frames already heard (the responder's
-receptive field plus its delay on the left; the planner's VOICE_MARGIN_FRAMES on both sides, on the planner's
-PLAN_UPSAMPLE grid; the renderer's RENDER_LOOKAHEAD_FRAMES on the right). A renderer with a pitched source
-(models/mel_renderer.py) integrates its phase from the answer's first frame: the streaming agent keeps the
-source's frame start phases (from `pitch`, which is causal: final once a frame is known) and renders each window
-from them (`render_from`). The two are equal within float rounding, to the last sample (with a source, that
-rounding also adds up in the phase: ~1e-5 cycles after 9 s).
+call asks for it. That is what makes the streaming agent's answer the offline one: each chunk recomputes only
+windows whose outputs depend on frames already heard (the responder's receptive field plus its delay on the left;
+the planner's VOICE_MARGIN_FRAMES on both sides, on the planner's PLAN_UPSAMPLE grid; the renderer's
+RENDER_LOOKAHEAD_FRAMES on the right). A renderer with a pitched source (models/mel_renderer.py) integrates its
+phase from the answer's first frame: the streaming agent keeps the source's frame start phases (from `pitch`, which
+is causal: final once a frame is known) and renders each window from them (`render_from`); the source's noise is a
+function of (seed, absolute sample) (wavebabble.sample_noise, keyed by seed_key(seed)), so a window given its first
+frame gets the whole answer's noise. The two are equal within float rounding, to the last sample (with a source,
+that rounding also adds up in the phase: ~1e-5 cycles after 9 s).
 """
 from __future__ import annotations
 
@@ -57,12 +59,14 @@ from wavebabble.models.mel_planner import NOISE_CH, PLAN_UPSAMPLE, gate_voice, v
 from wavebabble.models.mel_renderer import PITCH_RECEPTIVE_FRAMES, phased_renderer, pitch_model, renderer_harmonics
 from wavebabble.frame_noise import PLANNER_STREAM, block_noise, responder_noise
 from wavebabble.models.responder import RENDER_LOOKAHEAD_FRAMES, reaction_frames, stream_chunk_frames
+from wavebabble.sample_noise import seed_key
 
 VOICE_MARGIN_FRAMES = 256        # the planner's voice at frame t reads its noise within t-243 .. t+228 (measured)
 AGENT_CHANNEL = 1                # the planner speaker whose voice the agent speaks with (B)
 MEL_CONTEXT_FRAMES = 2           # frames of audio either side of a segment whose partner VAD is computed
 RENDER_CONTEXT_FRAMES = RENDER_LOOKAHEAD_FRAMES + PITCH_RECEPTIVE_FRAMES - 1   # mel frames left of a rendered
-                                 # window: the renderer reads ~8 back, to frames whose pitch reads 16 back
+                                 # window (24): the renderer reads ~10 back (its source ~5, to frames whose
+                                 # pitch reads 16 back)
 MIN_PEAK = 1e-4                  # a partner quieter than this everywhere is silence (normalize_level)
 
 
@@ -155,16 +159,22 @@ class AgentCore(tf.Module):
         if harmonics:
             phased, head = phased_renderer(renderer), pitch_model(renderer)
 
+        def noise_at(first_frame, seed):
+            """The renderer's noise_at [1, 2]: the seed's key, the absolute sample of frame first_frame."""
+            return tf.stack([seed_key(seed), tf.cast(first_frame, tf.int64) * MEL_HOP])[None]
+
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
-                                      tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice")])
-        def render(gate, voice):
+                                      tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice"),
+                                      tf.TensorSpec([], tf.int64, name="seed")])
+        def render(gate, voice, seed):
             """Gated voice -> the agent's waveform [n * MEL_HOP] in [-1, 1]; a source's phase integrated from frame
-            0 (frame_start_phases of its pitch: what the streaming agent's render_from windows are given)."""
+            0 (frame_start_phases of its pitch: what the streaming agent's render_from windows are given), its
+            noise the seed's from sample 0 (a renderer without a source has no noise: the seed is unused)."""
             mel = gated_mel(gate, voice)
             if not harmonics:
                 return tf.clip_by_value(self._models.renderer(mel)[0, :, 0], -1.0, 1.0)
             start = tf.cast(frame_start_phases(head(mel)[0, :, 0], MEL_HOP, MEL_SAMPLE_RATE), tf.float32)
-            return tf.clip_by_value(phased([mel, start[None]])[0, :, 0], -1.0, 1.0)
+            return tf.clip_by_value(phased([mel, start[None], noise_at(0, seed)])[0, :, 0], -1.0, 1.0)
 
         if harmonics:
             @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
@@ -176,10 +186,14 @@ class AgentCore(tf.Module):
 
             @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
                                           tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice"),
-                                          tf.TensorSpec([None], tf.float32, name="start")])
-            def render_from(gate, voice, start):
-                """render, the source's frame start phases [n] (cycles) given."""
-                return tf.clip_by_value(phased([gated_mel(gate, voice), start[None]])[0, :, 0], -1.0, 1.0)
+                                          tf.TensorSpec([None], tf.float32, name="start"),
+                                          tf.TensorSpec([], tf.int64, name="first_frame"),
+                                          tf.TensorSpec([], tf.int64, name="seed")])
+            def render_from(gate, voice, start, first_frame, seed):
+                """render of frames first_frame .. + n of an answer, the source's frame start phases [n] (cycles)
+                given."""
+                mel = gated_mel(gate, voice)
+                return tf.clip_by_value(phased([mel, start[None], noise_at(first_frame, seed)])[0, :, 0], -1.0, 1.0)
 
             self.pitch, self.render_from = pitch, render_from
 
@@ -195,7 +209,7 @@ class AgentCore(tf.Module):
             # streaming responder never reads that padding: it is behind its delay)
             ahead = frames + RENDER_LOOKAHEAD_FRAMES
             g = gate_offline(tf.pad(heard, [[0, RENDER_LOOKAHEAD_FRAMES]]), tf.constant(0, tf.int64), seed)
-            agent = render(g, voice(tf.constant(0, tf.int64), ahead, seed))[:length]
+            agent = render(g, voice(tf.constant(0, tf.int64), ahead, seed), seed)[:length]
             return {"agent": agent, "partner_vad": heard, "agent_gate": g[:frames]}
 
         @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="prompt_vad"),
@@ -320,9 +334,11 @@ class StreamingAgent:
         f0 = max(0, self._emitted // MEL_HOP - RENDER_CONTEXT_FRAMES)
         if self._pitched:
             wave = c.render_from(tf.constant(self._gate[f0:]), tf.constant(self._voice[f0:]),
-                                 tf.constant(self._start[f0:], tf.float32)).numpy()
+                                 tf.constant(self._start[f0:], tf.float32), tf.constant(f0, tf.int64),
+                                 tf.constant(self.seed, tf.int64)).numpy()
         else:
-            wave = c.render(tf.constant(self._gate[f0:]), tf.constant(self._voice[f0:])).numpy()
+            wave = c.render(tf.constant(self._gate[f0:]), tf.constant(self._voice[f0:]),
+                            tf.constant(self.seed, tf.int64)).numpy()
         out = wave[self._emitted - f0 * MEL_HOP:ready - f0 * MEL_HOP]
         self._emitted = ready
         return out
@@ -369,5 +385,5 @@ def continue_dialogue(core, prompt: np.ndarray, num_samples: int, seed: int = 0)
     for c in range(2):
         s = tf.constant(speaker_seed(seed, c), tf.int64)
         voice = core.voice(tf.constant(start, tf.int64), tf.constant(ahead, tf.int32), s)
-        out.append(core.render(tf.constant(vad[:, c]), voice).numpy())
+        out.append(core.render(tf.constant(vad[:, c]), voice, s).numpy())
     return np.stack(out, -1)[:num_samples]

@@ -5,6 +5,7 @@
     frame_start_phases(f0 [batch, frames], hop, sample_rate, phase0=0) -> [batch, frames] float64 cycles in [0, 1)
     ExtendStartPhases(n, hop, sample_rate)([start [batch, frames], f0 [batch, frames + 2 n]])
         -> [batch, frames + 2 n]: given start phases, n frames more each side following f0
+    NoiseExcitation(hop, edges)([voicing [batch, frames], at [batch, 2] int64]) -> [batch, frames * hop, 2]
 
 Channel k - 1 is voicing * sin(2 pi k phase(t)): the k-th harmonic of the frame pitch, zero where k * f0 is at or
 above NYQUIST_SHARE of the Nyquist frequency (no aliases). f0 (Hz) and voicing (0..1) are linear between frame
@@ -14,11 +15,18 @@ first sample: each frame's start phase is a float64 cumulative sum of whole-fram
 (frame_start_phases), so a rendering of minutes keeps sub-sample accuracy. A third input gives the frames' start
 phases instead (a window of a longer rendering, whose phases its caller kept: wavebabble.agent's streaming).
 The source passes no gradient back to f0 and voicing.
+
+NoiseExcitation is the source's noise branch (the unvoiced sounds and the breath in voiced ones): unit-variance
+noise times (1 - voicing) and an independent one times voicing, each frame's voicing held over its hop. Its noise
+is wavebabble.sample_noise's, a pure function of a key and the absolute sample index, so a window of a longer
+rendering gets the whole rendering's noise.
 """
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
+
+from wavebabble.sample_noise import sample_normal
 
 NYQUIST_SHARE = 0.95     # harmonics at or above this share of the Nyquist frequency are silenced
 
@@ -106,3 +114,29 @@ class HarmonicSource(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         batch, frames = input_shape[0][:2]
         return (batch, None if frames is None else frames * self.hop, self.harmonics)
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class NoiseExcitation(keras.layers.Layer):
+    """[voicing [batch, frames], at [batch, 2] int64] -> [batch, frames * hop, 2]: sample_normal noise times
+    (1 - voicing) and an independent one times voicing. at[:, 0] is each row's noise key; at[:, 1] the absolute
+    sample index of frame `edges`'s first sample (the frames before it are padding: a renderer's edge frames),
+    so sample n of the output is absolute sample at[:, 1] + n - edges * hop."""
+
+    def __init__(self, hop: int, edges: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.hop, self.edges = int(hop), int(edges)
+
+    def get_config(self):
+        return {**super().get_config(), "hop": self.hop, "edges": self.edges}
+
+    def call(self, inputs):
+        voicing, at = inputs
+        v = tf.repeat(tf.stop_gradient(tf.cast(voicing, tf.float32)), self.hop, axis=1)[..., None]   # [b, t, 1]
+        at = tf.cast(at, tf.int64)
+        noise = sample_normal(at[:, 0], at[:, 1] - self.edges * self.hop, tf.shape(v)[1], 2)
+        return noise * tf.concat([1.0 - v, v], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        frames = input_shape[0][1]
+        return (input_shape[0][0], None if frames is None else frames * self.hop, 2)

@@ -8,6 +8,8 @@
   more MACs), but under XLA on CPU it keeps its speed while Conv1DTranspose becomes ~40x slower.
 - `CausalDCBlock`: x [batch, time, ch] -> x minus its causal moving average over `width` samples (a DC and
   sub-audio notch that reads no sample ahead).
+- `HeldConv1DTranspose`: keras Conv1DTranspose followed by a causal moving average over `strides` output samples
+  (nearest-neighbour upsampling then a convolution): no steady per-phase pattern (checkerboard) survives it.
 - `CausalHighPass`: x [batch, time, ch] -> each channel through a Butterworth high-pass, as a causal FIR of its
   impulse response.
 - `GroupedConv1D`: keras Conv1D(groups=g) weights and output, computed as g ordinary convolutions
@@ -218,6 +220,20 @@ class GroupedConv1D(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "groups": self.groups}
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class HeldConv1DTranspose(keras.layers.Conv1DTranspose):
+    """keras Conv1DTranspose (same weights, same arguments) whose output [batch, time * strides, filters] then
+    passes a causal moving average over `strides` samples (zeros before the start). The pair is nearest-neighbour
+    upsampling followed by a convolution: the average's nulls at multiples of output_rate / strides remove the
+    steady pattern a transposed convolution's phases leave there (its checkerboard, heard as lines at those
+    frequencies), whatever the weights learn. Reads no sample ahead beyond the transposed convolution's own."""
+
+    def call(self, inputs):
+        y = super().call(inputs)
+        width = self.strides[0]
+        return tf.nn.avg_pool1d(tf.pad(y, [[0, 0], [width - 1, 0], [0, 0]]), width, 1, "VALID")
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")

@@ -1,39 +1,51 @@
 """The renderer of the two-stage generator: log-mel frames -> waveform (MelGAN-style, Kumar et al. 2019).
 
-    build_mel_renderer(dim, harmonics=0) -> keras.Model: mel [batch, frames, MEL_BINS]
+    build_mel_renderer(dim, harmonics=0) -> keras.Model: mel [batch, frames, MEL_BINS] (or [mel, noise_at])
         -> audio [batch, frames * MEL_HOP, 1]
     pitch_model(renderer) -> keras.Model: mel -> [batch, frames, 2] (f0 in Hz, voicing probability)  (harmonics > 0)
-    phased_renderer(renderer) -> keras.Model: [mel, start [batch, frames]] -> audio, the source's frame phases given
+    phased_renderer(renderer) -> keras.Model: [mel, start [batch, frames], noise_at [batch, 2]] -> audio, the
+        source's frame phases and noise given
+    content_noise_at(mel) -> noise_at [batch, 2] int64: the noise a renderer called on mel alone uses
 
-Conv1D(8 dim, IN_KERNEL) -> three stages of [LeakyReLU -> Conv1DTranspose(kernel 2 * 4, stride 4, ICNR start) ->
+Conv1D(8 dim, IN_KERNEL) -> three stages of [LeakyReLU -> HeldConv1DTranspose(kernel 2 * 4, stride 4, ICNR start:
+a transposed convolution then a causal mean over its stride, so no checkerboard lines at 2 and 4 kHz) ->
 RESIDUAL_DILATIONS residual units (LeakyReLU, Conv1D(kernel 3, dilation), LeakyReLU, Conv1D(1))], channels
 4 dim, 2 dim, dim -> LeakyReLU -> Conv1D(1, OUT_KERNEL, tanh). One speaker at a time (speakers are folded into the
-batch). Fully convolutional with a bounded receptive field (about 8 frames each side: the agent's
-RENDER_LOOKAHEAD_FRAMES), so it trains on short random windows and renders any length in one call. The mels are
+batch). Fully convolutional with a bounded receptive field (8 frames ahead: the agent's RENDER_LOOKAHEAD_FRAMES;
+about 10 back), so it trains on short random windows and renders any length in one call. The mels are
 edge-padded first (EDGE_FRAMES copies of the first and of the last frame; the output's EDGE_FRAMES * MEL_HOP samples
 each side cropped off): with the convolutions' zero padding a log-mel edge reads as a loud frame (0 is -20 dB), and
 the causal filters below would start from rest at the first sample; either rendered a click at every clip's start.
 
 With `harmonics` > 0 the renderer has a pitched source (neural source-filter, Wang et al. 2019): a pitch head
-(PITCH_CONVS causal Conv1D(4 dim, PITCH_KERNEL) + LeakyReLU, then Conv1D(2, 1)) reads the mels up to each
-frame and gives it an f0 in PITCH_MIN_HZ .. PITCH_MAX_HZ (log scale; held steady by a causal voicing-weighted
-mean over PITCH_SMOOTH_FRAMES) and a voicing probability (layer "pitch", trained on YIN targets by
-train.train_renderer); a HarmonicSource makes `harmonics` voiced harmonics of that pitch
-at the sample rate (it passes no gradient back to the head), and each upsampling stage adds them, brought to its
-rate by a strided Conv1D (kernel 2 x factor), before its residual units; the output passes a CausalDCBlock over
+(PITCH_CONVS causal Conv1D(4 dim, PITCH_KERNEL) + LeakyReLU, then Conv1D(2, 1)) reads the mels up to each frame and
+gives it an f0 in PITCH_MIN_HZ .. PITCH_MAX_HZ (log scale; held steady by a causal voicing-weighted mean over
+PITCH_SMOOTH_FRAMES) and a voicing probability (layer "pitch", trained on YIN targets by train.train_renderer); a
+HarmonicSource makes `harmonics` voiced harmonics of that pitch at the sample rate (it passes no gradient back to
+the head), and a NoiseExcitation adds two noise channels (noise x (1 - voicing), noise x voicing: the unvoiced
+sounds, the pauses' noise floor, the breath); each upsampling stage adds all of them, brought to its rate by a
+strided Conv1D (kernel 2 x factor), before its residual units; the output passes a CausalDCBlock over
 DC_BLOCK_SAMPLES (the source through the LeakyReLUs leaves a DC shift that follows the voicing, a syllable-rate
 rumble the STFT loss hardly sees), then a causal Butterworth high-pass (HIGH_PASS_ORDER, HIGH_PASS_HZ: the DC block
-leaves rumble below 60 Hz, which the log-mel, from 60 Hz, does not see). The head is causal so that the source
-adds little to the renderer's look-ahead (RENDER_LOOKAHEAD_FRAMES, which sets the streaming agent's reaction
-delay). Without it (0) the voice's periodicity must come from the mels.
+leaves rumble below 60 Hz, which the log-mel, from 60 Hz, does not see). The head is causal so that the source adds
+little to the renderer's look-ahead (RENDER_LOOKAHEAD_FRAMES, which sets the streaming agent's reaction delay).
+Without it (0) the voice's periodicity and noise must come from the mels.
+
+The noise is a pure function of a key and the absolute sample (wavebabble.sample_noise): the renderer's second
+input noise_at [batch, 2] int64 gives each row's key and the absolute index of its frame 0's first sample. Called
+on mel alone, the key is a hash of the row's mels and frame 0 is sample 0 (content_noise_at), so the renderer is a
+deterministic function of its mels; the two-stage generator keys each speaker by its clip's z instead and the
+agent by its seed, and the streaming agent's windows give their absolute position, so they get the whole
+rendering's noise.
 """
 from __future__ import annotations
 
 import keras
 
 from wavebabble.mel import MEL_BINS, MEL_HOP, MEL_SAMPLE_RATE
-from wavebabble.models.harmonic_source import ExtendStartPhases, HarmonicSource
-from wavebabble.models.layers import ICNR, CausalDCBlock, CausalHighPass
+from wavebabble.models.harmonic_source import ExtendStartPhases, HarmonicSource, NoiseExcitation
+from wavebabble.models.layers import ICNR, CausalDCBlock, CausalHighPass, HeldConv1DTranspose
+from wavebabble.sample_noise import row_key
 from wavebabble.speechlike import PITCH_MAX_HZ, PITCH_MIN_HZ
 
 RENDER_STRIDES = (4, 4, 4)           # product = MEL_HOP
@@ -50,7 +62,7 @@ HIGH_PASS_HZ = PITCH_MIN_HZ  # then a high-pass: speech has nothing below the lo
 HIGH_PASS_ORDER = 4
 HIGH_PASS_TAPS = 5 * MEL_HOP  # its causal FIR: the impulse response's tail beyond this holds < 1e-6 of its energy
 VOICING_WEIGHT_FLOOR = 1e-3  # added to each frame's voicing weight in the f0 mean (an all-unvoiced span keeps a mean)
-EDGE_FRAMES = 8              # mel frames of edge padding each side (6 leave the first 10 ms at the real clips' level)
+EDGE_FRAMES = 10             # mel frames of edge padding each side: the renderer reads ~10 back, 8 ahead
 PITCH_SMOOTH_FRAMES = 9     # the f0 is a voicing-weighted mean of the head's log-f0 over frames t - 8 .. t (72 ms)
 PITCH_RECEPTIVE_FRAMES = 1 + PITCH_CONVS * (PITCH_KERNEL - 1) + PITCH_SMOOTH_FRAMES - 1   # the causal pitch
                                                                                          # path's frames (17)
@@ -91,45 +103,72 @@ class PitchFromLogits(keras.layers.Layer):
 
 
 class EdgePaddedRenderer(keras.Model):
-    """The renderer: its functional graph (_render_graph on mel [batch, frames, MEL_BINS]) called on the mels
-    edge-padded by EDGE_FRAMES frames each side (replicate_edges), the audio's EDGE_FRAMES * MEL_HOP samples each
-    side cropped off -> [batch, frames * MEL_HOP, 1]. The padding is in `call`, not in the graph, so the graph's
-    layers keep the numbering checkpoints find them by."""
+    """The renderer: its functional graph (_render_graph on mel [batch, frames, MEL_BINS] and, with a pitched
+    source, noise_at [batch, 2] int64) called on the mels edge-padded by EDGE_FRAMES frames each side
+    (replicate_edges), the audio's EDGE_FRAMES * MEL_HOP samples each side cropped off -> [batch, frames * MEL_HOP,
+    1]. Inputs: mel, or [mel, noise_at]; a pitched renderer given mel alone uses content_noise_at(mel). The padding
+    is in `call`, not in the graph, so the graph's layers keep the numbering checkpoints find them by."""
+
+    @property
+    def input_spec(self):
+        """None: mel alone or [mel, noise_at] (the graph's own spec would demand both)."""
+        return None
+
+    @input_spec.setter
+    def input_spec(self, value):
+        pass
 
     def call(self, inputs, training=None, mask=None):
-        audio = super().call(replicate_edges(inputs, EDGE_FRAMES), training=training, mask=mask)
+        mel, at = inputs if isinstance(inputs, (list, tuple)) else (inputs, None)
+        padded = replicate_edges(mel, EDGE_FRAMES)
+        if len(self.inputs) > 1:
+            padded = [padded, content_noise_at(mel) if at is None else at]
+        audio = super().call(padded, training=training, mask=mask)
         return crop_edges(audio, EDGE_FRAMES * MEL_HOP)
 
 
+def content_noise_at(mel):
+    """mel [batch, frames, MEL_BINS] -> noise_at [batch, 2] int64: (a hash of the row's mels, sample 0)."""
+    import tensorflow as tf
+
+    key = row_key(mel)
+    return tf.stack([key, tf.zeros_like(key)], axis=1)
+
+
 def build_mel_renderer(dim: int = 16, harmonics: int = 0, name: str = "mel_renderer") -> keras.Model:
-    """mel [batch, frames, MEL_BINS] -> audio [batch, frames * MEL_HOP, 1] in (-1, 1); base channels `dim`;
-    `harmonics` > 0 adds the pitched source (module docstring), its phase the running integral from the first
-    padded frame (EDGE_FRAMES before frame 0)."""
+    """mel [batch, frames, MEL_BINS] (or [mel, noise_at [batch, 2] int64] with a source) -> audio [batch,
+    frames * MEL_HOP, 1] in (-1, 1); base channels `dim`; `harmonics` > 0 adds the pitched and noise source
+    (module docstring), its phase the running integral from the first padded frame (EDGE_FRAMES before frame 0)."""
     mel = keras.Input((None, MEL_BINS), name="mel")
-    return EdgePaddedRenderer(mel, _render_graph(mel, lambda layer_name, make: make(), dim, harmonics), name=name)
+    at = keras.Input((2,), dtype="int64", name="noise_at") if harmonics else None
+    audio = _render_graph(mel, lambda layer_name, make: make(), dim, harmonics, at=at)
+    return EdgePaddedRenderer(mel if at is None else [mel, at], audio, name=name)
 
 
 def phased_renderer(renderer: keras.Model) -> keras.Model:
-    """[mel [batch, frames, MEL_BINS], start [batch, frames]] -> audio: `renderer` (with a pitched source; its own
-    layers, shared) whose source starts each frame at the given phase (cycles) instead of the running integral
-    from frame 0. A caller that renders a window of a longer signal gives the whole signal's start phases (the
-    streaming agent, wavebabble.agent), so the window's source is the whole rendering's."""
+    """[mel [batch, frames, MEL_BINS], start [batch, frames], noise_at [batch, 2] int64] -> audio: `renderer` (with
+    a pitched source; its own layers, shared) whose source starts each frame at the given phase (cycles) instead of
+    the running integral from frame 0. A caller that renders a window of a longer signal gives the whole signal's
+    start phases and its noise key with the window's first absolute sample (the streaming agent,
+    wavebabble.agent), so the window's source is the whole rendering's."""
     dim = renderer.get_layer("in_conv").filters // IN_MUL
     mel = keras.Input((None, MEL_BINS), name="mel")
     start = keras.Input((None,), name="start")
+    at = keras.Input((2,), dtype="int64", name="noise_at")
 
     def shared(layer_name, make):
         return make() if layer_name in ("source", "start_edges") else renderer.get_layer(layer_name)
 
     audio = _render_graph(replicate_edges(mel, EDGE_FRAMES), shared, dim, renderer_harmonics(renderer), start,
-                          edges=EDGE_FRAMES)
-    return keras.Model([mel, start], crop_edges(audio, EDGE_FRAMES * MEL_HOP), name=f"{renderer.name}_phased")
+                          edges=EDGE_FRAMES, at=at)
+    return keras.Model([mel, start, at], crop_edges(audio, EDGE_FRAMES * MEL_HOP), name=f"{renderer.name}_phased")
 
 
-def _render_graph(mel, layer, dim: int, harmonics: int, start=None, edges: int = 0):
-    """The renderer's graph on symbolic `mel`; layer(name, make) gives the layer of that name (make() builds it).
-    `start`: the source's frame start phases (None: integrated from frame 0) of mel's frames but the `edges`
-    padded ones each side (ExtendStartPhases gives those theirs)."""
+def _render_graph(mel, layer, dim: int, harmonics: int, start=None, edges: int = 0, at=None):
+    """The renderer's graph on symbolic `mel` (EDGE_FRAMES padded frames each side); layer(name, make) gives the
+    layer of that name (make() builds it). `start`: the source's frame start phases (None: integrated from frame
+    0) of mel's frames but the `edges` padded ones each side (ExtendStartPhases gives those theirs). `at`: the
+    noise's [batch, 2] (key, absolute sample of the first unpadded frame), with `harmonics` > 0."""
 
     def conv(layer_name, *args, **kwargs):
         return layer(layer_name, lambda: keras.layers.Conv1D(*args, name=layer_name, **kwargs))
@@ -148,13 +187,16 @@ def _render_graph(mel, layer, dim: int, harmonics: int, start=None, edges: int =
             start = layer("start_edges", lambda: ExtendStartPhases(edges, MEL_HOP, MEL_SAMPLE_RATE,
                                                                    name="start_edges"))([start, pitch[..., 0]])
         source = harmonic([pitch[..., 0], pitch[..., 1]] + ([] if start is None else [start]))
+        noise = layer("noise_source", lambda: NoiseExcitation(MEL_HOP, EDGE_FRAMES, name="noise_source"))(
+            [pitch[..., 1], at])
+        source = layer("excitation", lambda: keras.layers.Concatenate(axis=-1, name="excitation"))([source, noise])
     x = conv("in_conv", IN_MUL * dim, IN_KERNEL, padding="same")(mel)
     factor = MEL_HOP
     for s, (stride, mul) in enumerate(zip(RENDER_STRIDES, RENDER_MULS)):
         ch = mul * dim
         factor //= stride
         x = act(f"up{s}_act")(x)
-        x = layer(f"up{s}", lambda: keras.layers.Conv1DTranspose(
+        x = layer(f"up{s}", lambda: HeldConv1DTranspose(
             ch, 2 * stride, strides=stride, padding="same", kernel_initializer=ICNR(stride), name=f"up{s}"))(x)
         if source is not None:
             y = conv(f"source{s}_conv", ch, max(2 * factor, IN_KERNEL), strides=factor, padding="same")(source)
@@ -196,7 +238,7 @@ def renderer_harmonics(renderer: keras.Model) -> int:
 def pitch_model(renderer: keras.Model) -> keras.Model:
     """mel [batch, frames, MEL_BINS] -> [batch, frames, 2] (f0 Hz, voicing probability): `renderer`'s pitch head
     (its own layers, shared; the head reads the edge-padded mels, as the renderer's source does)."""
-    head = keras.Model(renderer.inputs, renderer.get_layer("pitch").output)
+    head = keras.Model(renderer.inputs[0], renderer.get_layer("pitch").output)
     mel = keras.Input((None, MEL_BINS), name="mel")
     return keras.Model(mel, crop_edges(head(replicate_edges(mel, EDGE_FRAMES)), EDGE_FRAMES), name="pitch_head")
 

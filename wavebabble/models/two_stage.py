@@ -11,7 +11,10 @@ models/mel_renderer.py).
     restore_renderer(renderer_ckpt, renderer_dim) (built with saved_renderer_harmonics(renderer_ckpt))
 
 The planner makes both speakers' log-mels [batch, frames, nch * MEL_BINS]; the renderer (one speaker at a time,
-speakers folded into the batch) turns each speaker's mels into its channel. Both are fully convolutional, so
+speakers folded into the batch) turns each speaker's mels into its channel; a renderer with a noise source draws
+each speaker's noise under a key hashed from that clip's noise (the generator's: its z, bit for bit, so a clip's
+key does not depend on the batch) and the speaker (sample_noise.row_key, stream_key), so a given noise gives a
+given dialogue. Both are fully convolutional, so
 `frames` (a multiple of PLAN_UPSAMPLE) sets the length: 125 frames per second at 8 kHz, any number, in one call
 (no joins, so no clicks or level jumps). The export's generator takes the same noise as a flat z drawn
 uniform(-1, 1) like the WaveGAN generator's (wavebabble.export draws it), turned into the planner's standard
@@ -23,28 +26,38 @@ import keras
 
 from wavebabble.mel import MEL_BINS, MEL_HOP
 from wavebabble.models.mel_planner import NOISE_CH
+from wavebabble.sample_noise import row_key, stream_key
 
 UNIFORM_EDGE = 1.0 - 1e-6     # z is clipped to +-this before the quantile function (which is infinite at +-1)
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")
 class RenderSpeakers(keras.layers.Layer):
-    """mels [batch, frames, nch * MEL_BINS] -> audio [batch, frames * MEL_HOP, nch]: `renderer` on each speaker."""
+    """[mels [batch, frames, nch * MEL_BINS], noise [batch, ...] (the clips' own)] -> audio [batch, frames * MEL_HOP,
+    nch]: `renderer` on each speaker; speaker s of row b draws its noise source under
+    stream_key(row_key(noise)[b], s) from sample 0."""
 
     def __init__(self, renderer: keras.Model, nch: int, **kwargs):
         super().__init__(**kwargs)
         self.renderer, self.nch = renderer, int(nch)
 
-    def call(self, mel):
+    def call(self, inputs):
+        import tensorflow as tf
+
+        mel, noise = inputs
         ops = keras.ops
         batch = ops.shape(mel)[0]
         per = ops.concatenate([mel[..., s * MEL_BINS:(s + 1) * MEL_BINS] for s in range(self.nch)], axis=0)
+        if len(self.renderer.inputs) > 1:                                   # a noise source: key each speaker
+            key = row_key(noise)
+            keys = tf.concat([stream_key(key, s) for s in range(self.nch)], axis=0)      # [nch * batch]
+            per = [per, tf.stack([keys, tf.zeros_like(keys)], axis=1)]
         wave = self.renderer(per)[..., 0]                                   # [nch * batch, samples]
         return ops.stack([wave[s * batch:(s + 1) * batch] for s in range(self.nch)], axis=-1)
 
     def compute_output_shape(self, input_shape):
-        frames = None if input_shape[1] is None else input_shape[1] * MEL_HOP
-        return (input_shape[0], frames, self.nch)
+        frames = None if input_shape[0][1] is None else input_shape[0][1] * MEL_HOP
+        return (input_shape[0][0], frames, self.nch)
 
 
 def build_two_stage(planner: keras.Model, renderer: keras.Model, nch: int = 2,
@@ -52,7 +65,7 @@ def build_two_stage(planner: keras.Model, renderer: keras.Model, nch: int = 2,
     """noise [batch, frames, NOISE_CH] -> audio [batch, frames * MEL_HOP, nch] (see the module docstring)."""
     noise = keras.Input(planner.input_shape[1:], name="noise")
     mel = planner(noise)
-    return keras.Model(noise, RenderSpeakers(renderer, nch, name="render")(mel), name=name)
+    return keras.Model(noise, RenderSpeakers(renderer, nch, name="render")([mel, noise]), name=name)
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")
@@ -72,7 +85,7 @@ def build_two_stage_generator(planner: keras.Model, renderer: keras.Model, nch: 
     multiple of PLAN_UPSAMPLE (one call, no joins)."""
     z = keras.Input((None,), name="z")
     noise = keras.layers.Reshape((-1, NOISE_CH), name="noise")(UniformToNormal(name="normal")(z))
-    return keras.Model(z, build_two_stage(planner, renderer, nch)(noise), name=name)
+    return keras.Model(z, RenderSpeakers(renderer, nch, name="render")([planner(noise), z]), name=name)
 
 
 def restore_checkpoint(key: str, model: keras.Model, path: str, dim: int, flag: str | None = None) -> keras.Model:
@@ -142,8 +155,18 @@ def restore_renderer(renderer_ckpt: str, renderer_dim: int, flag: str = "rendere
     harmonics it was trained with (saved_renderer_harmonics); `flag` names it in a ConfigError."""
     from wavebabble.models.mel_renderer import build_mel_renderer
 
-    model = build_mel_renderer(renderer_dim, saved_renderer_harmonics(renderer_ckpt, flag))
-    return restore_checkpoint("renderer", model, renderer_ckpt, renderer_dim, flag)
+    from wavebabble.errors import ConfigError
+
+    harmonics = saved_renderer_harmonics(renderer_ckpt, flag)
+    try:
+        return restore_checkpoint("renderer", build_mel_renderer(renderer_dim, harmonics), renderer_ckpt,
+                                  renderer_dim, flag)
+    except ConfigError as e:
+        if not harmonics:
+            raise
+        raise ConfigError(f"{e}; a renderer trained before the source had its noise branch and held upsampling "
+                          "(models/mel_renderer.py) cannot be: train it again with python -m train.train_renderer"
+                          ) from e
 
 
 def restore_two_stage(planner_ckpt: str, renderer_ckpt: str, planner_dim: int, renderer_dim: int):
