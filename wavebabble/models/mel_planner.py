@@ -27,7 +27,7 @@ import keras
 
 from wavebabble.config import TWO_STAGE_NOISE_CH
 from wavebabble.mel import MEL_BINS
-from wavebabble.models.layers import HeldConv1DTranspose, LinearUpsample1D
+from wavebabble.models.layers import LinearUpsample1D
 
 NOISE_CH = TWO_STAGE_NOISE_CH    # white-noise channels per mel frame
 PLAN_UPSAMPLE = 16               # mel frames per noise frame (four stride-2 stages)
@@ -94,7 +94,7 @@ def build_mel_planner(dim: int = 16, nch: int = 2, name: str = "mel_planner") ->
     for s, mul in enumerate(PLAN_MULS[1:]):
         ch = mul * dim
         x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"up{s}_act")(x)
-        x = HeldConv1DTranspose(ch, 4, strides=2, padding="same", name=f"up{s}")(x)
+        x = keras.layers.Conv1DTranspose(ch, 4, strides=2, padding="same", name=f"up{s}")(x)
         n = keras.layers.Conv1D(ch, 1, name=f"noise{s}")(_noise_at(noise, 2 ** (stages - 1 - s), f"noise{s}"))
         x = keras.layers.Add(name=f"up{s}_noise")([x, n])
         for r, dilation in enumerate(RESIDUAL_DILATIONS):
