@@ -430,3 +430,15 @@ def test_linear_upsample_ramps_between_frame_centres():
     x = np.array([[[0.0], [1.0], [1.0], [0.0]]], np.float32)
     y = LinearUpsample1D(4)(x).numpy()[0, :, 0]
     np.testing.assert_allclose(y, [0, 0, .125, .375, .625, .875, 1, 1, 1, 1, .875, .625, .375, .125, 0, 0])
+
+
+def test_a_renderer_checkpoint_of_another_shape_is_refused_naming_it_and_how_to_mend_it(tmp_path):
+    from wavebabble.errors import ConfigError
+    from wavebabble.models.two_stage import restore_renderer
+
+    renderer = build_mel_renderer(dim=2, harmonics=2)
+    path = tf.train.Checkpoint(renderer=renderer, harmonics=tf.Variable(2, dtype=tf.int64)).save(
+        str(tmp_path / "ckpt"))
+    assert restore_renderer(path, 2).count_params() == renderer.count_params()
+    with pytest.raises(ConfigError, match=r"--renderer=.*ckpt-1: cannot restore .* train it again"):
+        restore_renderer(path, 4)

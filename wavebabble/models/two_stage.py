@@ -164,9 +164,9 @@ def restore_renderer(renderer_ckpt: str, renderer_dim: int, flag: str = "rendere
     except ConfigError as e:
         if not harmonics:
             raise
-        raise ConfigError(f"{e}; a renderer trained before the source had its noise branch and held upsampling "
-                          "(models/mel_renderer.py) cannot be: train it again with python -m train.train_renderer"
-                          ) from e
+        raise ConfigError(f"{e}; is it of another --{flag}_dim? A renderer trained before the source had its noise "
+                          "branch and held upsampling (models/mel_renderer.py) cannot be restored: train it again "
+                          "with python -m train.train_renderer") from e
 
 
 def restore_two_stage(planner_ckpt: str, renderer_ckpt: str, planner_dim: int, renderer_dim: int):
