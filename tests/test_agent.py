@@ -175,6 +175,18 @@ def test_different_seeds_give_different_answers_and_a_seed_the_same_one(core):
     assert np.abs(same[0] - same[2]).max() > 1e-4
 
 
+def test_an_export_whose_render_takes_no_seed_is_refused_in_one_line(core):
+    from wavebabble.agent import continue_dialogue
+
+    old = types.SimpleNamespace(**{k: getattr(core, k) for k in ("response_delay_frames", "receptive_frames",
+                                                                   "continue_vad")})
+    old.render = types.SimpleNamespace(input_signature=core.render.input_signature[:2])   # (gate, voice)
+    for call in (lambda: StreamingAgent(old), lambda: continue_dialogue(old, np.zeros((800, 2), np.float32), 800)):
+        with pytest.raises(ConfigError, match="renders without a noise seed.*export it again"):
+            call()
+    StreamingAgent(core)                                  # today's: accepted
+
+
 def test_normalize_level_sets_the_training_peak_and_leaves_silence_alone():
     x, gain = normalize_level(np.array([0.0, 0.1, -0.2], np.float32))
     assert np.abs(x).max() == pytest.approx(0.9) and gain == pytest.approx(4.5)

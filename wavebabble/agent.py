@@ -247,6 +247,7 @@ def agent_frames(core, offline: bool = False) -> AgentFrames:
     if not hasattr(core, "response_delay_frames"):
         raise ConfigError("this export's agent does not say its reaction delay (exported by an older wavebabble): "
                           "export it again with wavebabble.export --responder=RESPONDER_CKPT")
+    require_seeded_render(core)
     if offline and hasattr(core, "offline_delay_frames"):
         delay, receptive = int(core.offline_delay_frames.numpy()), int(core.offline_receptive_frames.numpy())
     else:
@@ -357,6 +358,15 @@ class StreamingAgent:
         self._start = np.concatenate([self._start, start])
 
 
+def require_seeded_render(core) -> None:
+    """ConfigError for an export whose agent's render takes no seed (made before the renderer's noise source was
+    keyed by it, 2026-12-05): the streaming agent and continue_dialogue call render / render_from with one."""
+    signature = getattr(core.render, "input_signature", None)
+    if signature is not None and len(signature) < 3:
+        raise ConfigError("this export's agent renders without a noise seed (exported by an older wavebabble): "
+                          "export it again with wavebabble.export")
+
+
 def speaker_seed(seed: int, channel: int) -> int:
     """The noise seed of speaker `channel` in a continuation (each speaker its own voice and choices)."""
     return 2 * int(seed) + int(channel)
@@ -371,6 +381,7 @@ def continue_dialogue(core, prompt: np.ndarray, num_samples: int, seed: int = 0)
     if not hasattr(core, "continue_vad"):
         raise ConfigError("this export's agent has no continuer (exported by an older wavebabble): export it again "
                           "with wavebabble.export --responder=RESPONDER_CKPT --continuer=CONTINUER_CKPT")
+    require_seeded_render(core)
     n = len(prompt) // MEL_HOP * MEL_HOP
     start = n // MEL_HOP                                   # first continued frame
     frames = -(-num_samples // MEL_HOP)
