@@ -56,7 +56,8 @@ from wavebabble.mel import MEL_BINS, MEL_FFT, MEL_HOP, MEL_SAMPLE_RATE, log_mel,
 from wavebabble.models.continuer import SPEECH, ContinuerSteps, sample_continuation
 from wavebabble.models.harmonic_source import frame_start_phases
 from wavebabble.models.mel_planner import NOISE_CH, PLAN_UPSAMPLE, gate_voice, voice_model
-from wavebabble.models.mel_renderer import PITCH_RECEPTIVE_FRAMES, phased_renderer, pitch_model, renderer_harmonics
+from wavebabble.models.mel_renderer import (PITCH_RECEPTIVE_FRAMES, noise_at, phased_renderer, pitch_model,
+                                            renderer_harmonics)
 from wavebabble.frame_noise import PLANNER_STREAM, block_noise, responder_noise
 from wavebabble.models.responder import RENDER_LOOKAHEAD_FRAMES, reaction_frames, stream_chunk_frames
 from wavebabble.sample_noise import seed_key
@@ -159,9 +160,9 @@ class AgentCore(tf.Module):
         if harmonics:
             phased, head = phased_renderer(renderer), pitch_model(renderer)
 
-        def noise_at(first_frame, seed):
+        def seeded_noise_at(first_frame, seed):
             """The renderer's noise_at [1, 2]: the seed's key, the absolute sample of frame first_frame."""
-            return tf.stack([seed_key(seed), tf.cast(first_frame, tf.int64) * MEL_HOP])[None]
+            return noise_at(seed_key(seed)[None], tf.cast(first_frame, tf.int64) * MEL_HOP)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
                                       tf.TensorSpec([None, MEL_BINS], tf.float32, name="voice"),
@@ -174,7 +175,7 @@ class AgentCore(tf.Module):
             if not harmonics:
                 return tf.clip_by_value(self._models.renderer(mel)[0, :, 0], -1.0, 1.0)
             start = tf.cast(frame_start_phases(head(mel)[0, :, 0], MEL_HOP, MEL_SAMPLE_RATE), tf.float32)
-            return tf.clip_by_value(phased([mel, start[None], noise_at(0, seed)])[0, :, 0], -1.0, 1.0)
+            return tf.clip_by_value(phased([mel, start[None], seeded_noise_at(0, seed)])[0, :, 0], -1.0, 1.0)
 
         if harmonics:
             @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="gate"),
@@ -193,7 +194,8 @@ class AgentCore(tf.Module):
                 """render of frames first_frame .. + n of an answer, the source's frame start phases [n] (cycles)
                 given."""
                 mel = gated_mel(gate, voice)
-                return tf.clip_by_value(phased([mel, start[None], noise_at(first_frame, seed)])[0, :, 0], -1.0, 1.0)
+                audio = phased([mel, start[None], seeded_noise_at(first_frame, seed)])[0, :, 0]
+                return tf.clip_by_value(audio, -1.0, 1.0)
 
             self.pitch, self.render_from = pitch, render_from
 

@@ -5,6 +5,7 @@
     pitch_model(renderer) -> keras.Model: mel -> [batch, frames, 2] (f0 in Hz, voicing probability)  (harmonics > 0)
     phased_renderer(renderer) -> keras.Model: [mel, start [batch, frames], noise_at [batch, 2]] -> audio, the
         source's frame phases and noise given
+    noise_at(key [batch], first=0) -> noise_at [batch, 2] int64: the renderer's noise input, keys from a sample
     content_noise_at(mel) -> noise_at [batch, 2] int64: the noise a renderer called on mel alone uses
 
 Conv1D(8 dim, IN_KERNEL) -> three stages of [LeakyReLU -> HeldConv1DTranspose(kernel 2 * 4, stride 4, ICNR start:
@@ -127,12 +128,18 @@ class EdgePaddedRenderer(keras.Model):
         return crop_edges(audio, EDGE_FRAMES * MEL_HOP)
 
 
-def content_noise_at(mel):
-    """mel [batch, frames, MEL_BINS] -> noise_at [batch, 2] int64: (a hash of the row's mels, sample 0)."""
+def noise_at(key, first=0):
+    """key [batch] int64 (sample_noise keys), first: the absolute sample of frame 0 (int64 scalar or [batch]) ->
+    the renderer's noise_at [batch, 2] int64."""
     import tensorflow as tf
 
-    key = row_key(mel)
-    return tf.stack([key, tf.zeros_like(key)], axis=1)
+    key = tf.cast(key, tf.int64)
+    return tf.stack([key, tf.zeros_like(key) + tf.cast(first, tf.int64)], axis=1)
+
+
+def content_noise_at(mel):
+    """mel [batch, frames, MEL_BINS] -> noise_at [batch, 2] int64: (a hash of the row's mels, sample 0)."""
+    return noise_at(row_key(mel))
 
 
 def build_mel_renderer(dim: int = 16, harmonics: int = 0, name: str = "mel_renderer") -> keras.Model:

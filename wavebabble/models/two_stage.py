@@ -44,6 +44,8 @@ class RenderSpeakers(keras.layers.Layer):
     def call(self, inputs):
         import tensorflow as tf
 
+        from wavebabble.models.mel_renderer import noise_at
+
         mel, noise = inputs
         ops = keras.ops
         batch = ops.shape(mel)[0]
@@ -51,7 +53,7 @@ class RenderSpeakers(keras.layers.Layer):
         if len(self.renderer.inputs) > 1:                                   # a noise source: key each speaker
             key = row_key(noise)
             keys = tf.concat([stream_key(key, s) for s in range(self.nch)], axis=0)      # [nch * batch]
-            per = [per, tf.stack([keys, tf.zeros_like(keys)], axis=1)]
+            per = [per, noise_at(keys)]
         wave = self.renderer(per)[..., 0]                                   # [nch * batch, samples]
         return ops.stack([wave[s * batch:(s + 1) * batch] for s in range(self.nch)], axis=-1)
 
@@ -153,9 +155,8 @@ def restore_responder(responder_ckpt: str, responder_dim: int, flag: str = "resp
 def restore_renderer(renderer_ckpt: str, renderer_dim: int, flag: str = "renderer") -> keras.Model:
     """The renderer of train.train_renderer's checkpoint, built at `renderer_dim` with the pitched source's
     harmonics it was trained with (saved_renderer_harmonics); `flag` names it in a ConfigError."""
-    from wavebabble.models.mel_renderer import build_mel_renderer
-
     from wavebabble.errors import ConfigError
+    from wavebabble.models.mel_renderer import build_mel_renderer
 
     harmonics = saved_renderer_harmonics(renderer_ckpt, flag)
     try:
