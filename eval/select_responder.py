@@ -18,11 +18,11 @@ from pathlib import Path
 
 from absl import flags
 
+from train.train_responder import DEFAULT_PLANNER
 from wavebabble import runtime
 from wavebabble.cli import cli_errors, run_main
 
 VALIDATION_SEED = 778
-DEFAULT_PLANNER = "eval/results/two_stage_checkpoints/planner/ckpt-3500"
 DEFAULT_RENDERER = "eval/results/two_stage_checkpoints/renderer/ckpt-5000"
 
 FLAGS = flags.FLAGS
