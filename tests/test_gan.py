@@ -10,8 +10,7 @@ from wavebabble import export
 from wavebabble.config import get_config
 from wavebabble.errors import ConfigError
 from wavebabble import critics
-from wavebabble.gan import GAN
-from wavebabble.weight_average import WARMUP as EMA_WARMUP
+from wavebabble.gan import EMA_WARMUP, GAN
 from wavebabble.run_dir import RunCheckpoints, check_resume_compatible, write_config
 
 DECAY = 0.5

@@ -57,10 +57,8 @@ def _saved_objects(path: str) -> set:
 
 
 def run_stage(step_fn, objects: dict, *, logdir: str, steps: int, save_every: int, log_every: int,
-              describe: str, init_from: str | None = None, on_fresh=None) -> int:
-    """Resume or start, then train to `steps` (see the module docstring). -> 0, or EXIT_NON_FINITE.
-    `on_fresh(names)`, when given, is called after a start from `init_from` with the set of object names that
-    checkpoint lacked (to give them a starting point other than their initialisation)."""
+              describe: str, init_from: str | None = None) -> int:
+    """Resume or start, then train to `steps` (see the module docstring). -> 0, or EXIT_NON_FINITE."""
     import tensorflow as tf
 
     step_var = tf.Variable(0, dtype=tf.int64)
@@ -73,8 +71,6 @@ def run_stage(step_fn, objects: dict, *, logdir: str, steps: int, save_every: in
         ckpt.restore(init_from).expect_partial()
         fresh = sorted(set(objects) - _saved_objects(init_from))
         print(f"started from {init_from} at step {int(step_var)}; fresh: {', '.join(fresh) or 'none'}", flush=True)
-        if on_fresh is not None:
-            on_fresh(set(fresh))
     print(describe, flush=True)
     writer = tf.summary.create_file_writer(logdir)
     t0, first, acc = time.time(), int(step_var), []

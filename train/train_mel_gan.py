@@ -13,9 +13,6 @@ it out) and a loss d_<name> / g_<name> in the progress lines:
     syllable  each speaker's mels alone through one critic, ~0.2 s patches (--syllable_weight)
 --loss for all (hinge, or WGAN-GP with gradient penalty GP_WEIGHT on each critic), --d_updates critic steps per
 planner step, fresh batches each; --fm_weight adds feature matching on the mel critic's features.
---ema_decay > 0 keeps a moving average of the planner's weights (wavebabble.weight_average), saved in the checkpoint
-as "planner_ema": what export, checkpoint selection and the turn-takers' training read (models/two_stage.py's
-restore_planner); a start from a checkpoint without one starts the average at its planner.
 Loop, checkpoints and resuming: train.stage_loop.
 """
 from __future__ import annotations
@@ -30,7 +27,6 @@ from wavebabble.cli import run_main
 FLAGS = flags.FLAGS
 DEFAULT_STEPS = 6000       # --steps: the shipped run (eval/results/sound_notes.md), what eval.ship_model runs
 GP_WEIGHT = 10.0
-DEFAULT_EMA_DECAY = 0.999  # --ema_decay: a horizon of ~1000 steps (eval/results/sound_notes.md)
 
 
 def define_flags() -> None:
@@ -51,8 +47,6 @@ def define_flags() -> None:
     flags.DEFINE_float("timing_weight", 1.0, "Weight of the turn-timing D, which sees only both speakers' soft "
                        "VAD (from the mels' frame energy: wavebabble.mel.mel_soft_vad); 0 removes it.")
     flags.DEFINE_integer("num_clips", 1024, "Real clips the batches are drawn from.")
-    flags.DEFINE_float("ema_decay", DEFAULT_EMA_DECAY, "Moving average of the planner's weights (what is exported); "
-                       "0 keeps none.", lower_bound=0.0, upper_bound=0.99999)
 
 
 def main(argv) -> int:
@@ -67,7 +61,6 @@ def main(argv) -> int:
     from wavebabble.mel import MEL_HOP, MEL_SAMPLE_RATE, dialogue_mels, mel_soft_vad
     from wavebabble.models.timing_discriminator import build_timing_discriminator
     from wavebabble.models.mel_planner import NOISE_CH, build_mel_critic, build_mel_planner, build_syllable_critic
-    from wavebabble.weight_average import copy_weights, update_weight_average
 
     sr = MEL_SAMPLE_RATE
     clips = data.load_clips(FLAGS.data_dir, sample_rate=sr, slice_len=FLAGS.slice_len, num_clips=FLAGS.num_clips,
@@ -79,9 +72,6 @@ def main(argv) -> int:
     rng = np.random.default_rng(FLAGS.seed)
     tf.keras.utils.set_random_seed(FLAGS.seed)
     planner, critic = build_mel_planner(FLAGS.dim), build_mel_critic(FLAGS.dim, spectral_norm=FLAGS.spectral_norm)
-    planner_ema = build_mel_planner(FLAGS.dim) if FLAGS.ema_decay else None
-    if planner_ema is not None:
-        copy_weights(planner_ema, planner)
     tcfg = get_config("demo").replace(frame_hz=sr // MEL_HOP, slice_len=FLAGS.slice_len)
     timing_d = build_timing_discriminator(tcfg)
     syllable = build_syllable_critic(FLAGS.dim, spectral_norm=FLAGS.spectral_norm)
@@ -150,8 +140,6 @@ def main(argv) -> int:
                 g_loss += FLAGS.fm_weight * out["fm"]
         grads = tape.gradient(g_loss, planner.trainable_variables)
         g_opt.apply_gradients(zip(grads, planner.trainable_variables))
-        if planner_ema is not None:
-            update_weight_average(planner_ema, planner, g_opt.iterations, FLAGS.ema_decay)
         return out
 
     def batch():
@@ -166,15 +154,8 @@ def main(argv) -> int:
             d_losses = d_step(*batch())
         return {**d_losses, **g_step(*batch())}
 
-    def on_fresh(names):
-        if "planner_ema" in names:
-            copy_weights(planner_ema, planner)
-
-    objects = {"planner": planner, "critic": critic, "timing_d": timing_d, "syllable_critic": syllable,
-               "g_opt": g_opt, "d_opt": d_opt, "s_opt": s_opt}
-    if planner_ema is not None:
-        objects["planner_ema"] = planner_ema
-    return run_stage(train_step, objects, on_fresh=on_fresh,
+    return run_stage(train_step, {"planner": planner, "critic": critic, "timing_d": timing_d,
+                                  "syllable_critic": syllable, "g_opt": g_opt, "d_opt": d_opt, "s_opt": s_opt},
                      logdir=FLAGS.logdir, steps=FLAGS.steps, init_from=FLAGS.init_from,
                      save_every=FLAGS.save_every, log_every=FLAGS.log_every,
                      describe=f"planner {planner.count_params()} / critic {critic.count_params()} / syllable critic "

@@ -11,8 +11,7 @@ One step (numbered 1, 2, ... = generator updates; `gan.step` holds the last comp
         L_D = sum over critics c of c.weight * (d_loss(c(real), c(fake)) + gp_weight * GP  [wgan-gp only])
         one Adam step on all critic variables
     L_G = sum over critics of c.weight * g_loss(c(G(z)))  + fm_weight * feature matching (critics with features)
-    EMA (cfg.g_ema_decay > 0): ema <- d * ema + (1 - d) * G, d = min(g_ema_decay, (1 + step) / (WARMUP + step))
-    (wavebabble.weight_average)
+    EMA (cfg.g_ema_decay > 0): ema <- d * ema + (1 - d) * G, d = min(g_ema_decay, (1 + step) / (EMA_WARMUP + step))
 Critics (critics.py) read the waveform or its soft VAD; the step treats them all alike.
 Per-example losses [B] are averaged with tf.nn.compute_average_loss over the *global* batch inside each replica;
 Keras' optimizer.apply_gradients (called in replica context) sums the gradients across replicas, so N replicas
@@ -36,11 +35,11 @@ from wavebabble.distribute import MIXED_PRECISION
 from wavebabble.errors import ConfigError
 from wavebabble.finite import non_finite_variables
 from wavebabble.models import build_generator
-from wavebabble.weight_average import copy_weights, update_weight_average
 
 WGAN = "wgan-gp"
 GENERATE_CHUNK = 16                  # clips per generator call in `generate` (bounds memory)
 SEEDS_PER_STEP_PART = 2              # stateless seeds per D/G sub-step: latents, GP interpolation
+EMA_WARMUP = 10.0                    # EMA decay at step t is min(g_ema_decay, (1 + t) / (EMA_WARMUP + t))
 LR_DECAY_FINAL_FRACTION = 0.05       # with cfg.lr_decay_*: learning rates end at this fraction of their value
 
 
@@ -100,7 +99,8 @@ class GAN:
                 self.ema_generator = None
                 if cfg.g_ema_decay > 0:
                     self.ema_generator = build_generator(cfg, impl)
-                    copy_weights(self.ema_generator, self.generator)
+                    for e, v in zip(self.ema_generator.weights, self.generator.weights):
+                        e.assign(v)
                 self.critics = build_critics(cfg)
                 self.g_opt = self._make_optimizer(cfg.g_lr, "g_adam")
                 self.d_opt = self._make_optimizer(cfg.d_lr, "d_adam", updates_per_step=cfg.d_updates)
@@ -249,7 +249,10 @@ class GAN:
 
     def _update_ema(self) -> None:
         """ema <- d * ema + (1 - d) * G (cross-replica context; mirrored variables get the same value)."""
-        update_weight_average(self.ema_generator, self.generator, self.step, self.cfg.g_ema_decay)
+        step = tf.cast(self.step, tf.float32)
+        decay = tf.minimum(self.cfg.g_ema_decay, (1.0 + step) / (EMA_WARMUP + step))
+        for e, v in zip(self.ema_generator.weights, self.generator.weights):
+            e.assign(decay * e + (1.0 - decay) * tf.cast(v, e.dtype))
 
     def train_step(self, iterator, stop_requested: bool = False) -> tuple[dict, bool]:
         """Run one step (cfg.d_updates critic updates + 1 G update) -> ({loss name: float}, stop).

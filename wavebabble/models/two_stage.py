@@ -106,20 +106,10 @@ def restore_checkpoint(key: str, model: keras.Model, path: str, dim: int, flag: 
 
 
 def restore_planner(planner_ckpt: str, planner_dim: int) -> keras.Model:
-    """The planner of train.train_mel_gan's checkpoint (<logdir>/ckpt/ckpt-N), built at `planner_dim`: the
-    moving average of its weights ("planner_ema") where the checkpoint holds one, else the trained planner."""
-    import tensorflow as tf
-
+    """The planner of train.train_mel_gan's checkpoint (<logdir>/ckpt/ckpt-N), built at `planner_dim`."""
     from wavebabble.models.mel_planner import build_mel_planner
 
-    key = "planner"
-    try:
-        if any(name.startswith("planner_ema/") for name in tf.train.load_checkpoint(planner_ckpt)
-               .get_variable_to_shape_map()):
-            key = "planner_ema"
-    except (tf.errors.OpError, ValueError):
-        pass            # restore_checkpoint names the checkpoint that cannot be read
-    return restore_checkpoint(key, build_mel_planner(planner_dim), planner_ckpt, planner_dim, flag="planner")
+    return restore_checkpoint("planner", build_mel_planner(planner_dim), planner_ckpt, planner_dim)
 
 
 def saved_responder_setup(responder_ckpt: str, flag: str = "responder") -> tuple[int, int]:
