@@ -284,7 +284,7 @@ def test_pitched_renderer_renders_windows_with_given_phases_and_its_pitch_head_l
 
 
 def test_two_stage_model_renders_each_speaker_from_its_own_mels_at_any_length():
-    from wavebabble.models.two_stage import build_two_stage
+    from wavebabble.models.two_stage import AssignChannels, build_two_stage
 
     from wavebabble.sample_noise import row_key, stream_key
 
@@ -296,11 +296,27 @@ def test_two_stage_model_renders_each_speaker_from_its_own_mels_at_any_length():
             z = tf.random.normal([2, n * PLAN_UPSAMPLE, NOISE_CH], seed=n)
             y = g(z).numpy()
             assert y.shape == (2, n * PLAN_UPSAMPLE * MEL_HOP, 2)
-            mel = p(z)[..., MEL_BINS:]
-            if len(r.inputs) > 1:         # a noise source: speaker B's noise keyed by the clip's noise and B
+            mel = AssignChannels()([p(z), z])[..., MEL_BINS:]       # channel B's speaker
+            if len(r.inputs) > 1:         # a noise source: channel B's noise keyed by the clip's noise and B
                 key = stream_key(row_key(z), 1)
                 mel = [mel, tf.stack([key, tf.zeros_like(key)], axis=1)]
             np.testing.assert_allclose(y[..., 1], r(mel).numpy()[..., 0], atol=1e-5)
+
+
+def test_each_clip_puts_the_planners_speakers_on_the_channels_by_a_fair_coin_of_its_noise():
+    from wavebabble.models.two_stage import AssignChannels
+
+    layer = AssignChannels()
+    z = tf.random.stateless_normal([64, 3, NOISE_CH], seed=[4, 2])
+    mel = tf.random.stateless_normal([64, 5, 2 * MEL_BINS], seed=[4, 3])
+    out = layer([mel, z]).numpy()
+    swapped = np.concatenate([mel[..., MEL_BINS:], mel[..., :MEL_BINS]], axis=-1)
+    kept = np.all(out == mel.numpy(), axis=(1, 2))
+    assert np.all(kept | np.all(out == swapped, axis=(1, 2)))       # each row: as planned, or its speakers swapped
+    assert 16 <= kept.sum() <= 48                                     # about half of 64 (p < 1e-4 outside)
+    # a function of each clip's own noise: the same rows in another batch, alone or reordered, get the same order
+    np.testing.assert_array_equal(layer([mel[5:6], z[5:6]]).numpy()[0], out[5])
+    np.testing.assert_array_equal(layer([mel[::-1], z[::-1]]).numpy()[::-1], out)
 
 
 def _run(module, *args):

@@ -10,7 +10,8 @@ models/mel_renderer.py).
     restore_responder(responder_ckpt, responder_dim) (built with saved_responder_setup(responder_ckpt))
     restore_renderer(renderer_ckpt, renderer_dim) (built with saved_renderer_harmonics(renderer_ckpt))
 
-The planner makes both speakers' log-mels [batch, frames, nch * MEL_BINS]; the renderer (one speaker at a time,
+The planner makes both speakers' log-mels [batch, frames, nch * MEL_BINS]; a fair coin per clip, keyed by its noise,
+decides which channel each of them takes (AssignChannels, stereo); the renderer (one speaker at a time,
 speakers folded into the batch) turns each speaker's mels into its channel; a renderer with a noise source draws
 each speaker's noise under a key hashed from that clip's noise (the generator's: its z, bit for bit, so a clip's
 key does not depend on the batch) and the speaker (sample_noise.row_key, stream_key), so a given noise gives a
@@ -29,6 +30,24 @@ from wavebabble.models.mel_planner import NOISE_CH
 from wavebabble.sample_noise import row_key, stream_key
 
 UNIFORM_EDGE = 1.0 - 1e-6     # z is clipped to +-this before the quantile function (which is infinite at +-1)
+CHANNEL_ORDER_STREAM = 2      # the stream of a clip's key (stream_key) whose low bit orders its speakers (0, 1: noise)
+
+
+@keras.saving.register_keras_serializable(package="wavebabble")
+class AssignChannels(keras.layers.Layer):
+    """[mels [batch, frames, 2 * MEL_BINS], noise [batch, ...] (the clips' own)] -> the same mels with the two
+    speakers' halves swapped in each row whose bit stream_key(row_key(noise)[b], CHANNEL_ORDER_STREAM) & 1 is 1: a
+    fair coin per clip, a function of its noise, decides which channel each of the planner's speakers takes. The
+    planner is not symmetric in its speakers (the shipped one gives its second 0.56 of the time to speech and its
+    first 0.34, eval/results/sound_notes.md) while which speaker a recording puts on the left is arbitrary."""
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        mel, noise = inputs
+        swap = tf.bitwise.bitwise_and(stream_key(row_key(noise), CHANNEL_ORDER_STREAM), 1) > 0     # [batch]
+        swapped = tf.concat([mel[..., MEL_BINS:], mel[..., :MEL_BINS]], axis=-1)
+        return tf.where(swap[:, None, None], swapped, mel)
 
 
 @keras.saving.register_keras_serializable(package="wavebabble")
@@ -67,6 +86,7 @@ def build_two_stage(planner: keras.Model, renderer: keras.Model, nch: int = 2,
     """noise [batch, frames, NOISE_CH] -> audio [batch, frames * MEL_HOP, nch] (see the module docstring)."""
     noise = keras.Input(planner.input_shape[1:], name="noise")
     mel = planner(noise)
+    mel = AssignChannels(name="channels")([mel, noise]) if nch == 2 else mel
     return keras.Model(noise, RenderSpeakers(renderer, nch, name="render")([mel, noise]), name=name)
 
 
@@ -87,7 +107,9 @@ def build_two_stage_generator(planner: keras.Model, renderer: keras.Model, nch: 
     multiple of PLAN_UPSAMPLE (one call, no joins)."""
     z = keras.Input((None,), name="z")
     noise = keras.layers.Reshape((-1, NOISE_CH), name="noise")(UniformToNormal(name="normal")(z))
-    return keras.Model(z, RenderSpeakers(renderer, nch, name="render")([planner(noise), z]), name=name)
+    mel = planner(noise)
+    mel = AssignChannels(name="channels")([mel, z]) if nch == 2 else mel
+    return keras.Model(z, RenderSpeakers(renderer, nch, name="render")([mel, z]), name=name)
 
 
 def restore_checkpoint(key: str, model: keras.Model, path: str, dim: int, flag: str | None = None) -> keras.Model:
