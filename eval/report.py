@@ -13,7 +13,9 @@ Writes into --out:
     nn_distances.png     memorisation check: generated -> nearest training clip vs training -> nearest training
 
 Timing: both sets are measured the same way (hard_vad on the audio -> wavebabble.timing statistics, pooled), side
-by side with timing_distance (as `python -m eval.timing`). Sound: wavebabble.sound_measures (log-mel Fréchet
+by side with timing_distance (as `python -m eval.timing`), at one clip length: reference files longer than the
+generated clips are cut into windows of the generated clips' (median) length first, since per-minute rates
+depend on the length they are counted in (measure.clip_windows). Sound: wavebabble.sound_measures (log-mel Fréchet
 distance, a classifier two-sample test, voiced fraction and syllable-rate modulation of active sound), each beside
 the same measure between two halves of the reference (the floor a perfect generator would reach with this much
 data). Memorisation: see wavebabble.quality. --train_dir defaults
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
-from wavebabble import plots, quality, sound_measures, speechlike, timing
+from wavebabble import measure, plots, quality, sound_measures, speechlike, timing
 from wavebabble.audio import read_stereo, require_audio_files
 from wavebabble.cli import cli_errors, run_main
 from wavebabble.errors import AudioError, DataError
@@ -89,14 +91,30 @@ def _set_info(folder, paths, clips, skipped, sr) -> dict:
             "clip_seconds_median": float(np.median(seconds)), "skipped": skipped}
 
 
-def timing_section(gen_vads, ref_vads, frame_hz: int) -> tuple[dict, str, dict]:
+def timing_section(gen_vads, ref_vads, frame_hz: int, reference_window_s: float | None = None
+                   ) -> tuple[dict, str, dict]:
+    """Both sets' pooled timing statistics and their distances -> (report.json's "timing", the printed table,
+    {"generated": TimingStats, "reference": TimingStats}). ``reference_window_s``: the length of the windows the
+    reference VADs were cut into (None: whole files), recorded as "reference_window_s"."""
     g = timing.timing_stats(gen_vads, frame_hz)
     r = timing.timing_stats(ref_vads, frame_hz)
     distance = timing.timing_distance(g, r)
     table = timing.stats_table({"generated": g, "reference": r}, distance)
     section = {"generated": {**g.to_json(), "counts": g.counts()},
-               "reference": {**r.to_json(), "counts": r.counts()}, "distance": distance}
+               "reference": {**r.to_json(), "counts": r.counts()}, "distance": distance,
+               "reference_window_s": reference_window_s}
     return section, table, {"generated": g, "reference": r}
+
+
+def reference_timing_vads(r_clips, ref_vads, g_clips, sr: int, frame_hz: int) -> tuple[list, float | None]:
+    """The reference's VADs for the timing comparison, at the generated clips' length (their median): each
+    reference file longer than it cut into its consecutive windows (measure.clip_windows), each window's hard VAD
+    taken on its own audio as a generated clip's is -> (VADs, the window length in s, or None when no file was
+    longer and ``ref_vads`` are returned as they are)."""
+    length = int(np.median([c.shape[0] for c in g_clips]))
+    if all(c.shape[0] <= length for c in r_clips):
+        return ref_vads, None
+    return [hard_vad(w, sr, frame_hz) for w in measure.clip_windows(r_clips, length)], length / sr
 
 
 def _fmt(x, digits=3):
@@ -135,7 +153,12 @@ def write_markdown(path: Path, r: dict, timing_table: str) -> None:
         "`mean_relative_error` compares the four per-minute rates, both speech ratios and the overlap ratio; "
         "the Wasserstein distances compare duration distributions (seconds); `fto_share_0_400ms` is the share of "
         "floor transfers after a gap of 0-400 ms (people cluster around 200 ms); `timing_score` = MRE + the FTO "
-        "Wasserstein distance relative to the reference FTOs' own spread (checkpoints are chosen by it).", "",
+        "Wasserstein distance relative to the reference FTOs' own spread (checkpoints are chosen by it).",
+        *([] if r["timing"]["reference_window_s"] is None else [
+            f"The reference is measured on its files cut into windows of {r['timing']['reference_window_s']:.2f} s, "
+            f"the generated clips' length ({r['timing']['reference']['minutes']:.2f} min in all): rates depend on "
+            "the length of the clips they are counted in (a speech run cut by a clip's edge still counts as an "
+            "IPU, a pause or gap cut by it does not count)."]), "",
         "```", timing_table, "```", "",
         f"![FTO]({PLOTS['fto']})", "", f"![IPU]({PLOTS['ipu']})", "", f"![pause]({PLOTS['pause']})", "",
         "### Who talks when", "", f"![VAD strips]({PLOTS['strips']})", "",
@@ -212,7 +235,8 @@ def build_report(generated, reference, out, train_dir=None, overwrite: bool = Fa
                             f"({window_frames / frame_hz:.2f} s), which the memorisation check compares")
 
         _say("timing (hard VAD) ...")
-        timing_json, table, stats = timing_section(gen_vads, ref_vads, frame_hz)
+        timing_vads, window_s = reference_timing_vads(r_clips, ref_vads, g_clips, sr, frame_hz)
+        timing_json, table, stats = timing_section(gen_vads, timing_vads, frame_hz, window_s)
         g_stats, r_stats = stats["generated"], stats["reference"]
         for key, label in (("fto", "floor-transfer offset (s; negative = overlap)"), ("ipu", "IPU duration (s)"),
                            ("pause", "within-speaker pause (s)")):

@@ -130,6 +130,41 @@ def test_memorisation_check_flags_a_copied_clip(dialogues, tmp_path):
     assert mem["generated_nn_db"][0] < 0.5 * mem["train_nn_median_db"] < mem["generated_nn_db"][1]
 
 
+@pytest.mark.fsdd
+def test_report_measures_the_reference_timing_at_the_generated_clips_length(dialogues, tmp_path):
+    """Generated clips that are the reference files' own consecutive windows score a timing distance of 0: the
+    reference is cut into windows of the generated length before its timing is counted (whole, its files count
+    other rates: a pause cut by a window's edge is lost, a speech run cut by it counted twice)."""
+    reference, generated = dialogues
+    import soundfile as sf
+
+    from wavebabble import timing
+    from wavebabble.measure import clip_windows
+    from wavebabble.vad import hard_vad
+
+    clip_len = sf.info(next(generated.glob("*.wav"))).frames
+    files = sorted(reference.glob("*.wav"))
+    audio = [sf.read(p, dtype="float32")[0] for p in files]
+    windows = clip_windows(audio, clip_len)
+    assert len(windows) == sum(len(a) // clip_len for a in audio) and all(len(w) == clip_len for w in windows)
+    assert np.array_equal(np.concatenate(windows[:len(audio[0]) // clip_len]),
+                          audio[0][:len(audio[0]) // clip_len * clip_len])
+    cut = tmp_path / "cut"
+    for i, w in enumerate(windows):
+        write_wav(cut / f"window_{i:03d}.wav", w, 8000)
+    r = build_report(cut, reference, tmp_path / "report", voicing_seconds=5.0)
+    t = r["timing"]
+    assert t["reference_window_s"] == pytest.approx(clip_len / 8000)
+    assert t["distance"]["mean_relative_error"] == pytest.approx(0.0, abs=1e-12)
+    assert t["generated"]["ipu_per_min"] == t["reference"]["ipu_per_min"] > 0
+    whole = timing.timing_stats([hard_vad(a, 8000) for a in audio])
+    assert timing.timing_distance(timing.timing_stats([hard_vad(w, 8000) for w in windows]),
+                                  whole)["mean_relative_error"] > 0.02
+    assert "cut into windows of" in (tmp_path / "report" / REPORT_MD).read_text()
+    # a generated clip as long as the reference files: nothing to cut
+    assert clip_windows([audio[0]], len(audio[0]) + 1)[0] is audio[0]
+
+
 def test_report_input_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="--generated=.*no audio files"):
