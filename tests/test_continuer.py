@@ -5,8 +5,7 @@ import keras
 import tensorflow as tf
 
 from wavebabble.models.continuer import (CONTINUER_STREAM, FEATURES, FRAMES_PER_SECOND, MEMORY_DECAY, ContinuerSteps,
-                                        ExponentialMemory, SAMPLING_TEMPERATURE, build_continuer,
-                                        sample_continuation)
+                                        ExponentialMemory, build_continuer, sample_continuation)
 from wavebabble.models.responder import RECEPTIVE_FRAMES, RESPONSE_DELAY_FRAMES
 
 
@@ -66,18 +65,15 @@ def test_memory_averages_the_vad_and_its_onsets_per_second():
     assert np.all(mem[:100] == 0)                                            # causal: nothing before the first speech
 
 
-@pytest.mark.parametrize("prompt_frames,temperature", [(0, 1.0), (50, 1.0),
-                                                        (RECEPTIVE_FRAMES + RESPONSE_DELAY_FRAMES + 40, 1.0),
-                                                        (50, 0.5), (50, SAMPLING_TEMPERATURE)])
-def test_sampling_follows_the_model(prompt_frames, temperature):
-    """Each continued frame is drawn with the whole-sequence model's probability at the temperature,
-    sigmoid(logit / temperature), on the prompt and the frames drawn before it (whatever the prompt's length: the
-    sampler primes on the frames the logit reads), and draws are 0/1, seeded."""
+@pytest.mark.parametrize("prompt_frames", [0, 50, RECEPTIVE_FRAMES + RESPONSE_DELAY_FRAMES + 40])
+def test_sampling_follows_the_model(prompt_frames):
+    """The first continued frame's probability is the whole-sequence model's on the prompt (whatever its length:
+    the sampler primes on the frames the logit reads), and draws are 0/1, seeded."""
     model = _random_model()
     steps = ContinuerSteps(model)
     rng = np.random.default_rng(3)
     prompt = (rng.random((prompt_frames, 2)) < 0.5).astype(np.float32)
-    fn = tf.function(lambda p, n, s: sample_continuation(steps, p, n, s, temperature))
+    fn = tf.function(lambda p, n, s: sample_continuation(steps, p, n, s))
     out = fn(tf.constant(prompt.reshape(-1, 2)), tf.constant(30), tf.constant(5, tf.int64)).numpy()
     assert out.shape == (30, 2) and set(np.unique(out)) <= {0.0, 1.0}
     again = fn(tf.constant(prompt.reshape(-1, 2)), tf.constant(30), tf.constant(5, tf.int64)).numpy()
@@ -87,11 +83,6 @@ def test_sampling_follows_the_model(prompt_frames, temperature):
     logit = model([full[None, :, :1], full[None, :, 1:]]).numpy()[0, :, 0]
     logit_b = model([full[None, :, 1:], full[None, :, :1]]).numpy()[0, :, 0]
     u = tf.random.stateless_uniform([30, 2], tf.constant([5, CONTINUER_STREAM], tf.int64)).numpy()
-    p = 1 / (1 + np.exp(-np.stack([logit, logit_b], -1)[prompt_frames:] / temperature))
+    p = 1 / (1 + np.exp(-np.stack([logit, logit_b], -1)[prompt_frames:]))
     margin = np.abs(u - p) > 1e-4                         # draws not on a knife's edge
     np.testing.assert_array_equal((u < p)[margin], out[margin] > 0.5)
-
-
-def test_sampling_refuses_a_temperature_of_zero():
-    with pytest.raises(ValueError, match="temperature"):
-        sample_continuation(ContinuerSteps(_random_model()), np.zeros((4, 2), np.float32), 3, 0, 0.0)

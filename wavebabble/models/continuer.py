@@ -5,7 +5,7 @@ frame and the other speaker's up to the reaction delay before it.
                                          -> logit [batch, frames, 1] of own_vad at each frame
     ContinuerSteps(model): its causal stack one frame at a time (each causal convolution's past kept as a buffer):
         initial_state(batch) -> state;  step(state, features [batch, FEATURES]) -> (logit [batch], state)
-    sample_continuation(steps, prompt_vad [n, 2], num_frames, seed[, temperature]) -> [num_frames, 2] in {0, 1}
+    sample_continuation(steps, prompt_vad [n, 2], num_frames, seed) -> [num_frames, 2] in {0, 1}
 
 Frames are mel frames (FRAMES_PER_SECOND = 125). The own VAD is delayed one frame inside the model and the other
 speaker's by RESPONSE_DELAY_FRAMES (192 ms, the answering turn-taker's reaction delay, models/responder.py). Each
@@ -36,7 +36,6 @@ FRAMES_PER_SECOND = MEL_SAMPLE_RATE // MEL_HOP
 MEMORY_SECONDS = 20.0           # the exponential memory's time constant
 MEMORY_DECAY = math.exp(-1.0 / (MEMORY_SECONDS * FRAMES_PER_SECOND))
 FEATURES = 6                    # per frame: own VAD, other's VAD, own memory (2), other's memory (2)
-SAMPLING_TEMPERATURE = 0.95     # the sampler divides its logits by this: at 1 its draws fragment (eval/results/agent_notes.md)
 
 
 def memory_inputs(vad, previous):
@@ -121,17 +120,14 @@ class ContinuerSteps:
         return (_leaky(x) @ self.out_kernel[0] + self.out_bias)[:, 0], tuple(new)
 
 
-def sample_continuation(steps: ContinuerSteps, prompt_vad, num_frames, seed,
-                        temperature: float = SAMPLING_TEMPERATURE):
+def sample_continuation(steps: ContinuerSteps, prompt_vad, num_frames, seed):
     """Both speakers go on from a prompt's VAD [n, 2] in {0, 1} -> [num_frames, 2] in {0, 1} (float32).
 
     The batch is the two speakers, each once as "own" (A, then B). Over the whole prompt: each frame's delayed
     VADs (own at t - 1, the other's at t - RESPONSE_DELAY_FRAMES) and their exponential_memory; the stack is primed on the prompt's last RECEPTIVE_FRAMES frames (all a continued frame's
-    stack reads). Then each frame of each speaker is drawn with probability sigmoid(logit / temperature) by a
-    uniform of tf.random.stateless_uniform(seed, CONTINUER_STREAM), and heard by both from then on (the memories
-    go on one `remember` step per frame). Graph loops (tf.while_loop): eager or traced."""
-    if not temperature > 0:
-        raise ValueError(f"sample_continuation: temperature must be > 0, got {temperature}")
+    stack reads). Then each frame of each speaker is drawn from its logit with a uniform of
+    tf.random.stateless_uniform(seed, CONTINUER_STREAM), and heard by both from then on (the memories go on one
+    `remember` step per frame). Graph loops (tf.while_loop): eager or traced."""
     prompt_vad = tf.convert_to_tensor(prompt_vad, tf.float32)
     delay = RESPONSE_DELAY_FRAMES
     n = tf.shape(prompt_vad)[0]
@@ -157,7 +153,7 @@ def sample_continuation(steps: ContinuerSteps, prompt_vad, num_frames, seed,
         now = (window[-1], tf.reverse(window[0], [0]))
         memory = tuple(remember(m, memory_inputs(v[:, None], b[:, None])) for m, v, b in zip(memory, now, before))
         logit, state = steps.step(state, tf.concat([now[0][:, None], now[1][:, None], *memory], axis=-1))
-        spoke = tf.cast(uniforms[t] < tf.sigmoid(logit / temperature), tf.float32)
+        spoke = tf.cast(uniforms[t] < tf.sigmoid(logit), tf.float32)
         return t + 1, tf.concat([window[1:], spoke[None]], axis=0), now, memory, state, out.write(t, spoke)
 
     def at_end(x):
