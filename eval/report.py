@@ -107,12 +107,12 @@ def timing_section(gen_vads, ref_vads, frame_hz: int, reference_window_s: float 
 
 
 def reference_timing_vads(r_clips, ref_vads, g_clips, sr: int, frame_hz: int) -> tuple[list, float | None]:
-    """The reference's VADs for the timing comparison, at the generated clips' length (their median): each
-    reference file longer than it cut into its consecutive windows (measure.clip_windows), each window's hard VAD
-    taken on its own audio as a generated clip's is -> (VADs, the window length in s, or None when no file was
-    longer and ``ref_vads`` are returned as they are)."""
-    length = int(np.median([c.shape[0] for c in g_clips]))
-    if all(c.shape[0] <= length for c in r_clips):
+    """The reference's VADs for the timing comparison, at the generated clips' length when the reference's
+    files are longer than every clip (measure.reference_window_length): each file cut into its consecutive
+    windows of the clips' median length (measure.clip_windows), each window's hard VAD taken on its own audio as
+    a generated clip's is -> (VADs, the window length in s, or None when ``ref_vads`` are returned as they are)."""
+    length = measure.reference_window_length([c.shape[0] for c in g_clips], [c.shape[0] for c in r_clips])
+    if length is None:
         return ref_vads, None
     return [hard_vad(w, sr, frame_hz) for w in measure.clip_windows(r_clips, length)], length / sr
 

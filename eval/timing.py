@@ -6,6 +6,11 @@
 
 Prints a table (DESIGN.md "Timing definitions" keys, backchannels, event counts); with a reference, both sets
 side by side plus the distances. ``--json`` writes ``{"input": {...}}`` (and ``"reference"``, ``"distance"``).
+Per-minute rates depend on the length of the dialogues they are counted in (``measure.clip_windows``), so a
+reference whose median dialogue is longer than the input's longest is counted in consecutive windows of the
+input's median length (``measure.reference_window_length``; each file's VAD cut into windows, where
+``eval.report`` takes each window's VAD from its own audio; ``"reference"["window_s"]`` in the JSON, null when
+counted whole); ``--nomatch_length`` compares whole files.
 The measuring itself lives in ``wavebabble.measure`` / ``wavebabble.timing``.
 """
 from __future__ import annotations
@@ -15,6 +20,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 from absl import app, flags
 
 from wavebabble import measure, timing
@@ -30,6 +36,9 @@ flags.DEFINE_string("vad_json", None, "Instead of --input: JSON timing annotatio
                     '{"duration": s, "vad": [[[start, end], ...], [[start, end], ...]]} or a list of them.')
 flags.DEFINE_string("reference", None, "Optional reference stereo audio file or folder (e.g. real dialogues).")
 flags.DEFINE_string("reference_vad_json", None, "Optional reference as JSON timing annotations (see --vad_json).")
+flags.DEFINE_bool("match_length", True, "With a reference: count its dialogues in consecutive windows of the "
+                  "input's median dialogue length when its median dialogue is longer than the input's longest "
+                  "(rates depend on the length they are counted in); false compares whole files.")
 flags.DEFINE_string("json", None, "Write the statistics (and distances) to this JSON file.")
 flags.DEFINE_integer("sample_rate", None, "Resample audio to this rate before the VAD (default: each file's rate); "
                      f"from --frame_hz to {MAX_SAMPLE_RATE} Hz.")
@@ -55,17 +64,23 @@ def check_flags() -> None:
         raise ConfigError(f"flag --dialogue_range_db={range_db:g}: must be a positive number of dB (or unset)")
 
 
-def _measure(audio_path: str | None, vad_json: str | None, what: str) -> timing.TimingStats | None:
+def _measure(audio_path: str | None, vad_json: str | None, what: str, window_frames: int | None = None
+             ) -> timing.TimingStats | None:
     if audio_path and vad_json:
         raise app.UsageError(f"give either --{what} or --{'vad_json' if what == 'input' else what + '_vad_json'}, "
                              "not both")
     if vad_json:
-        return measure.measure_vad_json(vad_json, FLAGS.frame_hz)
+        return measure.measure_vad_json(vad_json, FLAGS.frame_hz, window_frames)
     if audio_path:
         return measure.measure_path(audio_path, sample_rate=FLAGS.sample_rate, frame_hz=FLAGS.frame_hz,
                                     mono=FLAGS.mono, skip_bad=FLAGS.skip_bad,
-                                    vad_kwargs={"dialogue_range_db": FLAGS.dialogue_range_db})
+                                    vad_kwargs={"dialogue_range_db": FLAGS.dialogue_range_db},
+                                    window_frames=window_frames)
     return None
+
+
+def _frames(seconds) -> np.ndarray:
+    return np.round(np.asarray(seconds) * FLAGS.frame_hz).astype(np.int64)
 
 
 def main(argv):
@@ -75,12 +90,21 @@ def main(argv):
         if stats is None:
             raise app.UsageError("give --input (audio file or folder) or --vad_json (annotations)")
         ref = _measure(FLAGS.reference, FLAGS.reference_vad_json, "reference")
+        window = None
+        if ref is not None and FLAGS.match_length:
+            window = measure.reference_window_length(_frames(stats.dialogue_s), _frames(ref.dialogue_s))
+            if window is not None:
+                ref = _measure(FLAGS.reference, FLAGS.reference_vad_json, "reference", window)
     named = {"input": stats}
+    window_s = None if window is None else window / FLAGS.frame_hz
     distance = None
     if ref is not None:
         named["reference"] = ref
         distance = timing.timing_distance(stats, ref)
     print(timing.stats_table(named, distance))
+    if window_s is not None:
+        print(f"reference counted in consecutive {window_s:.2f} s windows (the input's median dialogue length; "
+              "--nomatch_length counts whole files)")
     for name, s in named.items():
         if s.skipped:
             print(f"{name}: skipped {len(s.skipped)} bad file(s):", file=sys.stderr)
@@ -91,6 +115,8 @@ def main(argv):
         for name, s in named.items():
             out[name]["num_dialogues"] = s.num_dialogues
             out[name]["num_skipped"] = len(s.skipped)
+        if ref is not None:
+            out["reference"]["window_s"] = window_s
         if distance is not None:
             out["distance"] = distance
         path = Path(FLAGS.json)

@@ -106,13 +106,58 @@ def test_cli_reference_side_by_side(audio_dir, tmp_path):
     header = res.stdout.splitlines()[0]
     assert "input" in header and "reference" in header and "mean_relative_error" in res.stdout
     j = _load(out)
-    assert set(j) == {"input", "reference", "distance"} and set(j["reference"]) == JSON_KEYS
+    assert set(j) == {"input", "reference", "distance"} and set(j["reference"]) == JSON_KEYS | {"window_s"}
+    assert j["reference"]["window_s"] is None    # the reference (4 s) is not longer than the input (4 s, 6 s)
     assert set(j["distance"]) >= {"mean_relative_error", "fto_wasserstein_s", "ipu_wasserstein_s",
                                   "pause_wasserstein_s", "relative_errors"}
     assert j["distance"]["mean_relative_error"] > 0
     assert j["distance"]["pause_wasserstein_s"] is None  # the reference has no pauses: null, not NaN
     _cli(f"--input={audio_dir}", f"--reference={audio_dir}", f"--json={out}")
     assert _load(out)["distance"]["mean_relative_error"] == 0.0
+
+
+def _turns(duration, seed):
+    """A VAD-JSON dialogue of `duration` s: turns of 0.5-2.5 s handed over after -0.3..0.6 s, pauses inside."""
+    rng = np.random.default_rng(seed)
+    vad, t, who = [[], []], 0.3, 0
+    while t < duration - 0.5:
+        end = min(t + rng.uniform(0.5, 2.5), duration)
+        vad[who].append([round(t, 2), round(end, 2)])
+        if rng.random() < 0.3:                       # a pause, the same speaker goes on
+            t = end + rng.uniform(0.3, 0.8)
+        else:
+            who, t = 1 - who, max(0.0, end + rng.uniform(-0.3, 0.6))
+    return {"duration": duration, "vad": vad}
+
+
+def test_cli_reference_counted_at_the_inputs_length(tmp_path):
+    """A reference of long dialogues whose 6 s windows are the input: identical timing once the reference is
+    cut into the input's length (MRE 0); counted whole, its rates differ (events cut by the clips' edges)."""
+    window, long = 6.0, [_turns(60.0, seed) for seed in range(3)]
+    ref, clips = tmp_path / "ref.json", tmp_path / "clips.json"
+    ref.write_text(json.dumps(long))
+    vads = [v for v in measure.load_vad_json(ref, FH)]
+    pieces = [w for v in vads for w in measure.clip_windows([v], int(window * FH))]
+    assert len(pieces) == 30
+    clips.write_text(json.dumps([{"duration": window, "vad": [
+        [[a / FH, b / FH] for a, b in zip(*timing._runs(w[:, c]))] for c in range(2)]} for w in pieces]))
+    out = tmp_path / "cmp.json"
+    res = _cli(f"--vad_json={clips}", f"--reference_vad_json={ref}", f"--json={out}")
+    assert "6.00 s windows" in res.stdout
+    j = _load(out)
+    assert j["reference"]["window_s"] == window and j["reference"]["num_dialogues"] == 30
+    assert j["distance"]["mean_relative_error"] == pytest.approx(0.0, abs=1e-9)
+    _cli(f"--vad_json={clips}", f"--reference_vad_json={ref}", f"--json={out}", "--nomatch_length")
+    j = _load(out)
+    assert j["reference"]["window_s"] is None and j["reference"]["num_dialogues"] == 3
+    assert j["distance"]["mean_relative_error"] > 0.02
+
+
+def test_reference_window_length():
+    assert measure.reference_window_length([80, 82, 90], [600, 600]) == 82
+    assert measure.reference_window_length([60, 40], [60, 40]) is None      # a set and itself: whole
+    assert measure.reference_window_length([80, 700], [600, 600]) is None   # the input has a longer dialogue
+    assert measure.reference_window_length([], [600]) is None
 
 
 def test_cli_silent_dialogue_json_has_no_nan(tmp_path):

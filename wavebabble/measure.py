@@ -5,6 +5,7 @@
     stats = measure_vad_json("annotations.json")         # {"duration": s, "vad": [[[s, e], ...], [...]]} or a list
     corr = envelope_correlation(clips, sample_rate=8000) # np [N] inter-channel correlation of frame energies (dB)
     windows = clip_windows(dialogues, length)            # each [T, 2] cut into [length, 2] windows (like for like)
+    length = reference_window_length(lengths, reference_lengths)   # when to cut a reference (None: whole)
 
 All return a pooled :class:`wavebabble.timing.TimingStats`. The CLI ``python -m eval.timing`` is a thin wrapper.
 """
@@ -70,6 +71,16 @@ def clip_windows(clips, length: int) -> list[np.ndarray]:
     return out
 
 
+def reference_window_length(lengths, reference_lengths) -> int | None:
+    """The length to count a reference's dialogues in (same units as the lengths: samples or frames), or None
+    to count them whole: the input's median length when the reference's median dialogue is longer than the
+    input's longest one (generated clips against long recordings); sets of similar lengths, a set and itself
+    included, stay whole."""
+    if len(lengths) == 0 or len(reference_lengths) == 0 or np.median(reference_lengths) <= np.max(lengths):
+        return None
+    return max(1, int(np.median(lengths)))
+
+
 def envelope_correlation(clips, sample_rate: int, frame_hz: int = FRAME_HZ) -> np.ndarray:
     """Pearson correlation of the two channels' frame energies (dB) per dialogue: ``[N, T, 2]`` -> ``[N]``.
 
@@ -115,9 +126,12 @@ def _check_frame_rate(path, sample_rate: int, frame_hz: int) -> None:
 
 
 def measure_files(paths, *, sample_rate: int | None = None, frame_hz: int = FRAME_HZ, mono: str = "reject",
-                  skip_bad: bool = False, vad_kwargs: dict | None = None) -> timing.TimingStats:
+                  skip_bad: bool = False, vad_kwargs: dict | None = None, window_frames: int | None = None
+                  ) -> timing.TimingStats:
     """Timing of stereo audio files (pooled). Each file: :func:`file_energy_db` -> ``hard_vad_from_energy(
-    **vad_kwargs)`` -> events.
+    **vad_kwargs)`` -> events; with ``window_frames``, each file's VAD is first cut into its consecutive windows
+    of that many frames (:func:`clip_windows`: a shorter remainder dropped, a shorter file whole), each window a
+    dialogue of its own, so files are counted at the length of the clips they are compared with.
 
     A bad file raises its AudioError (naming the file) unless ``skip_bad``; skipped files are listed in
     ``stats.skipped`` as ``(path, reason)``. No usable file at all raises DataError.
@@ -135,7 +149,7 @@ def measure_files(paths, *, sample_rate: int | None = None, frame_hz: int = FRAM
             skipped.append((str(path), str(e)))
             continue
         vad = hard_vad_from_energy(energy, frame_hz, **(vad_kwargs or {}))
-        events.append(timing.dialogue_events(vad, frame_hz))
+        events += [timing.dialogue_events(v, frame_hz) for v in _windows(vad, window_frames)]
         if time.monotonic() - last > PROGRESS_EVERY_S:
             last = time.monotonic()
             log.info("measured %d / %d files", i + 1, len(paths))
@@ -145,6 +159,10 @@ def measure_files(paths, *, sample_rate: int | None = None, frame_hz: int = FRAM
     stats = timing.stats_from_events(events, frame_hz)
     stats.skipped = skipped
     return stats
+
+
+def _windows(vad: np.ndarray, window_frames: int | None) -> list[np.ndarray]:
+    return [vad] if window_frames is None else clip_windows([vad], window_frames)
 
 
 def measure_path(path, **kw) -> timing.TimingStats:
@@ -216,6 +234,8 @@ def load_vad_json(path, frame_hz: int = FRAME_HZ) -> list[np.ndarray]:
     return [_parse_item(item, f"VAD JSON file {path} item {i}", frame_hz) for i, item in enumerate(items)]
 
 
-def measure_vad_json(path, frame_hz: int = FRAME_HZ) -> timing.TimingStats:
-    """Timing statistics of the annotations in a VAD JSON file (pooled over its items)."""
-    return timing.timing_stats(load_vad_json(path, frame_hz), frame_hz)
+def measure_vad_json(path, frame_hz: int = FRAME_HZ, window_frames: int | None = None) -> timing.TimingStats:
+    """Timing statistics of the annotations in a VAD JSON file (pooled over its items; with ``window_frames``,
+    each item cut into windows as in :func:`measure_files`)."""
+    return timing.timing_stats([w for v in load_vad_json(path, frame_hz) for w in _windows(v, window_frames)],
+                               frame_hz)
