@@ -11,8 +11,7 @@ Conv1DTranspose(kernel 4, stride 2) -> + Conv1D(1) of the noise averaged to this
 with dilations RESIDUAL_DILATIONS] -> Conv1D(nch * MEL_BINS, OUT_KERNEL): both speakers' log-mels, speaker s in
 channels [s * MEL_BINS, (s + 1) * MEL_BINS), each gated by the speaker's activity gate (GatedMel; a sigmoid read
 after stage GATE_STAGE, 32 ms steps, interpolated to the frame rate). Fresh noise at each scale (as StyleGAN's
-per-layer noise, but read from the input so a given noise gives a given dialogue) makes variety easy from the
-start: with noise only at the coarsest rate a first try collapsed to one output whatever the noise. Fully
+per-layer noise, but read from the input so a given noise gives a given dialogue) keeps the outputs varied. Fully
 convolutional: a longer noise sequence gives a longer dialogue.
 Critic (PatchGAN-style, both speakers together so it sees who speaks when): Conv1D(k5) then five strided
 Conv1D(k5, stride 2) with LeakyReLU (CRITIC_MULS); a score map [batch, frames / 2^k, 1] (after a minibatch-std
@@ -42,8 +41,8 @@ SYLLABLE_PATCH_FRAMES = 25        # its score's receptive field: 5 + 4 * (1 + 2)
 LEAKY_SLOPE = 0.2
 GATE_STAGE = 1                   # each speaker's activity gate is read after this upsampling stage (1/4 frame rate)
 GATE_KERNEL = 3
-MEL_LIMIT = 1.5                  # voice features are bounded softly to +-this (the corpus's mels reach 1.25): an
-                                 # unbounded first try reached 5 and went NaN in the soft VAD's energy at step ~900
+MEL_LIMIT = 1.5                  # voice features are bounded softly to +-this (the corpus's mels reach 1.25), which
+                                 # keeps the soft VAD's energy finite (sound_notes.md: unbounded mels went NaN)
 FLOOR_INIT = -0.8                # initial silence floor (normalised log-mel; the corpus's pauses read -0.9 .. -0.6)
 
 
