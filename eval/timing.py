@@ -20,7 +20,6 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
 from absl import app, flags
 
 from wavebabble import measure, timing
@@ -64,37 +63,35 @@ def check_flags() -> None:
         raise ConfigError(f"flag --dialogue_range_db={range_db:g}: must be a positive number of dB (or unset)")
 
 
-def _measure(audio_path: str | None, vad_json: str | None, what: str, window_frames: int | None = None
-             ) -> timing.TimingStats | None:
+def _vads(audio_path: str | None, vad_json: str | None, what: str) -> tuple[list, list] | None:
+    """The set's VADs [frames, 2] and its skipped files, or None when neither source is given."""
     if audio_path and vad_json:
         raise app.UsageError(f"give either --{what} or --{'vad_json' if what == 'input' else what + '_vad_json'}, "
                              "not both")
     if vad_json:
-        return measure.measure_vad_json(vad_json, FLAGS.frame_hz, window_frames)
+        return measure.load_vad_json(vad_json, FLAGS.frame_hz), []
     if audio_path:
-        return measure.measure_path(audio_path, sample_rate=FLAGS.sample_rate, frame_hz=FLAGS.frame_hz,
-                                    mono=FLAGS.mono, skip_bad=FLAGS.skip_bad,
-                                    vad_kwargs={"dialogue_range_db": FLAGS.dialogue_range_db},
-                                    window_frames=window_frames)
+        return measure.path_vads(audio_path, sample_rate=FLAGS.sample_rate, frame_hz=FLAGS.frame_hz,
+                                 mono=FLAGS.mono, skip_bad=FLAGS.skip_bad,
+                                 vad_kwargs={"dialogue_range_db": FLAGS.dialogue_range_db})
     return None
-
-
-def _frames(seconds) -> np.ndarray:
-    return np.round(np.asarray(seconds) * FLAGS.frame_hz).astype(np.int64)
 
 
 def main(argv):
     with cli_errors("wavebabble-timing"):
         check_flags()
-        stats = _measure(FLAGS.input, FLAGS.vad_json, "input")
-        if stats is None:
+        inputs = _vads(FLAGS.input, FLAGS.vad_json, "input")
+        if inputs is None:
             raise app.UsageError("give --input (audio file or folder) or --vad_json (annotations)")
-        ref = _measure(FLAGS.reference, FLAGS.reference_vad_json, "reference")
-        window = None
-        if ref is not None and FLAGS.match_length:
-            window = measure.reference_window_length(_frames(stats.dialogue_s), _frames(ref.dialogue_s))
-            if window is not None:
-                ref = _measure(FLAGS.reference, FLAGS.reference_vad_json, "reference", window)
+        refs = _vads(FLAGS.reference, FLAGS.reference_vad_json, "reference")
+    stats, ref, window = measure.stats_of_vads(*inputs, FLAGS.frame_hz), None, None
+    if refs is not None:
+        ref_vads, ref_skipped = refs
+        if FLAGS.match_length:
+            window = measure.reference_window_length([len(v) for v in inputs[0]], [len(v) for v in ref_vads])
+        if window is not None:
+            ref_vads = measure.clip_windows(ref_vads, window)
+        ref = measure.stats_of_vads(ref_vads, ref_skipped, FLAGS.frame_hz)
     named = {"input": stats}
     window_s = None if window is None else window / FLAGS.frame_hz
     distance = None

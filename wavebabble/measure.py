@@ -2,12 +2,13 @@
 
     stats = measure_path("dialogues/")                  # every stereo file under a folder -> hard_vad -> stats
     stats = measure_audio(clips, sample_rate=8000)       # np [N, T, 2] (e.g. generated clips) -> stats
+    vads, skipped = path_vads("dialogues/")              # the same files' hard VADs [frames, 2], before counting
     stats = measure_vad_json("annotations.json")         # {"duration": s, "vad": [[[s, e], ...], [...]]} or a list
     corr = envelope_correlation(clips, sample_rate=8000) # np [N] inter-channel correlation of frame energies (dB)
     windows = clip_windows(dialogues, length)            # each [T, 2] cut into [length, 2] windows (like for like)
     length = reference_window_length(lengths, reference_lengths)   # when to cut a reference (None: whole)
 
-All return a pooled :class:`wavebabble.timing.TimingStats`. The CLI ``python -m eval.timing`` is a thin wrapper.
+The measure_* functions return a pooled :class:`wavebabble.timing.TimingStats`. The CLI ``python -m eval.timing`` is a thin wrapper.
 """
 from __future__ import annotations
 
@@ -125,19 +126,15 @@ def _check_frame_rate(path, sample_rate: int, frame_hz: int) -> None:
                          f"frame_hz={frame_hz} (at least one sample per frame is needed)")
 
 
-def measure_files(paths, *, sample_rate: int | None = None, frame_hz: int = FRAME_HZ, mono: str = "reject",
-                  skip_bad: bool = False, vad_kwargs: dict | None = None, window_frames: int | None = None
-                  ) -> timing.TimingStats:
-    """Timing of stereo audio files (pooled). Each file: :func:`file_energy_db` -> ``hard_vad_from_energy(
-    **vad_kwargs)`` -> events; with ``window_frames``, each file's VAD is first cut into its consecutive windows
-    of that many frames (:func:`clip_windows`: a shorter remainder dropped, a shorter file whole), each window a
-    dialogue of its own, so files are counted at the length of the clips they are compared with.
+def file_vads(paths, *, sample_rate: int | None = None, frame_hz: int = FRAME_HZ, mono: str = "reject",
+              skip_bad: bool = False, vad_kwargs: dict | None = None) -> tuple[list[np.ndarray], list]:
+    """Hard VADs of stereo audio files: each file :func:`file_energy_db` -> ``hard_vad_from_energy(**vad_kwargs)``
+    -> (bool ``[frames, 2]`` per usable file, ``(path, reason)`` per skipped one).
 
-    A bad file raises its AudioError (naming the file) unless ``skip_bad``; skipped files are listed in
-    ``stats.skipped`` as ``(path, reason)``. No usable file at all raises DataError.
+    A bad file raises its AudioError (naming the file) unless ``skip_bad``. No usable file at all raises DataError.
     """
     paths = [Path(p) for p in paths]
-    events, skipped = [], []
+    vads, skipped = [], []
     last = time.monotonic()
     for i, path in enumerate(paths):
         try:
@@ -148,29 +145,39 @@ def measure_files(paths, *, sample_rate: int | None = None, frame_hz: int = FRAM
             log.warning("skipping %s", e)
             skipped.append((str(path), str(e)))
             continue
-        vad = hard_vad_from_energy(energy, frame_hz, **(vad_kwargs or {}))
-        events += [timing.dialogue_events(v, frame_hz) for v in _windows(vad, window_frames)]
+        vads.append(hard_vad_from_energy(energy, frame_hz, **(vad_kwargs or {})))
         if time.monotonic() - last > PROGRESS_EVERY_S:
             last = time.monotonic()
             log.info("measured %d / %d files", i + 1, len(paths))
-    if not events:
+    if not vads:
         raise DataError(f"no usable audio among {len(paths)} file(s)"
                         + (f" ({len(skipped)} skipped as bad)" if skipped else ""))
-    stats = timing.stats_from_events(events, frame_hz)
+    return vads, skipped
+
+
+def path_vads(path, **kw) -> tuple[list[np.ndarray], list]:
+    """:func:`file_vads` of one stereo audio file or every audio file under a folder (recursive)."""
+    files = audio_io.find_audio_files(path)
+    if not files:
+        raise DataError(f"no audio files ({', '.join(audio_io.AUDIO_EXTENSIONS)}) under {path}")
+    return file_vads(files, **kw)
+
+
+def stats_of_vads(vads, skipped: list, frame_hz: int = FRAME_HZ) -> timing.TimingStats:
+    """Pooled timing of VADs ``[frames, 2]`` with the files left out recorded in ``stats.skipped``."""
+    stats = timing.timing_stats(vads, frame_hz)
     stats.skipped = skipped
     return stats
 
 
-def _windows(vad: np.ndarray, window_frames: int | None) -> list[np.ndarray]:
-    return [vad] if window_frames is None else clip_windows([vad], window_frames)
+def measure_files(paths, *, frame_hz: int = FRAME_HZ, **kw) -> timing.TimingStats:
+    """Timing of stereo audio files (pooled; :func:`file_vads` -> events); skipped files in ``stats.skipped``."""
+    return stats_of_vads(*file_vads(paths, frame_hz=frame_hz, **kw), frame_hz)
 
 
-def measure_path(path, **kw) -> timing.TimingStats:
+def measure_path(path, *, frame_hz: int = FRAME_HZ, **kw) -> timing.TimingStats:
     """Timing of one stereo audio file or every audio file under a folder (recursive); see measure_files."""
-    files = audio_io.find_audio_files(path)
-    if not files:
-        raise DataError(f"no audio files ({', '.join(audio_io.AUDIO_EXTENSIONS)}) under {path}")
-    return measure_files(files, **kw)
+    return stats_of_vads(*path_vads(path, frame_hz=frame_hz, **kw), frame_hz)
 
 
 def _parse_item(item, where: str, frame_hz: int) -> np.ndarray:
@@ -234,8 +241,6 @@ def load_vad_json(path, frame_hz: int = FRAME_HZ) -> list[np.ndarray]:
     return [_parse_item(item, f"VAD JSON file {path} item {i}", frame_hz) for i, item in enumerate(items)]
 
 
-def measure_vad_json(path, frame_hz: int = FRAME_HZ, window_frames: int | None = None) -> timing.TimingStats:
-    """Timing statistics of the annotations in a VAD JSON file (pooled over its items; with ``window_frames``,
-    each item cut into windows as in :func:`measure_files`)."""
-    return timing.timing_stats([w for v in load_vad_json(path, frame_hz) for w in _windows(v, window_frames)],
-                               frame_hz)
+def measure_vad_json(path, frame_hz: int = FRAME_HZ) -> timing.TimingStats:
+    """Timing statistics of the annotations in a VAD JSON file (pooled over its items)."""
+    return timing.timing_stats(load_vad_json(path, frame_hz), frame_hz)

@@ -250,9 +250,8 @@ class TimingStats:
     ``summary``: the ``SUMMARY_KEYS`` (DESIGN.md keys + ``backchannel_per_min``, ``num_backchannels``).
     Duration arrays (seconds, float64 ``[n]``): ``fto_s`` (signed, one per speaker change), ``ipu_s``,
     ``pause_s``, ``gap_s``, ``overlap_s`` (both kinds), ``change_overlap_s``, ``within_overlap_s``,
-    ``backchannel_s``. ``num_dialogues``: how many VADs were pooled; ``dialogue_s``: each one's length (s,
-    ``[num_dialogues]``). ``skipped``: ``(path, reason)`` of inputs left out by the caller (see
-    ``wavebabble.measure``).
+    ``backchannel_s``. ``num_dialogues``: how many VADs were pooled. ``skipped``: ``(path, reason)`` of inputs
+    left out by the caller (see ``wavebabble.measure``).
     """
 
     summary: dict
@@ -265,7 +264,6 @@ class TimingStats:
     within_overlap_s: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     backchannel_s: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     num_dialogues: int = 1
-    dialogue_s: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     skipped: list = dataclasses.field(default_factory=list)
 
     def counts(self) -> dict:
@@ -336,8 +334,7 @@ def stats_from_events(events: Sequence[DialogueEvents], frame_hz: int = FRAME_HZ
     }
     return TimingStats(summary=json_safe(summary), fto_s=fto, ipu_s=ipu, pause_s=pause, gap_s=gap,
                        overlap_s=ovl, change_overlap_s=chg, within_overlap_s=wit, backchannel_s=bc,
-                       num_dialogues=len(events),
-                       dialogue_s=np.asarray([e.frames / frame_hz for e in events], dtype=np.float64))
+                       num_dialogues=len(events))
 
 
 def fto_near_share(fto_s) -> float | None:
