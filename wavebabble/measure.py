@@ -8,7 +8,8 @@
     windows = clip_windows(dialogues, length)            # each [T, 2] cut into [length, 2] windows (like for like)
     length = reference_window_length(lengths, reference_lengths)   # when to cut a reference (None: whole)
 
-The measure_* functions return a pooled :class:`wavebabble.timing.TimingStats`. The CLI ``python -m eval.timing`` is a thin wrapper.
+The measure_* functions return a pooled :class:`wavebabble.timing.TimingStats`. The CLI ``python -m eval.timing``
+is a thin wrapper.
 """
 from __future__ import annotations
 
