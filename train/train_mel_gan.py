@@ -11,8 +11,6 @@ it out) and a loss d_<name> / g_<name> in the progress lines:
               125 frames/s) on both speakers' soft VAD from the mels' frame energy (mel.mel_soft_vad, with the
               surrogate gradient of vad.soft_vad) (--timing_weight)
     syllable  each speaker's mels alone through one critic, ~0.2 s patches (--syllable_weight)
-    energy    each speaker's frame energy alone (mel_planner.energy_view), ~0.2 s and ~0.4 s patches: the loudness
-              contour, how far speech stands above the silence and how fast it starts and stops (--energy_weight)
 --loss for all (hinge, or WGAN-GP with gradient penalty GP_WEIGHT on each critic), --d_updates critic steps per
 planner step, fresh batches each; --fm_weight adds feature matching on the mel critic's features.
 Loop, checkpoints and resuming: train.stage_loop.
@@ -46,7 +44,6 @@ def define_flags() -> None:
     flags.DEFINE_float("mel_weight", 1.0, "Weight of the mel critic in the planner's loss (and its own).")
     flags.DEFINE_float("syllable_weight", 1.0, "Weight of the syllable critic (each speaker's mels alone, "
                        "~0.2 s patches) in the planner's loss and its own; 0 removes it.")
-    flags.DEFINE_float("energy_weight", 0.0, "Weight of the energy critic (each speaker's frame energy alone).")
     flags.DEFINE_float("timing_weight", 1.0, "Weight of the turn-timing D, which sees only both speakers' soft "
                        "VAD (from the mels' frame energy: wavebabble.mel.mel_soft_vad); 0 removes it.")
     flags.DEFINE_integer("num_clips", 1024, "Real clips the batches are drawn from.")
@@ -54,9 +51,8 @@ def define_flags() -> None:
 
 def main(argv) -> int:
     del argv
-    if not (FLAGS.mel_weight or FLAGS.timing_weight or FLAGS.syllable_weight or FLAGS.energy_weight):
-        raise app.UsageError("--mel_weight, --timing_weight, --syllable_weight and --energy_weight are all 0: no "
-                             "critic to train with")
+    if not (FLAGS.mel_weight or FLAGS.timing_weight or FLAGS.syllable_weight):
+        raise app.UsageError("--mel_weight, --timing_weight and --syllable_weight are all 0: no critic to train with")
     check_init_from(FLAGS.init_from)
     runtime.tune("train")
     import tensorflow as tf
@@ -64,8 +60,7 @@ def main(argv) -> int:
     from wavebabble.config import get_config
     from wavebabble.mel import MEL_HOP, MEL_SAMPLE_RATE, dialogue_mels, mel_soft_vad
     from wavebabble.models.timing_discriminator import build_timing_discriminator
-    from wavebabble.models.mel_planner import (ENERGY_SCORE_LAYERS, NOISE_CH, build_energy_critic, build_mel_critic,
-                                               build_mel_planner, build_syllable_critic, energy_view)
+    from wavebabble.models.mel_planner import NOISE_CH, build_mel_critic, build_mel_planner, build_syllable_critic
 
     sr = MEL_SAMPLE_RATE
     clips = data.load_clips(FLAGS.data_dir, sample_rate=sr, slice_len=FLAGS.slice_len, num_clips=FLAGS.num_clips,
@@ -82,17 +77,13 @@ def main(argv) -> int:
     syllable = build_syllable_critic(FLAGS.dim, spectral_norm=FLAGS.spectral_norm)
     d_vars = ((critic.trainable_variables if FLAGS.mel_weight else [])
               + (timing_d.trainable_variables if FLAGS.timing_weight else []))
-    energy = build_energy_critic(FLAGS.dim, spectral_norm=FLAGS.spectral_norm)
     s_vars = syllable.trainable_variables if FLAGS.syllable_weight else []
-    e_vars = energy.trainable_variables if FLAGS.energy_weight else []
     g_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
     d_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)
     s_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)   # its own: a run without it resumes
-    e_opt = tf.keras.optimizers.Adam(FLAGS.lr, beta_1=0.5, beta_2=0.9)   # the same for the energy critic
     g_opt.build(planner.trainable_variables)
     d_opt.build(d_vars)
     s_opt.build(s_vars)
-    e_opt.build(e_vars)
     n_scores = 2
 
     def split(outs):
@@ -115,8 +106,6 @@ def main(argv) -> int:
         ("mel", FLAGS.mel_weight, tf.identity, mel_scores),
         ("timing", FLAGS.timing_weight, vad, lambda v: timing_d(v, training=True)),
         ("syllable", FLAGS.syllable_weight, per_speaker, lambda x: syllable(x, training=True)[-1:]),
-        ("energy", FLAGS.energy_weight, lambda m: energy_view(per_speaker(m)),
-         lambda x: energy(x, training=True)[-len(ENERGY_SCORE_LAYERS):]),
     ) if weight]
 
     @tf.function
@@ -131,12 +120,10 @@ def main(argv) -> int:
                     loss += GP_WEIGHT * tf.reduce_mean(losses.gradient_penalty(scores, vr, vf))
                 out[f"d_{name}"] = loss
             d_total = tf.add_n([weight * out[f"d_{name}"] for name, weight, _, _ in critics])
-        grads = tape.gradient(d_total, d_vars + s_vars + e_vars)
+        grads = tape.gradient(d_total, d_vars + s_vars)
         d_opt.apply_gradients(zip(grads[:len(d_vars)], d_vars))
         if s_vars:
-            s_opt.apply_gradients(zip(grads[len(d_vars):len(d_vars) + len(s_vars)], s_vars))
-        if e_vars:
-            e_opt.apply_gradients(zip(grads[len(d_vars) + len(s_vars):], e_vars))
+            s_opt.apply_gradients(zip(grads[len(d_vars):], s_vars))
         return out
 
     @tf.function
@@ -168,12 +155,11 @@ def main(argv) -> int:
         return {**d_losses, **g_step(*batch())}
 
     return run_stage(train_step, {"planner": planner, "critic": critic, "timing_d": timing_d,
-                                  "syllable_critic": syllable, "g_opt": g_opt, "d_opt": d_opt, "s_opt": s_opt,
-                                  **({"energy_critic": energy, "e_opt": e_opt} if FLAGS.energy_weight else {})},
+                                  "syllable_critic": syllable, "g_opt": g_opt, "d_opt": d_opt, "s_opt": s_opt},
                      logdir=FLAGS.logdir, steps=FLAGS.steps, init_from=FLAGS.init_from,
                      save_every=FLAGS.save_every, log_every=FLAGS.log_every,
                      describe=f"planner {planner.count_params()} / critic {critic.count_params()} / syllable critic "
-                              f"{syllable.count_params()} / energy critic {energy.count_params()} parameters; "
+                              f"{syllable.count_params()} parameters; "
                               f"real mels {mels.shape}")
 
 

@@ -4,7 +4,6 @@
                                                 (frames a multiple of PLAN_UPSAMPLE)
     build_mel_critic(dim, nch)  -> keras.Model: mel [batch, frames, nch * MEL_BINS] -> [features..., scores...]
     build_syllable_critic(dim)  -> keras.Model: mel [batch, frames, MEL_BINS] (one speaker) -> [features..., score]
-    build_energy_critic(dim)    -> keras.Model: level [batch, frames, 1] (one speaker) -> [features..., scores...]
 
 Planner: the noise (white, one vector per mel frame) is read at every scale: averaged over PLAN_UPSAMPLE frames
 (0.128 s, rescaled to unit variance) -> Conv1D(PLAN_MULS[0] dim) -> four stages of [LeakyReLU ->
@@ -20,10 +19,6 @@ channel) is read after layers SCORE_LAYERS, each patch judging ~0.4 s and ~1.5 s
 Syllable critic: the same layers cut after SYLLABLE_LAYERS strided stages, on one speaker's mels at a time (both
 speakers through the same weights): each patch of its one score map judges ~0.2 s (SYLLABLE_PATCH_FRAMES), a
 syllable, which the mel critic's patches are too long to single out.
-Energy critic: the same layers on one speaker's frame energy alone (energy_view: dBFS, centred and scaled), cut
-after ENERGY_LAYERS strided stages with score maps after ENERGY_SCORE_LAYERS (patches of ~0.2 s and ~0.4 s): it
-judges the loudness contour (how far speech stands above the silence, how fast it starts and stops), which the
-mel critics, spread over 40 bins, leave loose (eval/results/sound_notes.md).
 """
 from __future__ import annotations
 
@@ -43,10 +38,6 @@ CRITIC_KERNEL = 5
 SCORE_LAYERS = (3, 5)             # critic layers after which a score map is read (the middle and the last)
 SYLLABLE_LAYERS = 2               # the syllable critic: CRITIC_MULS[:SYLLABLE_LAYERS + 1], score after the last
 SYLLABLE_PATCH_FRAMES = 25        # its score's receptive field: 5 + 4 * (1 + 2) + 2 * 4 frames (0.2 s at 125/s)
-ENERGY_LAYERS = 3                 # the energy critic: CRITIC_MULS[:ENERGY_LAYERS + 1] ...
-ENERGY_SCORE_LAYERS = (2, 3)      # ... score maps after these layers (25 and 49 frames: 0.2 s and 0.39 s)
-ENERGY_CENTRE_DB = -40.0          # energy_view: dBFS -> (dBFS - this) / ENERGY_SCALE_DB (the soft VAD's threshold)
-ENERGY_SCALE_DB = 20.0
 LEAKY_SLOPE = 0.2
 GATE_STAGE = 1                   # each speaker's activity gate is read after this upsampling stage (1/4 frame rate)
 GATE_KERNEL = 3
@@ -158,10 +149,10 @@ class GatedMel(keras.layers.Layer):
 
 
 def build_mel_critic(dim: int = 16, nch: int = 2, spectral_norm: bool = False, layers: int = len(CRITIC_MULS) - 1,
-                     score_layers: tuple = SCORE_LAYERS, name: str = "mel_critic", bins: int = MEL_BINS) -> keras.Model:
-    """log-mels [batch, frames, nch * bins] -> [features..., one score map [batch, f, 1] per score layer]:
+                     score_layers: tuple = SCORE_LAYERS, name: str = "mel_critic") -> keras.Model:
+    """log-mels [batch, frames, nch * MEL_BINS] -> [features..., one score map [batch, f, 1] per score layer]:
     Conv1D(k5) then `layers` strided Conv1D(k5, stride 2) with CRITIC_MULS channels."""
-    mel = keras.Input((None, nch * bins), name="mel")
+    mel = keras.Input((None, nch * MEL_BINS), name="mel")
     x, feats, scores = mel, [], []
     for i, mul in enumerate(CRITIC_MULS[:layers + 1]):
         x = _critic_conv(mul * dim, CRITIC_KERNEL, 1 if i == 0 else 2, f"conv{i}", spectral_norm)(x)
@@ -178,18 +169,3 @@ def build_syllable_critic(dim: int = 16, spectral_norm: bool = False) -> keras.M
     judging SYLLABLE_PATCH_FRAMES frames."""
     return build_mel_critic(dim, 1, spectral_norm, layers=SYLLABLE_LAYERS, score_layers=(SYLLABLE_LAYERS,),
                             name="syllable_critic")
-
-
-def build_energy_critic(dim: int = 16, spectral_norm: bool = False) -> keras.Model:
-    """One speaker's frame energy [batch, frames, 1] (energy_view) -> [features..., score maps [batch, frames / 4,
-    1] and [batch, frames / 8, 1]]."""
-    return build_mel_critic(dim, 1, spectral_norm, layers=ENERGY_LAYERS, score_layers=ENERGY_SCORE_LAYERS,
-                            name="energy_critic", bins=1)
-
-
-def energy_view(mel):
-    """One speaker's log-mels [batch, frames, MEL_BINS] -> its frame energy [batch, frames, 1] in the energy
-    critic's units: (mel.mel_energy_db - ENERGY_CENTRE_DB) / ENERGY_SCALE_DB. Differentiable."""
-    from wavebabble.mel import mel_energy_db
-
-    return ((mel_energy_db(mel) - ENERGY_CENTRE_DB) / ENERGY_SCALE_DB)[..., None]
